@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# GenStudio set-up on a fresh Debian machine with Python 3.11.
+#   ./bootstrap.sh run    set up (system packages, .venv, dependencies) and start the studio;
+#                         with no display it runs a headless demo instead and says so.
+#   ./bootstrap.sh test   the same plus dev tools, then the whole test suite (lint + architecture
+#                         contracts + pytest).
+# Idempotent: a second run only checks what is already there.
+set -euo pipefail
+cd "$(dirname "$0")"
+mode="${1:-run}"
+shift || true
+PY="${PYTHON:-python3}"
+VENV="${GENSTUDIO_VENV:-.venv}"
+
+say() { printf '[bootstrap] %s\n' "$*"; }
+
+# --- system packages (only what is missing; needs root or sudo) ------------------------------
+need_pkgs=()
+for pkg in libportaudio2 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
+done
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  if [ -z "$SUDO" ] || command -v sudo >/dev/null 2>&1; then
+    say "installing system packages: ${need_pkgs[*]}"
+    $SUDO apt-get update -qq || say "apt-get update failed; trying the install anyway"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" \
+      || say "WARNING: could not install ${need_pkgs[*]} (audio playback or the window may not work)"
+  else
+    say "WARNING: missing system packages ${need_pkgs[*]} and no sudo; install them yourself"
+  fi
+fi
+
+# --- virtual environment + Python dependencies -----------------------------------------------
+"$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+  || { echo "GenStudio needs Python >= 3.11 (found $("$PY" --version))" >&2; exit 1; }
+[ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PY" -m venv "$VENV"; }
+extras="train"
+[ "$mode" = "test" ] && extras="train,dev"
+stamp="$VENV/.genstudio-installed-$extras"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ packaging/constraints.txt -nt "$stamp" ]; then
+  say "installing Python dependencies (.[${extras}], torch pinned by packaging/constraints.txt)"
+  "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel
+  "$VENV/bin/python" -m pip install -q -c packaging/constraints.txt -e ".[${extras}]"
+  touch "$stamp"
+fi
+
+case "$mode" in
+  run)
+    if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ] || [ "$(uname)" = "Darwin" ]; then
+      exec "$VENV/bin/genstudio" "$@"
+    fi
+    say "no display found: running the headless demo instead of the window"
+    exec "$VENV/bin/genstudio" demo "$@"
+    ;;
+  test)
+    export QT_QPA_PLATFORM=offscreen
+    say "ruff"
+    "$VENV/bin/ruff" check genstudio tests
+    say "import-linter"
+    "$VENV/bin/lint-imports"
+    say "pytest"
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  *)
+    echo "usage: $0 run|test [args...]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,1 @@
+"""Qt-free, torch-free core: projects on disk, gallery index, jobs, settings, errors."""

@@ -1,0 +1,66 @@
+"""Errors are values at the boundaries: every failure a user can cause has a kind, a message
+that says what went wrong and a hint that says what to change."""
+
+from __future__ import annotations
+
+
+class GenStudioError(Exception):
+    """Base of every error GenStudio shows to a user."""
+
+    kind = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def user_message(self) -> str:
+        return f"{self.message}\n{self.hint}" if self.hint else self.message
+
+    def __str__(self) -> str:
+        return self.user_message()
+
+
+class ProjectError(GenStudioError):
+    kind = "project"
+
+
+class ProjectReadOnlyError(ProjectError):
+    """Raised on any write to a project that was opened read-only."""
+
+    kind = "project-read-only"
+
+
+class AssetError(GenStudioError):
+    kind = "asset"
+
+
+class GalleryError(GenStudioError):
+    kind = "gallery"
+
+
+class ModelPackError(GenStudioError):
+    kind = "model-pack"
+
+
+class UnsafeModelError(ModelPackError):
+    """Pickle formats, hash mismatches, external data escaping the pack folder."""
+
+    kind = "unsafe-model"
+
+
+class InvalidParamsError(GenStudioError):
+    kind = "invalid-params"
+
+
+class JobError(GenStudioError):
+    kind = "job"
+
+
+class Cancelled(GenStudioError):
+    """Raised inside a generator when the user cancelled the job."""
+
+    kind = "cancelled"
+
+    def __init__(self, message: str = "Cancelled by the user.", *, hint: str | None = None):
+        super().__init__(message, hint=hint)

@@ -1,0 +1,54 @@
+"""Generator registry: the one plug-in point for inference pipelines.
+
+Entries are "module:Class" strings so that listing generators imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from genstudio.core.errors import InvalidParamsError
+from genstudio.generators.base import Generator
+
+_REGISTRY: dict[str, str] = {
+    # filled by the generator issues, e.g.
+    # "sprites.procedural": "genstudio.generators.sprites.procedural_gen:ProceduralSpriteGenerator",
+}
+_INSTANCES: dict[str, Generator] = {}
+
+
+def register(name: str, target: str | type[Generator]) -> None:
+    """Register a generator by "module:Class" path (or a class, used by tests and plug-ins)."""
+    _INSTANCES.pop(name, None)
+    if isinstance(target, str):
+        _REGISTRY[name] = target
+    else:
+        _REGISTRY[name] = f"{target.__module__}:{target.__qualname__}"
+        _INSTANCES[name] = target()
+
+
+def unregister(name: str) -> None:
+    _REGISTRY.pop(name, None)
+    _INSTANCES.pop(name, None)
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> Generator:
+    if name in _INSTANCES:
+        return _INSTANCES[name]
+    try:
+        target = _REGISTRY[name]
+    except KeyError:
+        raise InvalidParamsError(
+            f"Unknown generator {name!r}.", hint=f"Available: {', '.join(names()) or 'none'}"
+        ) from None
+    module_name, _, cls_name = target.partition(":")
+    obj: object = importlib.import_module(module_name)
+    for part in cls_name.split("."):
+        obj = getattr(obj, part)
+    inst = obj()  # type: ignore[operator]
+    _INSTANCES[name] = inst
+    return inst

@@ -1,0 +1,128 @@
+"""The one interface every generator implements.
+
+A generator takes a frozen params dataclass, reports progress and checks for cancellation
+through a :class:`RunContext`, and hands each finished output to ``ctx.emit`` the moment it
+exists, so that the job runner writes it as an asset before anything else can go wrong.
+
+    class MyGenerator(Generator):
+        name = "sprites.procedural"      # registry key, stored in every sidecar
+        kind = "sprite"                   # asset kind it produces
+        Params = MyParams                 # frozen dataclass with from_dict()/to_dict()
+
+        def run(self, params, ctx):
+            for i in range(params.count):
+                ctx.check_cancel()
+                ...
+                ctx.progress((i + 1) / params.count, f"sheet {i + 1}", preview=png_bytes)
+                ctx.emit(Output(kind="sprite", data=png_bytes, ext="png", params=..., seed=...))
+            return GenerationResult()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from genstudio.core.errors import Cancelled, InvalidParamsError
+
+
+@dataclass(frozen=True)
+class GenParams:
+    """Base of generator params: JSON round trip with unknown-key and type errors as values."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenParams:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise InvalidParamsError(
+                f"Unknown parameter(s) for {cls.__name__}: {', '.join(unknown)}",
+                hint=f"Known parameters: {', '.join(sorted(names))}",
+            )
+        try:
+            obj = cls(**data)
+        except TypeError as e:
+            raise InvalidParamsError(f"Bad parameters for {cls.__name__}: {e}") from e
+        obj.validate()
+        return obj
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> None:
+        """Raise InvalidParamsError with a message that says what to change."""
+
+
+@dataclass
+class Output:
+    """One finished result, handed to ``RunContext.emit``; written as an asset at once."""
+
+    kind: str  # "sprite", "image", "music", "audio", ...
+    data: bytes
+    ext: str  # file extension without dot: "png", "mid", "wav"
+    params: dict[str, Any]
+    seed: int | None = None
+    model_id: str | None = None
+    model_sha256: str | None = None
+    parent: str | None = None  # asset id this one was derived from
+    extra: dict[str, Any] = field(default_factory=dict)  # generator-specific metadata
+    name_hint: str | None = None
+
+
+@dataclass
+class GenerationResult:
+    asset_ids: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+ProgressFn = Callable[[float, str, bytes | None], None]
+EmitFn = Callable[[Output], str]
+
+
+class RunContext:
+    """What a running generator may touch: progress, cancellation, emit."""
+
+    def __init__(
+        self,
+        *,
+        progress: ProgressFn | None = None,
+        emit: EmitFn | None = None,
+        cancel_event: threading.Event | None = None,
+    ) -> None:
+        self._progress = progress
+        self._emit = emit
+        self.cancel_event = cancel_event or threading.Event()
+        self.emitted: list[str] = []
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def check_cancel(self) -> None:
+        if self.cancel_event.is_set():
+            raise Cancelled()
+
+    def progress(self, fraction: float, message: str = "", preview: bytes | None = None) -> None:
+        if self._progress is not None:
+            self._progress(min(1.0, max(0.0, float(fraction))), message, preview)
+
+    def emit(self, output: Output) -> str:
+        """Write ``output`` as an asset now; returns its asset id ('' when nothing stores it)."""
+        asset_id = self._emit(output) if self._emit is not None else ""
+        self.emitted.append(asset_id)
+        return asset_id
+
+
+class Generator(ABC):
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    Params: ClassVar[type[GenParams]]
+    #: True for work that must run in a child process (training, torch).
+    needs_process: ClassVar[bool] = False
+
+    @abstractmethod
+    def run(self, params: GenParams, ctx: RunContext) -> GenerationResult: ...
