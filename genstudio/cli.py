@@ -1,0 +1,542 @@
+"""GenStudio's command line: the same services as the studio, from a terminal.
+
+Every command imports what it needs inside its own function, so ``genstudio --help`` and the
+window start fast. Errors a user can cause print one clear message and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from genstudio import __version__
+from genstudio.core.errors import GenStudioError
+
+log = logging.getLogger("genstudio")
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+# --- ui -------------------------------------------------------------------------------------
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from genstudio.ui import app
+
+    if args.smoke_test:
+        return app.smoke_test()
+    return app.main([str(args.project)] if args.project else [])
+
+
+# --- doctor ---------------------------------------------------------------------------------
+
+
+def _dist_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _writable(path: Path) -> tuple[bool, str]:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".genstudio-write-test-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+        return True, "writable"
+    except OSError as e:
+        return False, f"not writable: {e.strerror or e}"
+
+
+def doctor_report() -> dict[str, Any]:
+    import platform
+
+    from genstudio.core import settings
+    from genstudio.core.paths import shipped_models_dir
+    from genstudio.runtime import packs, sessions
+
+    report: dict[str, Any] = {
+        "genstudio": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "packages": {
+            name: _dist_version(name)
+            for name in (
+                "numpy",
+                "pillow",
+                "onnxruntime",
+                "onnxruntime-gpu",
+                "onnx",
+                "PySide6-Essentials",
+                "torch",
+                "safetensors",
+                "sounddevice",
+            )
+        },
+    }
+    if report["packages"]["onnxruntime"] and report["packages"]["onnxruntime-gpu"]:
+        report["problems"] = [
+            "onnxruntime and onnxruntime-gpu are both installed; they overwrite each other. "
+            "Uninstall both and install only one."
+        ]
+    report["providers"] = sessions.probe_providers()
+    found = []
+    for root in (shipped_models_dir(), settings.user_models_dir()):
+        if root.is_dir():
+            for p in packs.find_packs(root):
+                found.append({"id": p.id, "kind": p.kind, "version": p.version, "path": str(p.root)})
+    report["model_packs"] = found
+    report["paths"] = {}
+    for label, path in (
+        ("config", settings.config_dir()),
+        ("data", settings.data_dir()),
+        ("projects", settings.default_projects_dir()),
+    ):
+        ok, msg = _writable(path)
+        report["paths"][label] = {"path": str(path), "ok": ok, "status": msg}
+    return report
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    report = doctor_report()
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"GenStudio {report['genstudio']} on Python {report['python']} ({report['platform']})")
+    print(f"CPU cores: {report['cpu_count']}")
+    for name, ver in report["packages"].items():
+        print(f"  {name:20s} {ver or '-'}")
+    print("Execution providers (a session was really started on each):")
+    for prov in report["providers"]:
+        state = "works" if prov["works"] else f"FAILS: {prov['message']}"
+        print(f"  {prov['provider']:28s} {state}")
+    print(f"Model packs: {len(report['model_packs'])}")
+    for p in report["model_packs"]:
+        print(f"  {p['id']} ({p['kind']} {p['version']}) {p['path']}")
+    print("Paths:")
+    for label, info in report["paths"].items():
+        print(f"  {label:9s} {info['path']}  [{info['status']}]")
+    for problem in report.get("problems", []):
+        print(f"PROBLEM: {problem}")
+    return 0
+
+
+# --- project / gallery ----------------------------------------------------------------------
+
+
+def cmd_project_new(args: argparse.Namespace) -> int:
+    from genstudio.core.project import Project
+
+    proj = Project.create(args.path, name=args.name)
+    print(f"Created project {proj.name!r} at {proj.root}")
+    proj.close()
+    return 0
+
+
+def cmd_project_info(args: argparse.Namespace) -> int:
+    from genstudio.core.gallery import Query
+    from genstudio.core.project import Project
+
+    proj = Project.open(args.path)
+    try:
+        report = proj.gallery.reconcile() if not proj.read_only else None
+        info = {
+            "name": proj.name,
+            "root": str(proj.root),
+            "read_only": proj.read_only,
+            "read_only_reason": proj.read_only_reason,
+            "assets": proj.gallery.count(Query()),
+            "trashed": proj.gallery.count(Query(trashed=True)),
+            "kinds": proj.gallery.kinds(),
+            "models": proj.gallery.models(),
+        }
+        if report is not None:
+            info["reconcile"] = {
+                "added": len(report.added),
+                "missing": len(report.missing),
+                "corrupt": len(report.corrupt),
+                "restored": len(report.restored),
+            }
+        if args.json:
+            _print_json(info)
+        else:
+            for k, v in info.items():
+                print(f"{k:17s} {v}")
+    finally:
+        proj.close()
+    return 0
+
+
+def _record_row(rec: Any) -> dict[str, Any]:
+    return {
+        "id": rec.id,
+        "kind": rec.kind,
+        "file": rec.file,
+        "generator": rec.generator,
+        "model": rec.model_id,
+        "seed": rec.seed,
+        "prompt": rec.prompt,
+        "tags": rec.tags,
+        "favorite": rec.favorite,
+        "rating": rec.rating,
+        "status": rec.status,
+        "created": rec.created,
+    }
+
+
+def _print_records(records: list[Any], as_json: bool) -> None:
+    rows = [_record_row(r) for r in records]
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        star = "*" if r["favorite"] else " "
+        print(f"{r['id']}  {star} {r['kind']:7s} {r['status']:7s} {r['prompt'][:60]}")
+    print(f"({len(rows)} assets)")
+
+
+def cmd_gallery_list(args: argparse.Namespace) -> int:
+    from genstudio.core.gallery import Query
+    from genstudio.core.project import Project
+
+    proj = Project.open(args.project)
+    try:
+        q = Query(kind=args.kind, trashed=args.trash, limit=args.limit, favorite=args.favorites or None)
+        _print_records(proj.gallery.query(q), args.json)
+    finally:
+        proj.close()
+    return 0
+
+
+def cmd_gallery_search(args: argparse.Namespace) -> int:
+    from genstudio.core.gallery import Query
+    from genstudio.core.project import Project
+
+    proj = Project.open(args.project)
+    try:
+        _print_records(proj.gallery.query(Query(text=args.text, limit=args.limit)), args.json)
+    finally:
+        proj.close()
+    return 0
+
+
+def cmd_gallery_rebuild(args: argparse.Namespace) -> int:
+    from genstudio.core.project import Project
+
+    proj = Project.open(args.project)
+    try:
+        n = proj.gallery.rebuild()
+        print(f"Rebuilt the gallery index of {proj.root} from {n} sidecars")
+    finally:
+        proj.close()
+    return 0
+
+
+# --- generate -------------------------------------------------------------------------------
+
+
+def _parse_attrs(pairs: list[str]) -> dict[str, str]:
+    attrs: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise GenStudioError(f"--attr {pair!r} is not key=value", hint="Example: --attr hair_color=red")
+        attrs[key.strip()] = value.strip()
+    return attrs
+
+
+def run_generator_to_dir(
+    generator: str, params: dict[str, Any], out: Path, project_path: Path | None
+) -> list[Path]:
+    """Run one generator job synchronously; outputs go to ``out`` and, if given, a project."""
+    from genstudio import generators
+    from genstudio.core.atomic import atomic_write_bytes
+    from genstudio.generators.base import Output, RunContext
+
+    gen = generators.get(generator)
+    p = gen.Params.from_dict(params)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    project = None
+    if project_path is not None:
+        from genstudio.core.project import Project
+
+        project = Project.open(project_path)
+
+    def emit(o: Output) -> str:
+        asset_id = ""
+        if project is not None:
+            asset_id = project.add_asset(o, generator=generator).id
+        stem = o.name_hint or f"{generator.split('.')[0]}_{o.seed if o.seed is not None else len(written)}"
+        path = out / f"{stem}.{o.ext}"
+        atomic_write_bytes(path, o.data)
+        written.append(path)
+        return asset_id
+
+    def progress(fraction: float, message: str, preview: bytes | None) -> None:
+        print(f"\r[{fraction * 100:5.1f}%] {message[:60]:60s}", end="", file=sys.stderr, flush=True)
+
+    try:
+        gen.run(p, RunContext(progress=progress, emit=emit))
+    finally:
+        print(file=sys.stderr)
+        if project is not None:
+            project.close()
+    return written
+
+
+def cmd_generate_sprite(args: argparse.Namespace) -> int:
+    from genstudio.generators.sprites import export as sprite_export
+
+    params: dict[str, Any] = {
+        "prompt": args.prompt or "",
+        "attrs": _parse_attrs(args.attr or []),
+        "seed": args.seed,
+        "count": args.count,
+        "size": args.size,
+    }
+    if args.colors is not None:
+        params["palette_colors"] = args.colors
+    if args.palette:
+        params["palette_file"] = str(args.palette)
+    out = Path(args.out)
+    written = run_generator_to_dir(args.model or "sprites.procedural", params, out, args.project)
+    for sheet in written:
+        extra = sprite_export.export_sheet_file(sheet, formats=args.format or [], scale=args.scale)
+        print(sheet)
+        for p in extra:
+            print(p)
+    return 0
+
+
+# --- bench / demo ---------------------------------------------------------------------------
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import platform
+
+    results: dict[str, Any] = {
+        "genstudio": __version__,
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
+    }
+    parts = args.parts or ["gallery"]
+    for part in parts:
+        if part == "gallery":
+            from genstudio.core.bench import bench_gallery
+
+            results["gallery"] = bench_gallery(n=args.assets)
+        elif part == "sprites":
+            from genstudio.generators.sprites.bench import bench_sprites
+
+            results["sprites"] = bench_sprites()
+        else:
+            raise GenStudioError(f"Unknown benchmark {part!r}", hint="Known: gallery, sprites")
+    if args.json:
+        _print_json(results)
+    else:
+        for part in parts:
+            print(f"== {part}")
+            for k, v in results[part].items():
+                print(f"  {k}: {v}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Headless demo for machines with no display: a sample project, a generation, the window
+    opened offscreen, and where to find the results."""
+    import subprocess
+    import tempfile
+
+    from genstudio.core.gallery import Query
+    from genstudio.core.jobs import JobRunner, JobSpec, JobState
+    from genstudio.core.project import Project
+
+    root = Path(args.project) if args.project else Path(tempfile.mkdtemp(prefix="genstudio-demo-"))
+    print("GenStudio headless demo (no display was found, so the window cannot be shown).")
+    proj = Project.open(root) if (root / "project.json").exists() else Project.create(root, "Demo")
+    runner = JobRunner(proj)
+    try:
+        job = runner.submit(
+            JobSpec(
+                generator="sprites.procedural",
+                params={"prompt": "knight with a sword", "seed": 7, "count": 4},
+                title="Demo: 4 procedural characters",
+            )
+        )
+        runner.wait_idle(timeout=120)
+        job = runner.get(job.id)
+        print(f"Job {job.spec.title!r}: {job.state.value}")
+        if job.state != JobState.DONE:
+            print(f"  error: {job.error}")
+            return 1
+        for rec in proj.gallery.query(Query(limit=10)):
+            print(f"  asset {rec.id}: {proj.asset_path(rec)}")
+    finally:
+        runner.shutdown()
+        proj.close()
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    smoke = subprocess.run(
+        [sys.executable, "-m", "genstudio", "ui", "--smoke-test"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    print(f"Main window opened offscreen: {smoke.stdout.strip() or smoke.stderr.strip()[-300:]}")
+    print(f"Project folder: {root}")
+    print("Open it on a machine with a display with: genstudio ui " + str(root))
+    return smoke.returncode
+
+
+# --- models ---------------------------------------------------------------------------------
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from genstudio.core import settings
+    from genstudio.core.paths import shipped_models_dir
+    from genstudio.runtime.packs import find_packs
+
+    rows = []
+    for root in (shipped_models_dir(), settings.user_models_dir()):
+        if root.is_dir():
+            for p in find_packs(root):
+                rows.append({"id": p.id, "kind": p.kind, "version": p.version, "license": p.license})
+    if args.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['id']:30s} {r['kind']:8s} {r['version']:8s} {r['license']}")
+        print(f"({len(rows)} model packs)")
+    return 0
+
+
+def cmd_models_check(args: argparse.Namespace) -> int:
+    from genstudio.runtime.packs import load_pack
+
+    pack = load_pack(Path(args.path))
+    print(f"OK: {pack.id} ({pack.kind} {pack.version}), {len(pack.files)} files verified")
+    return 0
+
+
+# --- parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="genstudio", description="GenStudio: offline creative studio")
+    p.add_argument("--version", action="version", version=f"genstudio {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = p.add_subparsers(dest="command")
+
+    ui = sub.add_parser("ui", help="open the studio window (the default)")
+    ui.add_argument("project", nargs="?", type=Path)
+    ui.add_argument("--smoke-test", action="store_true", help="open offscreen, print ms, exit")
+    ui.set_defaults(func=cmd_ui)
+
+    d = sub.add_parser("doctor", help="versions, execution providers, model packs, paths")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_doctor)
+
+    pr = sub.add_parser("project", help="create or inspect a project").add_subparsers(
+        dest="sub", required=True
+    )
+    pn = pr.add_parser("new")
+    pn.add_argument("path", type=Path)
+    pn.add_argument("--name")
+    pn.set_defaults(func=cmd_project_new)
+    pi = pr.add_parser("info")
+    pi.add_argument("path", type=Path)
+    pi.add_argument("--json", action="store_true")
+    pi.set_defaults(func=cmd_project_info)
+
+    g = sub.add_parser("gallery", help="list, search, rebuild a project's gallery").add_subparsers(
+        dest="sub", required=True
+    )
+    gl = g.add_parser("list")
+    gl.add_argument("project", type=Path)
+    gl.add_argument("--kind")
+    gl.add_argument("--favorites", action="store_true")
+    gl.add_argument("--trash", action="store_true")
+    gl.add_argument("--limit", type=int, default=100)
+    gl.add_argument("--json", action="store_true")
+    gl.set_defaults(func=cmd_gallery_list)
+    gs = g.add_parser("search")
+    gs.add_argument("project", type=Path)
+    gs.add_argument("text")
+    gs.add_argument("--limit", type=int, default=100)
+    gs.add_argument("--json", action="store_true")
+    gs.set_defaults(func=cmd_gallery_search)
+    gr = g.add_parser("rebuild")
+    gr.add_argument("project", type=Path)
+    gr.set_defaults(func=cmd_gallery_rebuild)
+
+    gen = sub.add_parser("generate", help="generate sprites, images or music").add_subparsers(
+        dest="kind", required=True
+    )
+    sp = gen.add_parser("sprite", help="character sprite sheets")
+    sp.add_argument("--prompt", default="")
+    sp.add_argument("--attr", action="append", metavar="KEY=VALUE")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--count", type=int, default=1)
+    sp.add_argument("--size", type=int, default=32, choices=[16, 32, 48, 64])
+    sp.add_argument("--out", required=True, type=Path)
+    sp.add_argument(
+        "--format", action="append", choices=["aseprite", "godot", "frames"], help="repeatable"
+    )
+    sp.add_argument("--palette", type=Path, help=".gpl, .hex or palette .png")
+    sp.add_argument("--colors", type=int, help="limit the palette to K colours")
+    sp.add_argument("--scale", type=int, default=1, help="export scale 1..8 (nearest)")
+    sp.add_argument("--model", help="generator id (default sprites.procedural)")
+    sp.add_argument("--project", type=Path, help="also save into this project's gallery")
+    sp.set_defaults(func=cmd_generate_sprite)
+
+    b = sub.add_parser("bench", help="speed benchmarks (JSON with --json)")
+    b.add_argument("parts", nargs="*", help="gallery (default), sprites")
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--assets", type=int, default=10_000, help="gallery size")
+    b.set_defaults(func=cmd_bench)
+
+    dm = sub.add_parser("demo", help="headless demo for machines without a display")
+    dm.add_argument("--project", type=Path)
+    dm.set_defaults(func=cmd_demo)
+
+    m = sub.add_parser("models", help="model packs").add_subparsers(dest="sub", required=True)
+    ml = m.add_parser("list")
+    ml.add_argument("--json", action="store_true")
+    ml.set_defaults(func=cmd_models_list)
+    mc = m.add_parser("check", help="verify a model pack folder (hashes, formats, paths)")
+    mc.add_argument("path", type=Path)
+    mc.set_defaults(func=cmd_models_check)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    t0 = time.perf_counter()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from genstudio.core.logs import setup_logging
+
+    setup_logging(verbose=args.verbose)
+    if not getattr(args, "func", None):
+        args = parser.parse_args(["ui", *(argv or [])])
+    try:
+        return int(args.func(args) or 0)
+    except GenStudioError as e:
+        print(f"error: {e.user_message()}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        log.debug("command took %.3f s", time.perf_counter() - t0)

@@ -1,0 +1,97 @@
+"""Logging and crash reporting, Qt-free.
+
+Tracebacks go to a rotating log file in the user's data folder; ``sys.excepthook`` and
+``threading.excepthook`` route to :func:`notify_error`, whose listeners (the studio's log panel
+and message bar, or the terminal) tell the user. A GenStudioError is shown by its message only.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+import threading
+from collections.abc import Callable
+from types import TracebackType
+
+from genstudio.core.errors import GenStudioError
+
+log = logging.getLogger("genstudio")
+ErrorListener = Callable[[str, BaseException | None], None]
+_listeners: list[ErrorListener] = []
+_configured = False
+
+
+def add_error_listener(fn: ErrorListener) -> Callable[[], None]:
+    _listeners.append(fn)
+    return lambda: _listeners.remove(fn) if fn in _listeners else None
+
+
+def notify_error(message: str, exc: BaseException | None = None) -> None:
+    for fn in list(_listeners):
+        try:
+            fn(message, exc)
+        except Exception:  # a broken listener must not hide the original error
+            log.exception("error listener failed")
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, GenStudioError):
+        return exc.user_message()
+    return f"Unexpected error: {type(exc).__name__}: {exc} (details in the log file)"
+
+
+def _excepthook(
+    etype: type[BaseException], value: BaseException, tb: TracebackType | None
+) -> None:
+    if issubclass(etype, KeyboardInterrupt):
+        sys.__excepthook__(etype, value, tb)
+        return
+    log.error("uncaught exception", exc_info=(etype, value, tb))
+    notify_error(describe(value), value)
+
+
+def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None or issubclass(args.exc_type, SystemExit):
+        return
+    log.error(
+        "uncaught exception in thread %s",
+        args.thread.name if args.thread else "?",
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )
+    notify_error(describe(args.exc_value), args.exc_value)
+
+
+def log_file_path():
+    from genstudio.core.settings import data_dir
+
+    return data_dir() / "logs" / "genstudio.log"
+
+
+def setup_logging(*, verbose: bool = False, to_file: bool = True) -> None:
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    root = logging.getLogger("genstudio")
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(console)
+    if to_file:
+        try:
+            path = log_file_path()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fh = logging.handlers.RotatingFileHandler(
+                path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+            )
+            fh.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+            )
+            fh.setLevel(logging.DEBUG)
+            root.addHandler(fh)
+        except OSError as e:
+            root.warning("no log file (%s); logging to the terminal only", e)
+    sys.excepthook = _excepthook
+    threading.excepthook = _thread_excepthook
