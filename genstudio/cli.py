@@ -96,7 +96,9 @@ def doctor_report() -> dict[str, Any]:
     for root in (shipped_models_dir(), settings.user_models_dir()):
         if root.is_dir():
             for p in packs.find_packs(root):
-                found.append({"id": p.id, "kind": p.kind, "version": p.version, "path": str(p.root)})
+                found.append(
+                    {"id": p.id, "kind": p.kind, "version": p.version, "path": str(p.root)}
+                )
     report["model_packs"] = found
     report["paths"] = {}
     for label, path in (
@@ -213,7 +215,9 @@ def cmd_gallery_list(args: argparse.Namespace) -> int:
 
     proj = Project.open(args.project)
     try:
-        q = Query(kind=args.kind, trashed=args.trash, limit=args.limit, favorite=args.favorites or None)
+        q = Query(
+            kind=args.kind, trashed=args.trash, limit=args.limit, favorite=args.favorites or None
+        )
         _print_records(proj.gallery.query(q), args.json)
     finally:
         proj.close()
@@ -252,7 +256,9 @@ def _parse_attrs(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise GenStudioError(f"--attr {pair!r} is not key=value", hint="Example: --attr hair_color=red")
+            raise GenStudioError(
+                f"--attr {pair!r} is not key=value", hint="Example: --attr hair_color=red"
+            )
         attrs[key.strip()] = value.strip()
     return attrs
 
@@ -279,7 +285,10 @@ def run_generator_to_dir(
         asset_id = ""
         if project is not None:
             asset_id = project.add_asset(o, generator=generator).id
-        stem = o.name_hint or f"{generator.split('.')[0]}_{o.seed if o.seed is not None else len(written)}"
+        stem = (
+            o.name_hint
+            or f"{generator.split('.')[0]}_{o.seed if o.seed is not None else len(written)}"
+        )
         path = out / f"{stem}.{o.ext}"
         atomic_write_bytes(path, o.data)
         written.append(path)
@@ -412,7 +421,9 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     for root in (shipped_models_dir(), settings.user_models_dir()):
         if root.is_dir():
             for p in find_packs(root):
-                rows.append({"id": p.id, "kind": p.kind, "version": p.version, "license": p.license})
+                rows.append(
+                    {"id": p.id, "kind": p.kind, "version": p.version, "license": p.license}
+                )
     if args.json:
         _print_json(rows)
     else:

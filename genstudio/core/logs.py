@@ -41,9 +41,7 @@ def describe(exc: BaseException) -> str:
     return f"Unexpected error: {type(exc).__name__}: {exc} (details in the log file)"
 
 
-def _excepthook(
-    etype: type[BaseException], value: BaseException, tb: TracebackType | None
-) -> None:
+def _excepthook(etype: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
     if issubclass(etype, KeyboardInterrupt):
         sys.__excepthook__(etype, value, tb)
         return

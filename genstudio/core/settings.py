@@ -33,13 +33,21 @@ def _platform_dir(env: str, win: str, mac: str, xdg: str, xdg_default: str) -> P
 
 def config_dir() -> Path:
     return _platform_dir(
-        "GENSTUDIO_CONFIG_DIR", "GenStudio", "Application Support/GenStudio", "XDG_CONFIG_HOME", ".config"
+        "GENSTUDIO_CONFIG_DIR",
+        "GenStudio",
+        "Application Support/GenStudio",
+        "XDG_CONFIG_HOME",
+        ".config",
     )
 
 
 def data_dir() -> Path:
     return _platform_dir(
-        "GENSTUDIO_DATA_DIR", "GenStudio", "Application Support/GenStudio", "XDG_DATA_HOME", ".local/share"
+        "GENSTUDIO_DATA_DIR",
+        "GenStudio",
+        "Application Support/GenStudio",
+        "XDG_DATA_HOME",
+        ".local/share",
     )
 
 

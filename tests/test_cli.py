@@ -1,0 +1,71 @@
+"""The CLI drives the same services; real subprocesses where start-up behaviour matters."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from genstudio import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_help_and_version(capsys):
+    parser = cli.build_parser()
+    assert "generate" in parser.format_help()
+    res = subprocess.run(
+        [sys.executable, "-m", "genstudio", "--version"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert res.returncode == 0 and "genstudio" in res.stdout
+
+
+def test_project_new_info_and_gallery_commands(tmp_path, capsys):
+    root = tmp_path / "P"
+    assert cli.main(["project", "new", str(root), "--name", "Demo"]) == 0
+    assert (root / "project.json").exists()
+    capsys.readouterr()
+    assert cli.main(["project", "info", str(root), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["name"] == "Demo" and info["assets"] == 0 and info["read_only"] is False
+    assert cli.main(["gallery", "list", str(root), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert cli.main(["gallery", "rebuild", str(root)]) == 0
+
+
+def test_errors_are_messages_not_tracebacks(tmp_path, capsys):
+    bad = tmp_path / "broken"
+    bad.mkdir()
+    (bad / "project.json").write_text("{ not json")
+    code = cli.main(["gallery", "list", str(tmp_path / "does-not-exist")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error:") and "Traceback" not in err
+
+
+def test_attr_parsing_rejects_garbage():
+    import pytest
+
+    from genstudio.core.errors import GenStudioError
+
+    assert cli._parse_attrs(["hair_color=red", " body = stocky "]) == {
+        "hair_color": "red",
+        "body": "stocky",
+    }
+    with pytest.raises(GenStudioError):
+        cli._parse_attrs(["nonsense"])
+
+
+def test_doctor_json_reports_real_providers():
+    res = subprocess.run(
+        [sys.executable, "-m", "genstudio", "doctor", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    cpu = [p for p in report["providers"] if p["provider"] == "CPUExecutionProvider"]
+    assert cpu and cpu[0]["works"] is True
+    assert report["paths"]["config"]["ok"] is True
