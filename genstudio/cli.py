@@ -441,6 +441,59 @@ def cmd_models_check(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- ml: training, export, eval -------------------------------------------------------------
+
+
+def cmd_ml_train(args: argparse.Namespace) -> int:
+    if args.what == "sprites":
+        from genstudio.ml.sprites.train import TrainConfig, train
+
+        cfg = TrainConfig(max_steps=args.steps, threads=args.threads, seed=args.seed)
+        if args.batch:
+            cfg.batch = args.batch
+        result = train(Path(args.run), cfg, minutes=args.minutes)
+    elif args.what == "sprites-judge":
+        from genstudio.ml.sprites.judge import train_judge
+
+        result = train_judge(Path(args.run))
+    else:
+        raise GenStudioError(f"Unknown training target {args.what!r}")
+    _print_json(result)
+    return 0
+
+
+def cmd_ml_export(args: argparse.Namespace) -> int:
+    if args.what != "sprites":
+        raise GenStudioError(f"Unknown export target {args.what!r}")
+    from genstudio.ml.sprites.train import export_pack
+
+    metrics = None
+    if args.metrics:
+        from genstudio.core.atomic import read_json
+
+        metrics = read_json(args.metrics, what="metrics file")
+    out = export_pack(Path(args.run), Path(args.out), metrics=metrics)
+    print(out)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.what != "sprites":
+        raise GenStudioError(f"Unknown evaluation {args.what!r}", hint="Known: sprites")
+    from genstudio.core.atomic import atomic_write_json
+    from genstudio.generators.sprites.model_gen import generate_sheets
+    from genstudio.ml.sprites.evaluate import evaluate
+
+    def gen(attrs: list[dict[str, str]], seeds: list[int]):
+        return generate_sheets(attrs, seeds, pack_dir=args.model, palette_colors=args.colors)
+
+    result = evaluate(Path(args.judge), gen, n=args.n, max_colors=args.colors or None)
+    if args.out:
+        atomic_write_json(args.out, result)
+    _print_json(result)
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 
@@ -521,6 +574,33 @@ def build_parser() -> argparse.ArgumentParser:
     dm = sub.add_parser("demo", help="headless demo for machines without a display")
     dm.add_argument("--project", type=Path)
     dm.set_defaults(func=cmd_demo)
+
+    mlp = sub.add_parser("ml", help="train and export the built-in models (needs torch)")
+    mls = mlp.add_subparsers(dest="sub", required=True)
+    mt = mls.add_parser("train")
+    mt.add_argument("what", choices=["sprites", "sprites-judge"])
+    mt.add_argument("--run", required=True, type=Path, help="run folder (resumes if present)")
+    mt.add_argument("--steps", type=int, default=6000)
+    mt.add_argument("--minutes", type=float, help="stop after this long (resume later)")
+    mt.add_argument("--batch", type=int)
+    mt.add_argument("--threads", type=int, default=0)
+    mt.add_argument("--seed", type=int, default=1234)
+    mt.set_defaults(func=cmd_ml_train)
+    me = mls.add_parser("export")
+    me.add_argument("what", choices=["sprites"])
+    me.add_argument("--run", required=True, type=Path)
+    me.add_argument("--out", required=True, type=Path)
+    me.add_argument("--metrics", type=Path, help="eval JSON to record in the model card")
+    me.set_defaults(func=cmd_ml_export)
+
+    ev = sub.add_parser("eval", help="judge a built-in model against held-out real data")
+    ev.add_argument("what", choices=["sprites"])
+    ev.add_argument("--judge", required=True, type=Path, help="judge run folder")
+    ev.add_argument("--model", type=Path, help="model pack folder (default: the shipped one)")
+    ev.add_argument("-n", type=int, default=500)
+    ev.add_argument("--colors", type=int, default=0, help="palette limit to apply and check")
+    ev.add_argument("--out", type=Path, help="also write the JSON here")
+    ev.set_defaults(func=cmd_eval)
 
     m = sub.add_parser("models", help="model packs").add_subparsers(dest="sub", required=True)
     ml = m.add_parser("list")

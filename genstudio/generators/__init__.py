@@ -13,6 +13,7 @@ from genstudio.generators.base import Generator
 _REGISTRY: dict[str, str] = {
     # filled by the generator issues, e.g.
     # "sprites.procedural": "genstudio.generators.sprites.procedural_gen:ProceduralSpriteGenerator",
+    "sprites.procedural": "genstudio.generators.sprites.generator:ProceduralSpriteGenerator",
 }
 _INSTANCES: dict[str, Generator] = {}
 

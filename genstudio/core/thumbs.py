@@ -1,0 +1,60 @@
+"""Thumbnail files for the gallery (Pillow, imported on first use so the window opens fast).
+
+Only image files get a thumbnail. Music (``.mid``) and audio (``.wav``) assets have none:
+:meth:`genstudio.core.gallery.Gallery.thumbnail` returns ``None`` for them, and the UI paints
+its own icon for the kind. A file Pillow cannot read also gets ``None``, never an exception.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+from genstudio.core.atomic import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTS = frozenset({"png", "jpg", "jpeg", "webp", "gif", "bmp"})
+MIN_SIZE, MAX_SIZE = 16, 1024
+#: Kinds drawn as pixel art: scaled with nearest-neighbour so edges stay crisp.
+PIXEL_KINDS = frozenset({"sprite"})
+
+
+def is_image_name(name: str) -> bool:
+    return name.rsplit(".", 1)[-1].lower() in IMAGE_EXTS if "." in name else False
+
+
+def render_thumbnail(src: Path, size: int, *, pixel_art: bool = False) -> bytes | None:
+    """PNG bytes of ``src`` shrunk to fit ``size`` x ``size`` (never enlarged), or None."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(src) as im:
+            if im.format == "JPEG":
+                im.draft("RGB", (size, size))  # decode at a reduced scale: much faster
+            im.seek(0)
+            im.load()
+            if im.mode not in ("RGB", "RGBA", "L", "LA"):
+                im = im.convert("RGBA")
+            resample = Image.Resampling.NEAREST if pixel_art else Image.Resampling.BICUBIC
+            im.thumbnail((size, size), resample)
+            buf = io.BytesIO()
+            im.save(buf, "PNG", compress_level=1)
+            return buf.getvalue()
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError) as e:
+        log.debug("no thumbnail for %s: %s", src, e)
+        return None
+    except Image.DecompressionBombError as e:
+        log.warning("no thumbnail for %s: %s", src, e)
+        return None
+
+
+def write_thumbnail(src: Path, dst: Path, size: int, *, pixel_art: bool = False) -> bool:
+    """Render and write ``dst`` atomically; False when ``src`` is not a readable image."""
+    data = render_thumbnail(src, size, pixel_art=pixel_art)
+    if data is None:
+        return False
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(dst, data)
+    return True

@@ -1,0 +1,218 @@
+"""ONNX Runtime sessions: provider choice that is proven, tuned options, one cache.
+
+``onnxruntime-gpu`` lists ``CUDAExecutionProvider`` even where the CUDA libraries cannot be
+loaded; it then quietly runs on CPU. So a provider counts only once a session has really
+started on it (``session.get_providers()[0]``); otherwise the session falls back to CPU and
+the caller gets a message to show.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from genstudio.core.errors import ModelPackError
+from genstudio.runtime.packs import ModelPack, verify_pack
+
+if TYPE_CHECKING:  # pragma: no cover
+    from onnxruntime import InferenceSession
+
+log = logging.getLogger(__name__)
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+DEFAULT_PREFER: tuple[str, ...] = (CUDA, CPU)
+
+
+def available_providers() -> list[str]:
+    """Providers this onnxruntime build lists (not proof that they work)."""
+    import onnxruntime as ort
+
+    return list(ort.get_available_providers())
+
+
+def session_options(threads: int | None = None) -> Any:
+    """Tuned options: full graph optimisation, intra-op threads = ``threads`` or the core
+    count, one inter-op thread, sequential execution (our graphs have no parallel branches
+    worth a second pool)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = int(threads) if threads and threads > 0 else (os.cpu_count() or 1)
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return opts
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:300] if text else type(e).__name__
+
+
+def _friendly(provider: str) -> str:
+    return provider.removesuffix("ExecutionProvider") or provider
+
+
+def create_session(
+    onnx_path: str | os.PathLike[str],
+    *,
+    prefer: tuple[str, ...] = DEFAULT_PREFER,
+    threads: int | None = None,
+) -> tuple[InferenceSession, str, str | None]:
+    """Start a session on the first provider of ``prefer`` that really works.
+
+    Returns ``(session, provider, fallback_message)``; the message is None unless a preferred
+    provider was listed by onnxruntime but the session did not start on it. CPU is always the
+    last resort. Raises ModelPackError when the model cannot be loaded at all.
+    """
+    import onnxruntime as ort
+
+    path = str(Path(onnx_path))
+    listed = available_providers()
+    problems: list[str] = []
+    for provider in prefer:
+        if provider == CPU:
+            break
+        if provider not in listed:
+            continue
+        try:
+            # ORT may warn and quietly fall back to CPU here; get_providers() tells the truth.
+            sess = ort.InferenceSession(
+                path, sess_options=session_options(threads), providers=[provider, CPU]
+            )
+        except Exception as e:
+            problems.append(f"{_friendly(provider)} could not start ({_short(e)})")
+            continue
+        used = sess.get_providers()[0]
+        if used == provider:
+            return sess, provider, None
+        problems.append(
+            f"{_friendly(provider)} is listed by onnxruntime but the session started on "
+            f"{_friendly(used)} (its libraries or driver are probably missing)"
+        )
+    try:
+        sess = ort.InferenceSession(path, sess_options=session_options(threads), providers=[CPU])
+    except Exception as e:
+        raise ModelPackError(
+            f"Could not load the model {Path(path).name}: {_short(e)}",
+            hint="The file may be damaged or need a newer onnxruntime.",
+        ) from e
+    message = None
+    if problems:
+        message = "; ".join(problems) + ". Running on the CPU instead (slower)."
+        log.warning("%s: %s", Path(path).name, message)
+    return sess, CPU, message
+
+
+class SessionCache:
+    """Loaded sessions, one per (pack, ONNX file), shared by all generators; thread-safe.
+
+    Hashes of a pack are checked once, before its first session. ``threads`` and the provider
+    preference come from the user's settings unless given.
+    """
+
+    def __init__(
+        self, *, threads: int | None = None, prefer: tuple[str, ...] | None = None
+    ) -> None:
+        self._threads = threads
+        self._prefer = prefer
+        self._lock = threading.Lock()
+        self._sessions: dict[tuple[str, str], tuple[Any, str, str | None]] = {}
+        self.fallback_message: str | None = None  # the latest one, for the status bar
+
+    def _settings(self) -> tuple[int | None, tuple[str, ...]]:
+        threads, prefer = self._threads, self._prefer
+        if threads is None or prefer is None:
+            from genstudio.core.settings import load_settings
+
+            s = load_settings()
+            if threads is None:
+                threads = s.threads or None
+            if prefer is None:
+                prefer = (CPU,) if s.provider == "cpu" else DEFAULT_PREFER
+        return threads, prefer
+
+    def get(self, pack: ModelPack, name: str | None = None) -> InferenceSession:
+        path = pack.onnx_path(name)
+        key = (pack.id, str(path.resolve()))
+        with self._lock:
+            hit = self._sessions.get(key)
+            if hit is not None:
+                return hit[0]
+            # Loading under the lock: two generators asking for the same model load it once.
+            if not pack.verified:
+                verify_pack(pack)
+            threads, prefer = self._settings()
+            sess, provider, message = create_session(path, prefer=prefer, threads=threads)
+            self._sessions[key] = (sess, provider, message)
+            if message:
+                self.fallback_message = message
+            log.info("loaded %s/%s on %s", pack.id, path.name, provider)
+            return sess
+
+    def provider(self, pack_id: str) -> str | None:
+        """The provider the pack's (first) session runs on, or None if not loaded."""
+        with self._lock:
+            for (pid, _), (_, provider, _) in self._sessions.items():
+                if pid == pack_id:
+                    return provider
+        return None
+
+    def unload(self, pack_id: str | None = None) -> None:
+        """Drop the sessions of ``pack_id`` (all sessions when None) to free memory."""
+        with self._lock:
+            for key in [k for k in self._sessions if pack_id is None or k[0] == pack_id]:
+                del self._sessions[key]
+
+    def loaded(self) -> list[str]:
+        """Ids of the packs that have at least one session loaded."""
+        with self._lock:
+            return sorted({pid for pid, _ in self._sessions})
+
+
+def _probe_model_bytes() -> bytes:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "probe",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return bytes(onnx.shape_inference.infer_shapes(model).SerializeToString())
+
+
+def probe_providers() -> list[dict[str, Any]]:
+    """For each provider onnxruntime lists, start a session on a tiny model and report
+    ``{"provider", "works", "message"}`` (what ``genstudio doctor`` shows)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    model = _probe_model_bytes()
+    report: list[dict[str, Any]] = []
+    for provider in available_providers():
+        providers = [provider] if provider == CPU else [provider, CPU]
+        try:
+            sess = ort.InferenceSession(model, sess_options=session_options(1), providers=providers)
+            used = sess.get_providers()[0]
+            if used != provider:
+                report.append(
+                    {
+                        "provider": provider,
+                        "works": False,
+                        "message": f"listed, but the session started on {_friendly(used)}",
+                    }
+                )
+                continue
+            sess.run(None, {"x": np.ones((1, 4), np.float32)})
+            report.append({"provider": provider, "works": True, "message": None})
+        except Exception as e:
+            report.append({"provider": provider, "works": False, "message": _short(e)})
+    return report

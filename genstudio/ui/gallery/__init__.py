@@ -1,0 +1,1 @@
+"""Gallery browser: a lazily paged, virtualised thumbnail grid with a detail pane."""

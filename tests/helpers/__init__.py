@@ -1,0 +1,1 @@
+"""Small shared test helpers: tiny generators, a fake project, tiny ONNX models."""
