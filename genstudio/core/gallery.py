@@ -760,6 +760,7 @@ class Gallery:
                 )
                 if row is None:
                     return
+                skey = row.skey  # keep looking at it until it is fixed
         if rec is None:
             assert row is not None
             doc = conn.execute("SELECT doc FROM assets WHERE n = ?", (row.n,)).fetchone()[0]

@@ -202,7 +202,9 @@ def test_bad_attributes_are_refused():
 
 
 def test_prompt_parser_maps_words_and_reports_unknown():
-    r = P.parse_prompt("A stocky hero with red hair, dark skin, a blue tunic, wizard hat and sword!")
+    r = P.parse_prompt(
+        "A stocky hero with red hair, dark skin, a blue tunic, wizard hat and sword!"
+    )
     assert r.attrs == {
         "body": "stocky",
         "hair_color": "red",

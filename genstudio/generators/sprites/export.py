@@ -431,7 +431,36 @@ def export_sheet_file(
     if scale == 1:
         formats = [f for f in formats if f != "png"]  # the source PNG is the sheet
     written = export_sheet(
-        img, out_dir if out_dir is not None else src.parent, src.stem, formats=formats,
+        img,
+        out_dir if out_dir is not None else src.parent,
+        src.stem,
+        formats=formats,
         scale=scale,
     )
     return [p for p in written if p.resolve() != src.resolve()]
+
+
+def contact_sheet(
+    sheets: Sequence[np.ndarray], *, columns: int = 8, pad: int = 8, checker: int = 8
+) -> np.ndarray:
+    """(H, W, 3) uint8 overview of many sheets (each its full 4x6 grid) on checkerboard
+    cells, as in ``docs/sprites-procedural-contact-sheet.png``::
+
+        from genstudio.generators.sprites import export, procedural
+        img = export.contact_sheet([procedural.render_sheet({}, 1000 + i) for i in range(64)])
+    """
+    tiles = [sheet_image(np.asarray(s)) for s in sheets]
+    if not tiles:
+        raise InvalidParamsError("No sheets for the contact sheet.")
+    th, tw = tiles[0].shape[:2]
+    rows = -(-len(tiles) // columns)
+    canvas = np.empty((rows * (th + pad) + pad, columns * (tw + pad) + pad, 3), np.uint8)
+    canvas[:] = (58, 64, 78)
+    yy, xx = np.mgrid[0:th, 0:tw]
+    cell = ((yy // checker + xx // checker) % 2)[..., None] == 0
+    bg = np.where(cell, np.uint8([206, 210, 200]), np.uint8([186, 192, 182]))
+    for i, t in enumerate(tiles):
+        r, c = divmod(i, columns)
+        y, x = pad + r * (th + pad), pad + c * (tw + pad)
+        canvas[y : y + th, x : x + tw] = np.where(t[..., 3:4] > 0, t[..., :3], bg)
+    return canvas

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from genstudio.core.errors import InvalidParamsError
-from genstudio.generators.base import GenerationResult, GenParams, Generator, Output, RunContext
+from genstudio.generators.base import GenerationResult, Generator, GenParams, Output, RunContext
 from genstudio.generators.sprites import export, palettes, postprocess, procedural
 
 SIZES = (16, 32, 48, 64)
