@@ -153,7 +153,7 @@ def cmd_project_info(args: argparse.Namespace) -> int:
 
     proj = Project.open(args.path)
     try:
-        report = proj.gallery.reconcile() if not proj.read_only else None
+        report = proj.gallery.open_report  # reconciled with the disk when it opened
         info = {
             "name": proj.name,
             "root": str(proj.root),
@@ -347,7 +347,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
             results["gallery"] = bench_gallery(n=args.assets)
         elif part == "sprites":
-            from genstudio.generators.sprites.bench import bench_sprites
+            from genstudio.ml.sprites.bench import bench_sprites
 
             results["sprites"] = bench_sprites()
         else:
@@ -455,7 +455,7 @@ def cmd_ml_train(args: argparse.Namespace) -> int:
     elif args.what == "sprites-judge":
         from genstudio.ml.sprites.judge import train_judge
 
-        result = train_judge(Path(args.run))
+        result = train_judge(Path(args.run), steps=args.steps, threads=args.threads)
     else:
         raise GenStudioError(f"Unknown training target {args.what!r}")
     _print_json(result)

@@ -246,7 +246,11 @@ class Gallery:
         self._conn: sqlite3.Connection | None = None
         self._conn = self._open_index()
         if reconcile:
-            self.open_report = self.reconcile()
+            try:
+                self.open_report = self.reconcile()
+            except BaseException:
+                self.close()
+                raise
             self.messages.extend(self.open_report.messages)
 
     # ------------------------------------------------------------------ opening the index
@@ -906,7 +910,7 @@ class Gallery:
         folder = self._thumbs_dir()
         assert folder is not None
         out = folder / f"{asset_id}_{size}.png"
-        if out.is_file():
+        if _thumbs.is_valid_cached(out):
             return out
         ok = _thumbs.write_thumbnail(
             self.assets_dir / file, out, size, pixel_art=kind in _thumbs.PIXEL_KINDS

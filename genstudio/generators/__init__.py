@@ -11,9 +11,8 @@ from genstudio.core.errors import InvalidParamsError
 from genstudio.generators.base import Generator
 
 _REGISTRY: dict[str, str] = {
-    # filled by the generator issues, e.g.
-    # "sprites.procedural": "genstudio.generators.sprites.procedural_gen:ProceduralSpriteGenerator",
     "sprites.procedural": "genstudio.generators.sprites.generator:ProceduralSpriteGenerator",
+    "sprites.spritenet": "genstudio.generators.sprites.model_gen:SpriteNetGenerator",
 }
 _INSTANCES: dict[str, Generator] = {}
 

@@ -446,3 +446,15 @@ def test_gallery_is_safe_across_threads(filled):
         assert s.rating == 29 % 6 and s.tags == ["t0", "t1", "t2"]
         got = g.get(r.id)
         assert got.rating == s.rating and got.tags == s.tags
+
+
+@pytest.mark.parametrize("left_behind", [b"", b"\x00" * 500], ids=["empty", "zero-filled"])
+def test_a_damaged_cached_thumbnail_is_made_again(proj, left_behind):
+    # what a power cut could leave, since cache files are not fsynced
+    rec = add(proj, "thumb", data=png(size=(64, 64)))
+    path = proj.gallery.thumbnail(rec.id)
+    path.write_bytes(left_behind)
+    assert proj.gallery.thumbnail(rec.id) == path
+    with Image.open(path) as im:
+        assert im.size == (64, 64)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left

@@ -71,7 +71,9 @@ def test_checkpoint_round_trip_is_safetensors(tmp_path):
     torch.manual_seed(2)
     net, _ = build(tiny_cfg())
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    loss = net(torch.tensor([[0, 1]]), torch.zeros(1, 4), torch.zeros(1, 2, dtype=torch.long)).mean()
+    loss = net(
+        torch.tensor([[0, 1]]), torch.zeros(1, 4), torch.zeros(1, 2, dtype=torch.long)
+    ).mean()
     loss.backward()
     opt.step()
     path = tmp_path / "ck.safetensors"
@@ -88,7 +90,9 @@ def test_checkpoint_round_trip_is_safetensors(tmp_path):
 
 
 def test_palette_indices_round_trip():
-    colors = np.array([[0, 0, 0, 0], [255, 0, 0, 255], [0, 255, 0, 255], [10, 20, 30, 255]], np.uint8)
+    colors = np.array(
+        [[0, 0, 0, 0], [255, 0, 0, 255], [0, 255, 0, 255], [10, 20, 30, 255]], np.uint8
+    )
     pal = Palette(colors)
     img = np.zeros((4, 4, 4), np.uint8)
     img[0, 0] = [255, 0, 0, 255]

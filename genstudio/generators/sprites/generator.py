@@ -146,6 +146,21 @@ class ProceduralSpriteGenerator(Generator):
     kind = "sprite"
     Params = SpriteParams
 
+    def render(
+        self, attrs: dict[str, str], seed: int, params: SpriteParams, palette: np.ndarray | None
+    ) -> np.ndarray:
+        """Full attributes -> the finished (4, 6, size, size, 4) sheet; subclasses swap the
+        renderer and keep the post-processing, params, metadata and emit logic."""
+        return render_processed(
+            attrs,
+            size=params.size,
+            palette_colors=params.palette_colors,
+            palette=palette,
+            outline=params.outline,
+            outline_color=params.outline_color,
+            remove_strays=params.remove_strays,
+        )
+
     def run(self, params: GenParams, ctx: RunContext) -> GenerationResult:
         if not isinstance(params, SpriteParams):
             raise InvalidParamsError("sprites.procedural needs SpriteParams.")
@@ -161,15 +176,7 @@ class ProceduralSpriteGenerator(Generator):
             ctx.check_cancel()
             seed = params.seed + i
             attrs = procedural.resolve_attributes(fixed, seed)
-            sheet = render_processed(
-                attrs,
-                size=params.size,
-                palette_colors=params.palette_colors,
-                palette=palette,
-                outline=params.outline,
-                outline_color=params.outline_color,
-                remove_strays=params.remove_strays,
-            )
+            sheet = self.render(attrs, seed, params, palette)
             png = export.encode_png(export.sheet_image(sheet))
             ctx.check_cancel()
             ctx.progress((i + 1) / params.count, f"sheet {i + 1}/{params.count}", png)

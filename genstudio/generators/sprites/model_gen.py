@@ -17,6 +17,7 @@ import numpy as np
 
 from genstudio.core.errors import ModelPackError
 from genstudio.core.paths import shipped_models_dir
+from genstudio.generators.sprites.generator import ProceduralSpriteGenerator, SpriteParams
 
 PACK_ID = "sprites-spritenet"
 _lock = threading.Lock()
@@ -42,8 +43,8 @@ def _load(pack_dir: Path | None):
                 )
             pack = load_pack(root)
             session, _provider, _msg = create_session(pack.onnx_path("sprites.onnx"))
-            vocab = pack.raw["extra"]["vocab"]
-            palette = np.array(pack.raw["extra"]["palette"], dtype=np.uint8)
+            vocab = pack.raw["vocab"]
+            palette = np.array(pack.raw["palette"], dtype=np.uint8)
             z_dim = int(pack.raw["inputs"][1]["shape"][1])
             _cache[key] = (pack, session, vocab, palette, z_dim)
         return _cache[key]
@@ -74,6 +75,20 @@ def raw_sheets(
     return sheets.reshape(len(a), d, f, 32, 32, 4)
 
 
+def peel_outline(sheet: np.ndarray) -> np.ndarray:
+    """Remove the model's dark outline: outline-coloured pixels that touch transparency."""
+    from genstudio.generators.sprites import palettes
+
+    out = sheet.copy()
+    rgb = np.array(palettes.OUTLINE_RGB, dtype=np.uint8)
+    is_line = (out[..., :3] == rgb).all(-1) & (out[..., 3] == 255)
+    clear = out[..., 3] == 0
+    pad = np.pad(clear, [(0, 0)] * (clear.ndim - 2) + [(1, 1), (1, 1)], constant_values=True)
+    touches = pad[..., :-2, 1:-1] | pad[..., 2:, 1:-1] | pad[..., 1:-1, :-2] | pad[..., 1:-1, 2:]
+    out[is_line & touches] = 0
+    return out
+
+
 def generate_sheets(
     attrs_list: list[dict[str, str]],
     seeds: list[int],
@@ -86,3 +101,29 @@ def generate_sheets(
 
     sheets = raw_sheets(attrs_list, seeds, pack_dir)
     return np.stack([postprocess.clean_sheet(s, colors=palette_colors) for s in sheets])
+
+
+class SpriteNetGenerator(ProceduralSpriteGenerator):
+    """``sprites.spritenet``: the trained model renders the sheet; the params, prompt parsing,
+    post-processing, metadata and exports are the procedural mode's, so both modes agree."""
+
+    name = "sprites.spritenet"
+
+    def render(
+        self, attrs: dict[str, str], seed: int, params: SpriteParams, palette: np.ndarray | None
+    ) -> np.ndarray:
+        from genstudio.generators.sprites import postprocess, procedural
+
+        sheet = raw_sheets([attrs], [seed])[0]
+        if not params.outline or params.outline_color:
+            sheet = peel_outline(sheet)
+        sheet = postprocess.clean_sheet(
+            sheet,
+            colors=params.palette_colors,
+            palette=palette,
+            outline=params.outline_color if params.outline and params.outline_color else None,
+            strays=params.remove_strays,
+        )
+        if params.size != procedural.FRAME:
+            sheet = postprocess.resize_nearest(sheet, params.size, procedural.FRAME)
+        return sheet

@@ -29,8 +29,9 @@ class JudgeConfig:
     n_poses: int
     feat_dim: int = 128
     seed: int = 99
-    batch: int = 32  # characters per step (all their frames are used)
-    steps: int = 1500
+    batch: int = 32  # characters per step
+    frames_per_char: int = 6  # random frames of each character per step
+    steps: int = 1000
     lr: float = 2e-3
 
 
@@ -49,10 +50,10 @@ def build_judge(cfg: JudgeConfig):
                 )  # fmt: skip
 
             self.body = nn.Sequential(
-                blk(4 + cfg.n_poses, 48), nn.MaxPool2d(2),  # 16
-                blk(48, 96), nn.MaxPool2d(2),  # 8
-                blk(96, 160), nn.AdaptiveAvgPool2d(2),  # 2
-                nn.Flatten(), nn.Linear(160 * 4, cfg.feat_dim),
+                blk(4 + cfg.n_poses, 32), nn.MaxPool2d(2),  # 16
+                blk(32, 64), nn.MaxPool2d(2),  # 8
+                blk(64, 128), nn.AdaptiveAvgPool2d(2),  # 2
+                nn.Flatten(), nn.Linear(128 * 4, cfg.feat_dim),
             )  # fmt: skip
             self.heads = nn.ModuleList(nn.Linear(cfg.feat_dim, n) for n in cfg.attr_sizes)
 
@@ -87,17 +88,29 @@ def real_sheets(split: str, start: int, n: int) -> tuple[np.ndarray, list[dict[s
     return np.stack(sheets), attrs
 
 
-def train_judge(out: Path, cfg: JudgeConfig | None = None, *, log_every: int = 50) -> dict:
+def train_judge(
+    out: Path,
+    cfg: JudgeConfig | None = None,
+    *,
+    steps: int | None = None,
+    threads: int = 0,
+    log_every: int = 50,
+) -> dict:
     import torch
     from torch.nn import functional as F
 
+    if threads:
+        torch.set_num_threads(threads)
     vocab = data.vocabulary()
     sample = data.render(*data.character("judge", 0))
     cfg = cfg or JudgeConfig(
         attr_sizes=[len(v) for v in vocab.values()], n_poses=sample.shape[0] * sample.shape[1]
     )
+    if steps:
+        cfg.steps = steps
     common.seed_everything(cfg.seed)
     judge = build_judge(cfg)
+    rng = np.random.Generator(np.random.PCG64(cfg.seed))
     opt = torch.optim.AdamW(judge.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps)
     t0 = time.time()
@@ -106,7 +119,13 @@ def train_judge(out: Path, cfg: JudgeConfig | None = None, *, log_every: int = 5
         sheets, attrs = real_sheets("judge", step * cfg.batch, cfg.batch)
         x, pose = _frames_tensor(sheets)
         p = pose.shape[0] // cfg.batch
-        y = torch.tensor([data.encode_attrs(a, vocab) for a in attrs]).repeat_interleave(p, 0)
+        y = torch.from_numpy(np.stack([data.encode_attrs(a, vocab) for a in attrs]))
+        y = y.repeat_interleave(p, 0)
+        pick = torch.from_numpy(
+            np.concatenate([i * p + rng.choice(p, cfg.frames_per_char, replace=False)
+                            for i in range(cfg.batch)])
+        )  # fmt: skip
+        x, pose, y = x[pick], pose[pick], y[pick]
         _, logits = judge(x, pose)
         loss = sum(F.cross_entropy(lg, y[:, i]) for i, lg in enumerate(logits))
         opt.zero_grad(set_to_none=True)

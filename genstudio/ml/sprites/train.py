@@ -40,6 +40,8 @@ class TrainConfig:
     threads: int = 0
     save_every: int = 100
     palette_sheets: int = 3000
+    ch: tuple[int, int, int, int] = (128, 96, 64, 32)  # decoder channels at 4/8/16/32 px
+    code_dim: int = 256
 
 
 def _lr(cfg: TrainConfig, step: int) -> float:
@@ -70,7 +72,8 @@ def _prepare(run: Path, cfg: TrainConfig) -> tuple[SpriteNetConfig, data.Palette
             attr_sizes=[len(v) for v in vocab.values()],
             n_colors=palette.size,
             n_poses=int(sample.shape[0] * sample.shape[1]),
-            ch=(128, 96, 64, 32),
+            ch=tuple(cfg.ch),
+            code_dim=cfg.code_dim,
         )
         atomic_write_json(net_path, dataclasses.asdict(net_cfg))
     atomic_write_json(run / "vocab.json", vocab)
@@ -134,7 +137,7 @@ def train(run: Path, cfg: TrainConfig, *, minutes: float | None = None, progress
         opt.step()
         step += 1
         wall += time.time() - t0
-        if step % 10 == 0:
+        if step % 10 == 0 or step == cfg.max_steps:
             with torch.no_grad():
                 acc = (logits.argmax(2) == target).float().mean().item()
             runlog.write(

@@ -67,9 +67,16 @@ _MODES: dict[str, ModeSpec] = {
     m.id: m
     for m in (
         GALLERY,
+        ModeSpec(
+            id="sprites",
+            title="Sprites",
+            icon_name="sprites",
+            factory="genstudio.ui.modes.sprites:SpritesPanel",
+            order=10,
+            generators=("sprites.*",),
+            description="Character sprite sheets: 4 directions, idle + walk, engine-ready",
+        ),
         # Generator issues add their panels here, e.g.
-        # ModeSpec("sprites", "Sprites", "sprites", "genstudio.ui.modes.sprites:SpritesPanel",
-        #          order=10, generators=("sprites.*",)),
         # ModeSpec("images", "Images", "images", "genstudio.ui.modes.images:ImagesPanel",
         #          order=20, generators=("images.*",)),
         # ModeSpec("music", "Music", "music", "genstudio.ui.modes.music:MusicPanel",

@@ -1,0 +1,436 @@
+"""The Sprites panel's logic without Qt: settings <-> job params, prompt feedback, reuse,
+variations, sheet geometry and export.
+
+Everything here is plain Python (plus the sprite generator's vocabulary), so it is tested without
+widgets and the panel stays a thin layer of controls over :class:`SpriteSettings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genstudio.core.errors import GenStudioError, InvalidParamsError
+from genstudio.generators.sprites import export, procedural
+
+DEFAULT_MODEL = "sprites.procedural"
+MODEL_LABELS: dict[str, str] = {
+    "sprites.procedural": "Procedural",
+    "sprites.spritenet": "SpriteNet (AI model)",
+}
+MODEL_TIPS: dict[str, str] = {
+    "sprites.procedural": "Hand-made layered parts: instant, every attribute exact.",
+    "sprites.spritenet": "GenStudio's trained model (ONNX Runtime, offline): the same "
+    "attributes drawn by a neural network.",
+}
+SIZES: tuple[int, ...] = (16, 32, 48, 64)
+NATIVE_SIZE = procedural.FRAME
+MAX_COUNT = 64
+DEFAULT_COUNT = 8
+#: the dice draws seeds below 2**31 (short to read and type); any seed up to MAX_SEED is accepted
+DICE_MAX = 2**31 - 1
+MAX_SEED = 2**63 - 1
+MAX_PALETTE_COLORS = 64
+ZOOMS = (1, 2, 3, 4, 5, 6, 7, 8)
+EXPORT_FORMATS: tuple[tuple[str, str], ...] = (
+    ("png", "PNG sheet"),
+    ("aseprite", "Aseprite JSON (hash + array)"),
+    ("godot", "Godot 4 SpriteFrames (.tres)"),
+    ("frames", "Individual frames (PNG)"),
+)
+
+#: attributes that make the character's shape; variations keep them
+SHAPE_KEYS: tuple[str, ...] = (
+    "body",
+    "hair_style",
+    "eye_style",
+    "top",
+    "bottom",
+    "shoes",
+    "headwear",
+    "item",
+)
+#: attributes that only colour it; variations draw them again
+COLOUR_KEYS: tuple[str, ...] = tuple(k for k in procedural.ATTRIBUTE_KEYS if k not in SHAPE_KEYS)
+
+#: the attribute pickers, one row each: (label, style attribute, colour attribute or None)
+ATTR_ROWS: tuple[tuple[str, str, str | None], ...] = (
+    ("Body", "body", "skin"),
+    ("Hair", "hair_style", "hair_color"),
+    ("Eyes", "eye_style", "eyes"),
+    ("Top", "top", "top_color"),
+    ("Bottom", "bottom", "bottom_color"),
+    ("Shoes", "shoes", "shoes_color"),
+    ("Headwear", "headwear", "headwear_color"),
+    ("Item", "item", None),
+)
+
+ATTR_TITLES: dict[str, str] = {
+    "body": "Body type",
+    "skin": "Skin tone",
+    "hair_style": "Hair style",
+    "hair_color": "Hair colour",
+    "eyes": "Eye colour",
+    "eye_style": "Eye shape",
+    "top": "Top",
+    "top_color": "Top colour",
+    "bottom": "Bottom",
+    "bottom_color": "Bottom colour",
+    "shoes": "Shoes",
+    "shoes_color": "Shoe colour",
+    "headwear": "Headwear",
+    "headwear_color": "Headwear colour",
+    "item": "Held item",
+}
+
+_VALUE_LABELS = {
+    "tshirt": "t-shirt",
+    "sword_shield": "sword & shield",
+    "none": "none",
+    "dark_brown": "dark brown",
+}
+
+
+def value_label(value: str) -> str:
+    return _VALUE_LABELS.get(value, value.replace("_", " "))
+
+
+def model_label(name: str) -> str:
+    return MODEL_LABELS.get(name, name.removeprefix("sprites.").replace("_", " ").title())
+
+
+def sprite_models() -> list[str]:
+    """Registered sprite generators, the procedural one first."""
+    from genstudio import generators
+
+    names = [n for n in generators.names() if n.startswith("sprites.")]
+    return sorted(names, key=lambda n: (n != DEFAULT_MODEL, n not in MODEL_LABELS, n))
+
+
+def random_seed() -> int:
+    return secrets.randbelow(DICE_MAX + 1)
+
+
+def parse_seed(text: str) -> int:
+    """The seed field's text -> a seed; InvalidParamsError names the problem."""
+    t = text.strip()
+    if not t:
+        raise InvalidParamsError("Enter a seed (a whole number), or press the dice for one.")
+    if not t.isdigit():
+        raise InvalidParamsError(f"The seed must be a whole number, not {t[:30]!r}.")
+    v = int(t)
+    if v > MAX_SEED:
+        raise InvalidParamsError(f"The seed must be at most {MAX_SEED}.")
+    return v
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SpriteSettings:
+    """What the panel's controls say; ``to_params`` is the job's params dict."""
+
+    model: str = DEFAULT_MODEL
+    prompt: str = ""
+    #: locked attributes; a missing key means "any" (drawn from the seed)
+    attrs: dict[str, str] = field(default_factory=dict)
+    seed: int = 0
+    count: int = DEFAULT_COUNT
+    size: int = NATIVE_SIZE
+    palette_colors: int = 0
+    palette_file: str = ""
+    outline: bool = True
+    # not shown as controls, carried so that reusing an asset's settings reproduces it
+    outline_color: str = ""
+    remove_strays: bool = True
+
+    def to_params(self) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt,
+            "attrs": dict(self.attrs),
+            "seed": int(self.seed),
+            "count": int(self.count),
+            "size": int(self.size),
+            "palette_colors": int(self.palette_colors),
+            "palette_file": self.palette_file,
+            "outline": bool(self.outline),
+            "outline_color": self.outline_color,
+            "remove_strays": bool(self.remove_strays),
+        }
+
+    def replace(self, **changes: Any) -> SpriteSettings:
+        return dataclasses.replace(self, attrs=dict(self.attrs), **changes)
+
+    @classmethod
+    def from_record(
+        cls, generator: str, params: Mapping[str, Any], seed: int | None = None
+    ) -> SpriteSettings:
+        """Settings that reproduce a gallery asset (the sidecar's generator/params/seed).
+
+        The generator stores *every* attribute of a sheet; only those the seed would not have
+        drawn (and the prompt does not say) are locked again, so the same seed gives the same
+        sheet and a larger count still gives different characters.
+        """
+        if not isinstance(params, Mapping):
+            raise InvalidParamsError("These settings are not a sprite's parameters.")
+        d = cls()
+        s = params.get("seed", seed)
+        s = seed if isinstance(seed, int) and not isinstance(seed, bool) else s
+        if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= MAX_SEED:
+            s = 0
+        prompt = params.get("prompt", "")
+        prompt = prompt if isinstance(prompt, str) else ""
+        raw = params.get("attrs", {})
+        attrs = {
+            k: v
+            for k, v in (raw.items() if isinstance(raw, Mapping) else ())
+            if k in procedural.ATTRIBUTES and v in procedural.ATTRIBUTES[k]
+        }
+
+        def pick(name: str, typ: type, ok=lambda v: True):
+            v = params.get(name, getattr(d, name))
+            if typ is int and isinstance(v, bool):
+                return getattr(d, name)
+            return v if isinstance(v, typ) and ok(v) else getattr(d, name)
+
+        return cls(
+            model=generator if generator.startswith("sprites.") else DEFAULT_MODEL,
+            prompt=prompt,
+            attrs=minimal_locks(attrs, prompt, s),
+            seed=s,
+            count=pick("count", int, lambda v: 1 <= v <= MAX_COUNT),
+            size=pick("size", int, lambda v: v in SIZES),
+            palette_colors=pick(
+                "palette_colors", int, lambda v: v == 0 or 2 <= v <= MAX_PALETTE_COLORS
+            ),
+            palette_file=pick("palette_file", str),
+            outline=pick("outline", bool),
+            outline_color=pick("outline_color", str),
+            remove_strays=pick("remove_strays", bool),
+        )
+
+
+def minimal_locks(full: Mapping[str, str], prompt: str, seed: int) -> dict[str, str]:
+    """The locks that, with ``prompt`` and ``seed``, give the character ``full`` again."""
+    try:
+        parsed = procedural.parse_prompt(prompt).attrs
+    except InvalidParamsError:
+        parsed = {}
+    fixed = dict(parsed)
+    locks: dict[str, str] = {}
+    for k, v in full.items():
+        if k in parsed and parsed[k] != v:
+            locks[k] = v  # the attribute overrode the prompt
+    fixed.update(locks)
+    # what the prompt + the seed draw for everything else; lock where the asset differs
+    drawn = procedural.resolve_attributes(fixed, seed)
+    for k, v in full.items():
+        if k not in fixed and drawn.get(k) != v:
+            locks[k] = v
+    if locks.keys() - fixed.keys():
+        # a new lock can change a coherence default (robe -> trousers): check once more
+        fixed.update(locks)
+        drawn = procedural.resolve_attributes(fixed, seed)
+        for k, v in full.items():
+            if drawn.get(k) != v:
+                locks[k] = v
+    return {k: locks[k] for k in procedural.ATTRIBUTE_KEYS if k in locks}
+
+
+def variation_settings(
+    source: SpriteSettings, full_attrs: Mapping[str, str], *, seed: int, count: int
+) -> SpriteSettings:
+    """The same character in other colours: its shape attributes locked, colours drawn again
+    from new seeds (the prompt is left out, so its colour words do not pin the colours)."""
+    shape = {k: full_attrs[k] for k in SHAPE_KEYS if k in full_attrs}
+    return source.replace(prompt="", attrs=shape, seed=seed, count=count)
+
+
+# --- prompt feedback ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PromptFeedback:
+    matched: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+    attrs: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.matched or self.unknown or self.error)
+
+    def text(self) -> str:
+        if self.error:
+            return self.error
+        parts = []
+        if self.matched:
+            parts.append("understood: " + ", ".join(self.matched))
+        if self.unknown:
+            parts.append("ignored: " + ", ".join(dict.fromkeys(self.unknown)))
+        return "; ".join(parts)
+
+
+def prompt_feedback(prompt: str) -> PromptFeedback:
+    if not prompt.strip():
+        return PromptFeedback()
+    try:
+        p = procedural.parse_prompt(prompt)
+    except InvalidParamsError as e:
+        return PromptFeedback(error=e.user_message())
+    return PromptFeedback(matched=p.matched, unknown=p.unknown, attrs=dict(p.attrs))
+
+
+def describe_attrs(attrs: Mapping[str, str]) -> str:
+    """One line naming a character: 'stocky, tan skin, red spiky hair, blue armor, sword'."""
+    a = attrs
+    bits = []
+    if "body" in a:
+        bits.append(a["body"])
+    if "skin" in a:
+        bits.append(f"{value_label(a['skin'])} skin")
+    if a.get("hair_style") == "bald":
+        bits.append("bald")
+    elif "hair_style" in a:
+        bits.append(f"{value_label(a.get('hair_color', ''))} {value_label(a['hair_style'])} hair")
+    for style, colour in (("top", "top_color"), ("bottom", "bottom_color")):
+        if style in a:
+            bits.append(f"{value_label(a.get(colour, ''))} {value_label(a[style])}".strip())
+    if a.get("headwear", "none") != "none":
+        bits.append(f"{value_label(a.get('headwear_color', ''))} {value_label(a['headwear'])}")
+    if a.get("item", "none") != "none":
+        bits.append(value_label(a["item"]))
+    return ", ".join(b.strip() for b in bits if b.strip())
+
+
+# --- sheet geometry and animation ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Animation:
+    name: str
+    start: int
+    frames: int
+    frame_ms: int
+
+    @property
+    def fps(self) -> float:
+        return 1000.0 / self.frame_ms
+
+
+@dataclass(frozen=True)
+class SheetGeometry:
+    """Where the frames are in a sheet image: rows = directions, columns = frames."""
+
+    frame_w: int
+    frame_h: int
+    directions: tuple[str, ...]
+    animations: tuple[Animation, ...]
+
+    @property
+    def rows(self) -> int:
+        return len(self.directions)
+
+    @property
+    def columns(self) -> int:
+        return sum(a.frames for a in self.animations)
+
+    def animation(self, name: str) -> Animation:
+        for a in self.animations:
+            if a.name == name:
+                return a
+        return self.animations[0]
+
+    def rect(self, direction: int, column: int) -> tuple[int, int, int, int]:
+        return column * self.frame_w, direction * self.frame_h, self.frame_w, self.frame_h
+
+    @classmethod
+    def for_image(
+        cls, width: int, height: int, layout: Mapping[str, Any] | None = None
+    ) -> SheetGeometry:
+        """From the asset's stored layout when it fits the image, else the default 4 x 6."""
+        anims: list[Animation] = []
+        dirs: tuple[str, ...] = tuple(procedural.DIRECTIONS)
+        if isinstance(layout, Mapping):
+            try:
+                anims = [
+                    Animation(str(a["name"]), int(a["start"]), int(a["frames"]), int(a["frame_ms"]))
+                    for a in layout.get("animations", [])
+                ]
+                dirs = tuple(str(d) for d in layout.get("directions", dirs)) or dirs
+            except (KeyError, TypeError, ValueError):
+                anims = []
+        if not anims or any(a.frames < 1 or a.frame_ms < 1 for a in anims):
+            anims = []
+            col = 0
+            for name, n in procedural.ANIMATIONS:
+                anims.append(Animation(name, col, n, procedural.FRAME_MS[name]))
+                col += n
+        columns = sum(a.frames for a in anims)
+        if width % columns or height % len(dirs) or width < columns or height < len(dirs):
+            raise InvalidParamsError(
+                f"A {width}x{height} image is not a {len(dirs)} x {columns} sprite sheet."
+            )
+        return cls(width // columns, height // len(dirs), dirs, tuple(anims))
+
+
+def default_fps(animation: str) -> float:
+    return 1000.0 / procedural.FRAME_MS.get(animation, 125)
+
+
+def checker_cell(zoom: int) -> int:
+    """Checkerboard squares of 4 sprite pixels, so the pixel grid reads at every zoom."""
+    return 4 * max(1, zoom)
+
+
+def fit_scale(frame: int, box: int) -> int:
+    """The largest whole-number scale of ``frame`` px that fits ``box`` px (at least 1)."""
+    return max(1, box // max(1, frame))
+
+
+# --- export ------------------------------------------------------------------------------------
+
+_BAD_STEM = re.compile(r'[/\\:*?"<>|\x00-\x1f]')
+
+
+def export_stem(name_hint: str | None, asset_id: str) -> str:
+    stem = _BAD_STEM.sub("_", (name_hint or "").strip()).strip(" .")
+    return stem or f"sprite_{asset_id}"
+
+
+def check_stem(stem: str) -> str:
+    s = stem.strip()
+    if not s or _BAD_STEM.search(s) or s in (".", ".."):
+        raise InvalidParamsError(
+            f"{stem!r} cannot be used as a file name.",
+            hint='Use letters, digits, "-" and "_" (no / \\ : * ? " < > |).',
+        )
+    return s
+
+
+def export_asset(
+    sheet_png: Path, out_dir: Path, stem: str, formats: Iterable[str], scale: int
+) -> list[Path]:
+    """Write the chosen formats of a sheet PNG into ``out_dir`` as ``stem.*``.
+
+    Uses :func:`export.export_sheet` (what ``export_sheet_file`` wraps) so that the files carry
+    the chosen name and the PNG sheet is written at scale 1 too (``export_sheet_file`` names the
+    files after the asset id and leaves the PNG beside its source at scale 1).
+    """
+    formats = [f for f in dict.fromkeys(formats)]
+    if not formats:
+        raise InvalidParamsError("Choose at least one export format.")
+    export.check_scale(scale)
+    stem = check_stem(stem)
+    try:
+        data = Path(sheet_png).read_bytes()
+    except OSError as e:
+        raise GenStudioError(f"Cannot read the sprite sheet {sheet_png}: {e.strerror or e}") from e
+    img = export.decode_png(data)
+    return export.export_sheet(img, out_dir, stem, formats=formats, scale=scale)
