@@ -254,8 +254,9 @@ def test_generator_is_registered_and_emits_sheets_with_layout():
     assert len(outs) == 2 and progress[-1][0] == 1.0 and res.asset_ids == ["x", "x"]
     o = outs[1]
     assert o.kind == "sprite" and o.ext == "png" and o.seed == 4
-    assert o.params["attrs"]["hair_color"] == "red" and o.params["attrs"]["item"] == "staff"
-    assert set(o.params["attrs"]) == set(P.ATTRIBUTE_KEYS)
+    assert o.extra["attrs"]["hair_color"] == "red" and o.extra["attrs"]["item"] == "staff"
+    assert set(o.extra["attrs"]) == set(P.ATTRIBUTE_KEYS)
+    assert o.params["attrs"] == {"item": "staff"}  # the user's locks, not the drawn values
     assert o.params["seed"] == 4 and o.params["count"] == 1
     assert o.extra["prompt_unknown"] == ["zorblax"]
     assert o.extra["layout"]["columns"] == 6 and o.extra["layout"]["frame_w"] == 32

@@ -71,7 +71,7 @@ def test_spritenet_generator_emits_assets(pack, monkeypatch):
     ctx = RunContext(emit=lambda o: outs.append(o) or str(len(outs)))
     gen.run(SpriteParams(prompt="red hair", seed=3, count=2, size=64), ctx)
     assert len(outs) == 2 and outs[0].kind == "sprite" and outs[0].params["seed"] == 3
-    assert outs[0].params["attrs"]["hair_color"] == "red"
+    assert outs[0].extra["attrs"]["hair_color"] == "red"
     import io
 
     from PIL import Image

@@ -76,8 +76,8 @@ def test_first_run_opens_the_sample_project(qtbot):
         w2.shutdown()
 
 
-def test_gallery_is_the_only_mode_without_generator_modes():
-    assert [m.id for m in modes.modes()] == ["gallery"]
+def test_modes_follow_registered_generators():
+    assert [m.id for m in modes.modes()] == ["sprites", "gallery"]
 
 
 def test_modes_with_unregistered_generators_are_hidden():
@@ -92,9 +92,10 @@ def test_modes_with_unregistered_generators_are_hidden():
 
 def test_registered_mode_shows_in_sidebar_and_routes_generators(test_mode, window):
     titles = [window.sidebar.item(i).text() for i in range(window.sidebar.count())]
-    assert titles == ["Test", "Gallery"]
+    assert titles == ["Test", "Sprites", "Gallery"]
     assert modes.mode_for_generator("test.slow") == test_mode
-    assert modes.mode_for_generator("sprites.procedural") is None
+    assert modes.mode_for_generator("sprites.procedural").id == "sprites"
+    assert modes.mode_for_generator("images.nothing") is None
 
 
 def test_installed_pyside_survives_many_void_calls_and_emits():

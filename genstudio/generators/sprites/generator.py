@@ -16,6 +16,7 @@ palette_file       "" or a .gpl / .hex / palette .png to lock the colours to
 outline            draw the 1-px dark outline
 outline_color      "" = the built-in dark outline, or "#rrggbb"
 remove_strays      drop isolated opaque pixels
+parent             "" or the asset id this batch is a variation of
 =================  =====================================================================
 """
 
@@ -52,6 +53,7 @@ class SpriteParams(GenParams):
     outline: bool = True
     outline_color: str = ""
     remove_strays: bool = True
+    parent: str = ""  # asset id this batch varies (Variations); recorded in each sidecar
 
     def validate(self) -> None:
         if not isinstance(self.prompt, str):
@@ -91,6 +93,8 @@ class SpriteParams(GenParams):
             raise InvalidParamsError("palette_file must be a path (text).")
         if self.palette_file:
             palettes.read_palette(self.palette_file)  # raises InvalidParamsError
+        if not isinstance(self.parent, str) or len(self.parent) > 200:
+            raise InvalidParamsError("parent must be an asset id (text).")
         if not isinstance(self.outline, bool) or not isinstance(self.remove_strays, bool):
             raise InvalidParamsError("outline and remove_strays are true/false.")
         if not isinstance(self.outline_color, str) or (
@@ -180,7 +184,9 @@ class ProceduralSpriteGenerator(Generator):
             png = export.encode_png(export.sheet_image(sheet))
             ctx.check_cancel()
             ctx.progress((i + 1) / params.count, f"sheet {i + 1}/{params.count}", png)
-            out_params = dict(base, seed=seed, count=1, attrs=attrs)
+            # params = exactly what reproduces this sheet (the user's locks, this seed);
+            # the resolved attributes go to extra["attrs"]
+            out_params = dict(base, seed=seed, count=1)
             asset_id = ctx.emit(
                 Output(
                     kind="sprite",
@@ -188,6 +194,7 @@ class ProceduralSpriteGenerator(Generator):
                     ext="png",
                     params=out_params,
                     seed=seed,
+                    parent=params.parent or None,
                     extra={
                         "layout": layout,
                         "attrs": attrs,

@@ -83,6 +83,21 @@ _RAMPS = {
 }
 
 
+# palette(...) references follow the application palette, so this works in both themes
+_STYLE = """
+QToolButton#AnimLeft, QToolButton#AnimRight, QToolButton#AnimMid {
+    padding: 3px 12px; border: 1px solid palette(mid); background: palette(base);
+}
+QToolButton#AnimLeft { border-top-left-radius: 5px; border-bottom-left-radius: 5px; }
+QToolButton#AnimRight {
+    border-top-right-radius: 5px; border-bottom-right-radius: 5px; border-left: none;
+}
+QToolButton#AnimLeft:checked, QToolButton#AnimRight:checked, QToolButton#AnimMid:checked {
+    background: palette(highlight); color: palette(highlighted-text); border-color: palette(highlight);
+}
+"""
+
+
 def _ramp_of(key: str, value: str):
     table = _RAMPS.get(key, palettes.CLOTH_RAMPS if key.endswith("_color") else None)
     return table.get(value) if table else None
@@ -164,7 +179,7 @@ class SpritesPanel(ModePanel):
         split.addWidget(self._build_preview())
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
-        split.setSizes([330, 370])
+        split.setSizes([380, 420])
         self.splitter = split
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -179,6 +194,7 @@ class SpritesPanel(ModePanel):
         ctx.jobs.job_event.connect(self._on_job_event)
         ctx.jobs.jobs_reset.connect(self._on_jobs_reset)
         ctx.project_changed.connect(self._on_project_changed)
+        self.setStyleSheet(_STYLE)
         self.apply_to_controls(state.SpriteSettings(seed=state.random_seed()))
         self._update_prompt_feedback()
         self._update_buttons()
@@ -371,7 +387,8 @@ class SpritesPanel(ModePanel):
         title = state.ATTR_TITLES[key]
         combo.setToolTip(f"{title}: 'any' draws it from the seed")
         combo.addItem(
-            f"any {title.lower()}" if key.endswith(("color", "skin", "eyes")) else "any", ANY
+            "any tone" if key == "skin" else "any colour" if key in state.COLOUR_KEYS else "any",
+            ANY,
         )
         for value in procedural.ATTRIBUTES[key]:
             ramp = _ramp_of(key, value)
@@ -480,7 +497,7 @@ class SpritesPanel(ModePanel):
         for d in procedural.DIRECTIONS:
             v = FrameView(d)
             self.views.append(v)
-            vl.addWidget(v, 0, Qt.AlignmentFlag.AlignBottom)
+            vl.addWidget(v, 0, Qt.AlignmentFlag.AlignVCenter)
         vl.addStretch(1)
         self.views_scroll = QScrollArea()
         self.views_scroll.setWidget(views)
@@ -492,55 +509,67 @@ class SpritesPanel(ModePanel):
         self.preview_empty = QLabel("Select a candidate to see it idle and walk.")
         self.preview_empty.setObjectName("EmptyState")
         self.preview_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview_desc = _muted()
+        self.preview_desc.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview_desc.setWordWrap(True)
         self.preview_stack = QStackedWidget()
         self.preview_stack.addWidget(self.preview_empty)
         self.preview_stack.addWidget(self.views_scroll)
         lay.addWidget(self.preview_stack, 1)
+        lay.addWidget(self.preview_desc)
 
         bar = QHBoxLayout()
         bar.setSpacing(6)
         self.anim_buttons = QButtonGroup(self)
         self.anim_buttons.setExclusive(True)
-        for name, _n in procedural.ANIMATIONS:
+        bar.setSpacing(0)
+        for i, (name, _n) in enumerate(procedural.ANIMATIONS):
             btn = QToolButton()
+            last = i == len(procedural.ANIMATIONS) - 1
+            btn.setObjectName("AnimLeft" if i == 0 else "AnimRight" if last else "AnimMid")
             btn.setText(name.capitalize())
             btn.setCheckable(True)
             btn.setToolTip(f"Play the {name} animation")
-            btn.setMinimumWidth(52)
             self.anim_buttons.addButton(btn)
             btn.clicked.connect(lambda _c=False, n=name: self._set_animation(n))
             btn.setProperty("anim", name)
             bar.addWidget(btn)
-        bar.addSpacing(6)
+        bar.addSpacing(10)
         self.play_button = QToolButton()
         self.play_button.setCheckable(True)
         self.play_button.setChecked(True)
         self.play_button.setIconSize(QSize(16, 16))
         self.play_button.toggled.connect(self.set_playing)
         bar.addWidget(self.play_button)
+        bar.addSpacing(6)
         self.fps = QDoubleSpinBox()
         self.fps.setRange(0.5, 30.0)
         self.fps.setDecimals(1)
         self.fps.setSingleStep(1.0)
         self.fps.setSuffix(" fps")
+        self.fps.setFixedWidth(84)
         self.fps.setToolTip("Frames per second (defaults: the animation's frame duration)")
         self.fps.valueChanged.connect(self._fps_changed)
         bar.addWidget(self.fps)
+        bar.addSpacing(6)
         self.frame_label = _muted()
-        self.frame_label.setMinimumWidth(70)
+        self.frame_label.setMinimumWidth(34)
+        self.frame_label.setToolTip("Frame of the animation")
         bar.addWidget(self.frame_label)
         bar.addStretch(1)
-        bar.addWidget(_muted("Zoom"))
+        zl = _muted("Zoom")
+        zl.setContentsMargins(0, 0, 6, 0)
+        bar.addWidget(zl)
         self.zoom = QSlider(Qt.Orientation.Horizontal)
         self.zoom.setRange(state.ZOOMS[0], state.ZOOMS[-1])
         self.zoom.setPageStep(1)
-        self.zoom.setTickPosition(QSlider.TickPosition.TicksBelow)
-        self.zoom.setTickInterval(1)
-        self.zoom.setFixedWidth(130)
+        self.zoom.setToolTip("Nearest-neighbour zoom, 1x to 8x")
+        self.zoom.setFixedWidth(84)
         self.zoom.valueChanged.connect(self.set_zoom)
         bar.addWidget(self.zoom)
         self.zoom_label = QLabel()
-        self.zoom_label.setMinimumWidth(24)
+        self.zoom_label.setMinimumWidth(28)
+        self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         bar.addWidget(self.zoom_label)
         lay.addLayout(bar)
         self.zoom.setValue(3)
@@ -717,7 +746,6 @@ class SpritesPanel(ModePanel):
         s = state.variation_settings(
             source, cand.attrs, seed=state.random_seed(), count=self.count.value()
         )
-        # SpriteParams has no parent field: the source is named in the job's title instead
         return self._submit(s, f"Variations of {cand.asset_id}", source=cand)
 
     def apply_settings(self, record: AssetRecord) -> None:
@@ -767,7 +795,10 @@ class SpritesPanel(ModePanel):
         if self.ctx.project is None:
             self.ctx.show_message("Open or create a project first: sprites are saved in it.")
             return True
-        job = self.submit(s.model, s.to_params(), title=title)
+        params = s.to_params()
+        if source is not None:
+            params["parent"] = source.asset_id  # recorded in every variation's sidecar
+        job = self.submit(s.model, params, title=title)
         if job is None:
             return True
         self._my_jobs.add(job.id)
@@ -905,6 +936,7 @@ class SpritesPanel(ModePanel):
             self._timer.stop()
             self.preview_stack.setCurrentWidget(self.preview_empty)
             self.preview_info.setText("")
+            self.preview_desc.setText("")
             for v in self.views:
                 v.set_frame(None)
         else:
@@ -912,9 +944,10 @@ class SpritesPanel(ModePanel):
             rec = cand.record
             g = cand.geometry
             self.preview_info.setText(
-                f"  seed {rec.seed} \u2022 {g.frame_w}x{g.frame_h} \u2022 "
-                f"{state.describe_attrs(cand.attrs)}"
+                f"  seed {rec.seed} \u2022 {g.frame_w}x{g.frame_h} px \u2022 "
+                f"{state.model_label(rec.generator)}"
             )
+            self.preview_desc.setText(state.describe_attrs(cand.attrs))
             self.preview_info.setToolTip(f"{rec.id}\n{state.describe_attrs(cand.attrs)}")
             for d, v in enumerate(self.views):
                 if d < g.rows:
@@ -999,7 +1032,7 @@ class SpritesPanel(ModePanel):
     def _show_frame(self) -> None:
         anim = self._anim()
         self._frame %= max(1, anim.frames)
-        self.frame_label.setText(f"frame {self._frame + 1}/{anim.frames}")
+        self.frame_label.setText(f"{self._frame + 1}/{anim.frames}")
         cand = self._current
         if cand is None:
             return
@@ -1058,6 +1091,15 @@ class SpritesPanel(ModePanel):
         n = len(written)
         self.ctx.show_message(f"Exported {n} file{'s' if n != 1 else ''} to {out_dir}.")
         return written
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self._timer.stop()  # no animation while another mode is shown
+        super().hideEvent(event)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if self._current is not None and self.play_button.isChecked():
+            self._timer.start()
 
     # ====================================================================== theme
 

@@ -165,7 +165,8 @@ class SpriteSettings:
         }
 
     def replace(self, **changes: Any) -> SpriteSettings:
-        return dataclasses.replace(self, attrs=dict(self.attrs), **changes)
+        changes.setdefault("attrs", dict(self.attrs))
+        return dataclasses.replace(self, **changes)
 
     @classmethod
     def from_record(

@@ -183,7 +183,7 @@ class FrameView(QWidget):
 FrameRole = Qt.ItemDataRole.UserRole + 1  # QImage: the down-facing idle frame
 AssetRole = Qt.ItemDataRole.UserRole + 2  # str: asset id
 BadgeRole = Qt.ItemDataRole.UserRole + 3  # str: e.g. "source"
-TILE = QSize(112, 132)
+TILE = QSize(106, 128)
 THUMB_BOX = 96
 
 
