@@ -22,6 +22,8 @@ IMAGE_EXTS = frozenset({"png", "jpg", "jpeg", "webp", "gif", "bmp"})
 MIN_SIZE, MAX_SIZE = 16, 1024
 #: Kinds drawn as pixel art: scaled with nearest-neighbour so edges stay crisp.
 PIXEL_KINDS = frozenset({"sprite"})
+#: Sprite sheets are rows = 4 directions (down first) x columns = 6 frames (docs/ARCHITECTURE.md).
+SHEET_ROWS, SHEET_COLUMNS = 4, 6
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -30,7 +32,8 @@ def is_image_name(name: str) -> bool:
 
 
 def render_thumbnail(src: Path, size: int, *, pixel_art: bool = False) -> bytes | None:
-    """PNG bytes of ``src`` shrunk to fit ``size`` x ``size`` (never enlarged), or None."""
+    """PNG bytes of ``src`` shrunk to fit ``size`` x ``size``, or None. Only the first frame of
+    a pixel-art character sheet is enlarged (by a whole factor)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -42,6 +45,14 @@ def render_thumbnail(src: Path, size: int, *, pixel_art: bool = False) -> bytes 
             if im.mode not in ("RGB", "RGBA", "L", "LA"):
                 im = im.convert("RGBA")
             resample = Image.Resampling.NEAREST if pixel_art else Image.Resampling.BICUBIC
+            w, h = im.size
+            if pixel_art and h % SHEET_ROWS == 0 and w * SHEET_ROWS == h * SHEET_COLUMNS:
+                # a character sheet: show its first frame (facing the viewer), enlarged by a
+                # whole factor so every sprite pixel stays a crisp square
+                frame = h // SHEET_ROWS
+                im = im.crop((0, 0, frame, frame))
+                k = max(1, size // frame)
+                im = im.resize((frame * k, frame * k), Image.Resampling.NEAREST)
             im.thumbnail((size, size), resample)
             buf = io.BytesIO()
             im.save(buf, "PNG", compress_level=1)

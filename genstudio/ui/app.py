@@ -50,7 +50,16 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def build_window(project: Path | None = None, *, runner=None) -> MainWindow:
+SAMPLE_JOB = {
+    "generator": "sprites.procedural",
+    "params": {"prompt": "adventurer", "seed": 2026, "count": 12},
+    "title": "Sample characters",
+}
+
+
+def build_window(
+    project: Path | None = None, *, runner=None, seed_sample: bool = False
+) -> MainWindow:
     """Settings, theme, job bridge, context and window; then the startup project is opened.
 
     With no ``project`` the newest recent project is opened, or else the sample project in
@@ -88,6 +97,13 @@ def build_window(project: Path | None = None, *, runner=None) -> MainWindow:
                     f"Welcome to GenStudio. This sample project lives in {path}; "
                     "use Project > New to start your own."
                 )
+                if seed_sample:  # a first gallery to explore, made by the real job runner
+                    try:
+                        bridge.submit(
+                            SAMPLE_JOB["generator"], SAMPLE_JOB["params"], SAMPLE_JOB["title"]
+                        )
+                    except Exception as e:  # the studio must open even if this fails
+                        ctx.show_message(f"Could not make the sample characters: {e}", "error")
     return window
 
 
@@ -98,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()  # idempotent; installs sys.excepthook and threading.excepthook
     args = [a for a in (argv or []) if not a.startswith("-")]
     app = create_app([a for a in (argv or []) if a.startswith("-")])
-    window = build_window(Path(args[0]) if args else None)
+    window = build_window(Path(args[0]) if args else None, seed_sample=True)
     window.show()
     try:
         return int(app.exec())

@@ -458,3 +458,25 @@ def test_a_damaged_cached_thumbnail_is_made_again(proj, left_behind):
     with Image.open(path) as im:
         assert im.size == (64, 64)
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
+
+
+def test_sprite_sheet_thumbnail_is_the_first_frame_enlarged_crisply(tmp_path):
+    import io
+
+    from PIL import Image
+
+    from genstudio.core.project import Project
+
+    proj = Project.create(tmp_path / "p")
+    sheet = Image.new("RGBA", (6 * 32, 4 * 32), (0, 0, 0, 0))
+    sheet.putpixel((3, 5), (255, 0, 0, 255))  # in frame (0, 0)
+    sheet.putpixel((40, 5), (0, 255, 0, 255))  # in frame (0, 1): must not show
+    buf = io.BytesIO()
+    sheet.save(buf, "PNG")
+    rec = proj.add_asset(kind="sprite", data=buf.getvalue(), ext="png", generator="t", params={})
+    thumb = Image.open(proj.gallery.thumbnail(rec.id, 128)).convert("RGBA")
+    assert thumb.size == (128, 128)
+    px = thumb.load()
+    assert px[3 * 4, 5 * 4] == (255, 0, 0, 255) and px[3 * 4 + 3, 5 * 4 + 3] == (255, 0, 0, 255)
+    assert all(px[x, y][1] != 255 for x in range(128) for y in range(128))
+    proj.close()

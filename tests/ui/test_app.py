@@ -58,13 +58,16 @@ def test_first_run_opens_the_sample_project(qtbot):
     from genstudio.ui.app import build_window
     from genstudio.ui.services import sample_project_dir
 
-    w = build_window()
+    w = build_window(seed_sample=True)
     qtbot.addWidget(w)
     try:
         assert w.ctx.project is not None
         assert w.ctx.project.root.resolve() == sample_project_dir().resolve()
         assert load_settings().sample_project_created
         assert w.message_bar.isVisibleTo(w) and "Welcome" in w.message_bar.text()
+        # the sample gallery is filled by a real job: 12 procedural characters
+        gallery = w.ctx.project.gallery
+        qtbot.waitUntil(lambda: gallery.count() == 12, timeout=30_000)
     finally:
         w.shutdown()
     # second start opens the recent project again
