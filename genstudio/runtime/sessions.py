@@ -216,3 +216,16 @@ def probe_providers() -> list[dict[str, Any]]:
         except Exception as e:
             report.append({"provider": provider, "works": False, "message": _short(e)})
     return report
+
+
+_shared: SessionCache | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_cache() -> SessionCache:
+    """The process-wide session cache every generator uses (follows the user's settings)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = SessionCache()
+        return _shared

@@ -113,6 +113,9 @@ class AppContext(QObject):
                 self.show_message(f"Settings could not be saved: {e}", "error")
             return
         if not quiet:
+            from genstudio.runtime.sessions import shared_cache
+
+            shared_cache().unload()  # sessions restart with the new threads/provider settings
             self.settings_changed.emit(self.settings)
 
     def show_message(self, text: str, level: str = "info") -> None:

@@ -30,7 +30,7 @@ def default_pack_dir() -> Path:
 
 def _load(pack_dir: Path | None):
     from genstudio.runtime.packs import load_pack
-    from genstudio.runtime.sessions import create_session
+    from genstudio.runtime.sessions import shared_cache
 
     root = Path(pack_dir) if pack_dir else default_pack_dir()
     key = str(root.resolve())
@@ -42,7 +42,7 @@ def _load(pack_dir: Path | None):
                     hint="Use the Procedural mode, or train it: genstudio ml train sprites",
                 )
             pack = load_pack(root)
-            session, _provider, _msg = create_session(pack.onnx_path("sprites.onnx"))
+            session = shared_cache().get(pack, "sprites.onnx")
             vocab = pack.raw["vocab"]
             palette = np.array(pack.raw["palette"], dtype=np.uint8)
             z_dim = int(pack.raw["inputs"][1]["shape"][1])
