@@ -69,3 +69,37 @@ def test_doctor_json_reports_real_providers():
     cpu = [p for p in report["providers"] if p["provider"] == "CPUExecutionProvider"]
     assert cpu and cpu[0]["works"] is True
     assert report["paths"]["config"]["ok"] is True
+
+
+def test_generate_sprite_cli_writes_sheets_exports_and_gallery(tmp_path, capsys):
+    from PIL import Image
+
+    proj = tmp_path / "P"
+    assert cli.main(["project", "new", str(proj)]) == 0
+    out = tmp_path / "out"
+    code = cli.main(
+        [
+            "generate", "sprite", "--prompt", "red hair knight", "--attr", "item=staff",
+            "--seed", "5", "--count", "2", "--size", "32", "--out", str(out),
+            "--format", "aseprite", "--format", "godot", "--scale", "2", "--colors", "16",
+            "--project", str(proj),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    sheets = sorted(out.glob("sprite_*.png"))
+    assert len([s for s in sheets if "_x" not in s.stem]) == 2
+    meta = json.loads(next(out.glob("*.array.json")).read_text())
+    assert meta["meta"]["app"] and len(meta["frames"]) == 24
+    assert next(out.glob("*.tres")).read_text().startswith("[gd_resource")
+    import numpy as np
+
+    px = np.asarray(Image.open(sheets[0]).convert("RGBA")).reshape(-1, 4)
+    assert len(np.unique(px[px[:, 3] == 255, :3], axis=0)) <= 16
+    capsys.readouterr()
+    assert cli.main(["gallery", "search", str(proj), "knight", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+
+
+def test_generate_sprite_cli_rejects_absurd_values(tmp_path, capsys):
+    code = cli.main(["generate", "sprite", "--count", "100000", "--out", str(tmp_path)])
+    assert code == 2 and "count" in capsys.readouterr().err
