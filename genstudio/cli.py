@@ -448,7 +448,9 @@ def cmd_ml_train(args: argparse.Namespace) -> int:
     if args.what == "sprites":
         from genstudio.ml.sprites.train import TrainConfig, train
 
-        cfg = TrainConfig(max_steps=args.steps, threads=args.threads, seed=args.seed)
+        cfg = TrainConfig(threads=args.threads, seed=args.seed)
+        if args.steps:
+            cfg.max_steps = args.steps
         if args.batch:
             cfg.batch = args.batch
         result = train(Path(args.run), cfg, minutes=args.minutes)
@@ -472,8 +474,16 @@ def cmd_ml_export(args: argparse.Namespace) -> int:
         from genstudio.core.atomic import read_json
 
         metrics = read_json(args.metrics, what="metrics file")
-    out = export_pack(Path(args.run), Path(args.out), metrics=metrics)
+    out = export_pack(Path(args.run), Path(args.out), metrics=metrics, notes=args.note)
     print(out)
+    return 0
+
+
+def cmd_ml_report(args: argparse.Namespace) -> int:
+    from genstudio.ml.sprites.report import write_report
+
+    for p in write_report(Path(args.model), args.eval, Path(args.docs)):
+        print(p)
     return 0
 
 
@@ -580,7 +590,9 @@ def build_parser() -> argparse.ArgumentParser:
     mt = mls.add_parser("train")
     mt.add_argument("what", choices=["sprites", "sprites-judge"])
     mt.add_argument("--run", required=True, type=Path, help="run folder (resumes if present)")
-    mt.add_argument("--steps", type=int, default=6000)
+    mt.add_argument(
+        "--steps", type=int, help="default: the target's own (sprites 1300, judge 2000)"
+    )
     mt.add_argument("--minutes", type=float, help="stop after this long (resume later)")
     mt.add_argument("--batch", type=int)
     mt.add_argument("--threads", type=int, default=0)
@@ -591,7 +603,14 @@ def build_parser() -> argparse.ArgumentParser:
     me.add_argument("--run", required=True, type=Path)
     me.add_argument("--out", required=True, type=Path)
     me.add_argument("--metrics", type=Path, help="eval JSON to record in the model card")
+    me.add_argument("--note", action="append", help="a line for the model card (repeatable)")
     me.set_defaults(func=cmd_ml_export)
+    mr = mls.add_parser("report", help="contact sheets + model card of a sprite pack")
+    mr.add_argument("what", choices=["sprites"])
+    mr.add_argument("--model", required=True, type=Path)
+    mr.add_argument("--eval", type=Path)
+    mr.add_argument("--docs", type=Path, default=Path("docs"))
+    mr.set_defaults(func=cmd_ml_report)
 
     ev = sub.add_parser("eval", help="judge a built-in model against held-out real data")
     ev.add_argument("what", choices=["sprites"])

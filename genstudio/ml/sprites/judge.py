@@ -29,10 +29,10 @@ class JudgeConfig:
     n_poses: int
     feat_dim: int = 128
     seed: int = 99
-    batch: int = 32  # characters per step
-    frames_per_char: int = 6  # random frames of each character per step
-    steps: int = 1000
-    lr: float = 2e-3
+    batch: int = 16  # characters per step
+    frames_per_char: int = 8  # random frames of each character per step
+    steps: int = 2000
+    lr: float = 3e-3
 
 
 def build_judge(cfg: JudgeConfig):

@@ -35,7 +35,7 @@ class TrainConfig:
     lr: float = 2e-3
     lr_min: float = 1e-4
     warmup: int = 200
-    max_steps: int = 6000
+    max_steps: int = 1300
     kl_weight: float = 1.0  # ELBO weight (KL is divided by the pixels of a whole sheet)
     threads: int = 0
     save_every: int = 100
@@ -173,7 +173,17 @@ def load_trained(run: Path):
     return net, export_cls, net_cfg, palette, meta
 
 
-def export_pack(run: Path, out: Path, *, metrics: dict | None = None) -> Path:
+def _hardware(device: str) -> str:
+    import os
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    return f"{device.upper()}: {cpu}, {os.cpu_count()} cores, torch CPU build"
+
+
+def export_pack(
+    run: Path, out: Path, *, metrics: dict | None = None, notes: list[str] | None = None
+) -> Path:
     """Write the ONNX model pack (model.json + sprites.onnx + weights.safetensors)."""
     import torch
 
@@ -221,6 +231,8 @@ def export_pack(run: Path, out: Path, *, metrics: dict | None = None) -> Path:
             "characters_seen": meta["seen"],
             "wall_s": meta.get("wall_s"),
             "data": "genstudio.generators.sprites.procedural, split 'train' (seeds from 0)",
+            "hardware": _hardware(meta.get("device", "cpu")),
+            "notes": notes or [],
         },
         metrics=metrics or {},
         extra={"vocab": vocab, "palette": palette.colors.tolist()},
