@@ -141,7 +141,6 @@ def train_judge(
 
 
 def load_judge(path: Path):
-    import torch
 
     raw = read_json(path / "judge_config.json")
     cfg = JudgeConfig(**raw)
@@ -149,7 +148,6 @@ def load_judge(path: Path):
     tensors, _ = common.load_checkpoint(path / "judge.safetensors")
     judge.load_state_dict(tensors)
     judge.eval()
-    torch.set_grad_enabled(False)
     return judge, cfg
 
 
@@ -163,7 +161,8 @@ def judge_sheets(judge, sheets: np.ndarray, batch: int = 64) -> tuple[np.ndarray
     for i in range(0, len(sheets), batch):
         chunk = sheets[i : i + batch]
         x, pose = _frames_tensor(chunk)
-        f, logits = judge(x, pose)
+        with torch.inference_mode():
+            f, logits = judge(x, pose)
         s, p = len(chunk), pose.shape[0] // len(chunk)
         feats.append(f.view(s, p, -1).numpy())
         lp = [torch.log_softmax(lg, 1).view(s, p, -1).mean(1).argmax(1).numpy() for lg in logits]
