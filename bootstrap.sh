@@ -23,8 +23,8 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   if [ -z "$SUDO" ] || command -v sudo >/dev/null 2>&1; then
     say "installing system packages: ${need_pkgs[*]}"
-    $SUDO apt-get update -qq || say "apt-get update failed; trying the install anyway"
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" \
+    $SUDO apt-get update -qq >/dev/null || say "apt-get update failed; trying the install anyway"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null \
       || say "WARNING: could not install ${need_pkgs[*]} (audio playback or the window may not work)"
   else
     say "WARNING: missing system packages ${need_pkgs[*]} and no sudo; install them yourself"
@@ -35,12 +35,21 @@ fi
 "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
   || { echo "GenStudio needs Python >= 3.11 (found $("$PY" --version))" >&2; exit 1; }
 [ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PY" -m venv "$VENV"; }
-extras="train"
-[ "$mode" = "test" ] && extras="train,dev"
+# exactly one ONNX Runtime: GENSTUDIO_GPU=1 picks onnxruntime-gpu (README "GPU variant")
+ort="cpu"
+[ "${GENSTUDIO_GPU:-0}" = "1" ] && ort="gpu"
+extras="$ort,train"
+[ "$mode" = "test" ] && extras="$ort,train,dev"
 stamp="$VENV/.genstudio-installed-$extras"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ packaging/constraints.txt -nt "$stamp" ]; then
   say "installing Python dependencies (.[${extras}], torch pinned by packaging/constraints.txt)"
   "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel
+  other="onnxruntime-gpu"; [ "$ort" = "gpu" ] && other="onnxruntime"
+  if "$VENV/bin/python" -m pip show -q "$other" >/dev/null 2>&1; then
+    # they share one package folder: remove both, then install the one we want cleanly
+    say "removing $other (only one ONNX Runtime build may be installed)"
+    "$VENV/bin/python" -m pip uninstall -q -y onnxruntime onnxruntime-gpu
+  fi
   "$VENV/bin/python" -m pip install -q -c packaging/constraints.txt -e ".[${extras}]"
   touch "$stamp"
 fi
