@@ -495,9 +495,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from genstudio.ml.sprites.evaluate import evaluate
 
     def gen(attrs: list[dict[str, str]], seeds: list[int]):
+        return generate_sheets(attrs, seeds, pack_dir=args.model)
+
+    def gen_limited(attrs: list[dict[str, str]], seeds: list[int]):
         return generate_sheets(attrs, seeds, pack_dir=args.model, palette_colors=args.colors)
 
-    result = evaluate(Path(args.judge), gen, n=args.n, max_colors=args.colors or None)
+    result = evaluate(
+        Path(args.judge),
+        gen,
+        n=args.n,
+        max_colors=args.colors or None,
+        generate_limited=gen_limited if args.colors else None,
+    )
     if args.out:
         atomic_write_json(args.out, result)
     _print_json(result)

@@ -109,8 +109,13 @@ def evaluate(
     n: int = 500,
     n_train_ref: int = 2000,
     max_colors: int | None = None,
+    generate_limited: Callable[[list[dict[str, str]], list[int]], np.ndarray] | None = None,
 ) -> dict:
-    """Score ``generate(attrs_list, seeds) -> (S, D, F, 32, 32, 4)`` against held-out sheets."""
+    """Score ``generate(attrs_list, seeds) -> (S, D, F, 32, 32, 4)`` against held-out sheets.
+
+    Quality is scored on the sheets as the model makes them (like the real ones, no palette
+    limit); the pixel rules on ``generate_limited`` (the same requests with the user's palette
+    limit of ``max_colors`` applied), when given."""
     judge, _ = load_judge(judge_dir)
     vocab = data.vocabulary()
     keys = list(vocab)
@@ -155,7 +160,7 @@ def evaluate(
     nn_gen = nn_distance(sheet(f_gen), sheet(f_train))
     fd_floor = frechet(sheet(f_real_a), sheet(f_real_b))
     fd_gen = frechet(sheet(f_gen), sheet(f_real_b))
-    px = pixel_rules(gen, max_colors)
+    px = pixel_rules(generate_limited(req, seeds) if generate_limited else gen, max_colors)
 
     def ratio(a: float, b: float) -> float:
         return float(a / b) if b else float("nan")
