@@ -7,11 +7,13 @@ window start fast. Errors a user can cause print one clear message and exit with
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,18 @@ from genstudio import __version__
 from genstudio.core.errors import GenStudioError
 
 log = logging.getLogger("genstudio")
+
+
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[Any]:
+    """A project opened for one command and always closed again."""
+    from genstudio.core.project import Project
+
+    proj = Project.open(path)
+    try:
+        yield proj
+    finally:
+        proj.close()
 
 
 def _print_json(obj: Any) -> None:
@@ -211,40 +225,25 @@ def _print_records(records: list[Any], as_json: bool) -> None:
 
 def cmd_gallery_list(args: argparse.Namespace) -> int:
     from genstudio.core.gallery import Query
-    from genstudio.core.project import Project
 
-    proj = Project.open(args.project)
-    try:
-        q = Query(
-            kind=args.kind, trashed=args.trash, limit=args.limit, favorite=args.favorites or None
-        )
+    q = Query(kind=args.kind, trashed=args.trash, limit=args.limit, favorite=args.favorites or None)
+    with _opened(args.project) as proj:
         _print_records(proj.gallery.query(q), args.json)
-    finally:
-        proj.close()
     return 0
 
 
 def cmd_gallery_search(args: argparse.Namespace) -> int:
     from genstudio.core.gallery import Query
-    from genstudio.core.project import Project
 
-    proj = Project.open(args.project)
-    try:
+    with _opened(args.project) as proj:
         _print_records(proj.gallery.query(Query(text=args.text, limit=args.limit)), args.json)
-    finally:
-        proj.close()
     return 0
 
 
 def cmd_gallery_rebuild(args: argparse.Namespace) -> int:
-    from genstudio.core.project import Project
-
-    proj = Project.open(args.project)
-    try:
+    with _opened(args.project) as proj:
         n = proj.gallery.rebuild()
         print(f"Rebuilt the gallery index of {proj.root} from {n} sidecars")
-    finally:
-        proj.close()
     return 0
 
 

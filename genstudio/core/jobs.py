@@ -401,13 +401,7 @@ class JobRunner:
                 self._queue.append(job.id)
             self._trim_history()
             self._cond.notify_all()
-        self._persist(entry.root)
-        self._notify(self._state_event(entry))
-        if self._sync:
-            self._run_one(entry)
-        else:
-            self._ensure_workers()
-        return self.get(job.id)
+        return self._start(entry)
 
     def cancel(self, job_id: str) -> None:
         """Cancel a job: a queued one is dropped; a running one is asked to stop (thread jobs
@@ -463,13 +457,17 @@ class JobRunner:
             if not self._sync and entry.root == self._root:
                 self._queue.append(job_id)
             self._cond.notify_all()
+        return self._start(entry)
+
+    def _start(self, entry: _Entry) -> Job:
+        """Persist a (re)queued job, announce it, then run it (sync) or wake the workers."""
         self._persist(entry.root)
         self._notify(self._state_event(entry))
         if self._sync:
             self._run_one(entry)
         else:
             self._ensure_workers()
-        return self.get(job_id)
+        return self.get(entry.job.id)
 
     def run_pending(self) -> None:
         """Sync mode: run the queued (restored) jobs inline, in order. A no-op otherwise."""
