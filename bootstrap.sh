@@ -64,6 +64,27 @@ case "$mode" in
     ;;
   test)
     export QT_QPA_PLATFORM=offscreen
+    # tests/interop: Phaser 3 in headless Chromium reads our Aseprite export (skipped without them)
+    have_chromium=""
+    for b in "${GENSTUDIO_CHROMIUM:-}" chromium chromium-browser google-chrome google-chrome-stable; do
+      [ -n "$b" ] && command -v "$b" >/dev/null 2>&1 && { have_chromium=1; break; }
+    done
+    if [ -z "$have_chromium" ]; then
+      SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+      say "installing chromium (for tests/interop)"
+      $SUDO apt-get update -qq >/dev/null 2>&1 || say "apt-get update failed; trying the install anyway"
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium \
+        >/dev/null 2>&1 || say "WARNING: could not install chromium; the Phaser interop test will be skipped"
+    fi
+    if [ ! -d tests/interop/phaser/node_modules ]; then
+      if command -v npm >/dev/null 2>&1; then
+        say "npm ci in tests/interop/phaser (Phaser, for tests/interop)"
+        (cd tests/interop/phaser && npm ci --no-audit --no-fund >/dev/null 2>&1) \
+          || say "WARNING: npm ci failed in tests/interop/phaser; the Phaser interop test will be skipped"
+      else
+        say "WARNING: no npm; the Phaser interop test will be skipped"
+      fi
+    fi
     say "ruff"
     "$VENV/bin/ruff" check genstudio tests
     say "import-linter"

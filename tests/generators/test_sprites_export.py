@@ -64,7 +64,7 @@ def test_aseprite_json_hash_and_array(sheet, tmp_path, scale):
             items = [(f["filename"], f) for f in doc["frames"]]
         assert len(items) == 24
         for i, (name, fr) in enumerate(items):
-            assert name == f"hero {i}.png"
+            assert name == str(i)  # bare index keys: what Phaser looks up
             r = fr["frame"]
             assert 0 <= r["x"] and r["x"] + r["w"] <= W and 0 <= r["y"] and r["y"] + r["h"] <= H
             assert r["w"] == r["h"] == 32 * scale
@@ -89,7 +89,7 @@ def test_aseprite_json_hash_and_array(sheet, tmp_path, scale):
     # the frame rects really hold the frames
     with Image.open(png) as im:
         img = np.asarray(im)
-    fr = docs["hash"]["frames"]["hero 9.png"]["frame"]
+    fr = docs["hash"]["frames"]["9"]["frame"]
     crop = img[fr["y"] : fr["y"] + fr["h"], fr["x"] : fr["x"] + fr["w"]]
     assert np.array_equal(crop[::scale, ::scale], sheet[1, 3])
 

@@ -163,7 +163,6 @@ def aseprite_json(
     rows: int = 4,
     columns: int = 6,
     flavour: str = "hash",
-    title: str | None = None,
     scale: int = 1,
     directions: Sequence[str] = DIRECTIONS,
 ) -> dict[str, Any]:
@@ -171,7 +170,6 @@ def aseprite_json(
     if flavour not in ("hash", "array"):
         raise InvalidParamsError("Aseprite JSON flavour must be 'hash' or 'array'.")
     fw, fh = sheet_w // columns, sheet_h // rows
-    title = title if title is not None else Path(image_name).stem
     frames_h: dict[str, Any] = {}
     frames_a: list[dict[str, Any]] = []
     for e in frame_entries(rows, columns, fw, fh, directions):
@@ -184,7 +182,9 @@ def aseprite_json(
             "sourceSize": {"w": w, "h": h},
             "duration": e["ms"],
         }
-        name = f"{title} {e['index']}.png"
+        # Frame keys are the bare frame index (Aseprite's ``--filename-format {frame}``), not
+        # the default "{title} {frame}.png": Phaser's createFromAseprite looks frames up by index.
+        name = str(e["index"])
         if flavour == "hash":
             frames_h[name] = body
         else:
@@ -382,7 +382,6 @@ def export_sheet(
                     rows=rows,
                     columns=columns,
                     flavour=fl,
-                    title=stem,
                     scale=scale,
                     directions=directions,
                 )
