@@ -51,6 +51,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ packaging/constrain
     "$VENV/bin/python" -m pip uninstall -q -y onnxruntime onnxruntime-gpu
   fi
   "$VENV/bin/python" -m pip install -q -c packaging/constraints.txt -e ".[${extras}]"
+  # SoundFont renderer; --no-deps: its declared pyaudio dependency does not build and is unused
+  "$VENV/bin/python" -m pip install -q --no-deps -c packaging/constraints.txt tinysoundfont
   touch "$stamp"
 fi
 
@@ -64,6 +66,16 @@ case "$mode" in
     ;;
   test)
     export QT_QPA_PLATFORM=offscreen
+    # a small GM SoundFont for the SoundFont tests (GPL-2, test-only, never shipped)
+    if ! ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1; then
+      SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+      sf_install() {
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+          timgm6mb-soundfont >/dev/null 2>&1
+      }
+      sf_install || { $SUDO apt-get update -qq >/dev/null 2>&1; sf_install; } \
+        || say "WARNING: could not install timgm6mb-soundfont; SoundFont tests will be skipped"
+    fi
     # tests/interop: Phaser 3 in headless Chromium reads our Aseprite export (skipped without them)
     have_chromium=""
     for b in "${GENSTUDIO_CHROMIUM:-}" chromium chromium-browser google-chrome google-chrome-stable; do

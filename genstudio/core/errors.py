@@ -64,3 +64,9 @@ class Cancelled(GenStudioError):
 
     def __init__(self, message: str = "Cancelled by the user.", *, hint: str | None = None):
         super().__init__(message, hint=hint)
+
+
+class MidiFileError(GenStudioError):
+    """A MIDI file that cannot be read: not MIDI, corrupt, truncated, too large or unsupported."""
+
+    kind = "midi-file"

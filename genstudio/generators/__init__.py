@@ -13,6 +13,7 @@ from genstudio.generators.base import Generator
 _REGISTRY: dict[str, str] = {
     "sprites.procedural": "genstudio.generators.sprites.generator:ProceduralSpriteGenerator",
     "sprites.spritenet": "genstudio.generators.sprites.model_gen:SpriteNetGenerator",
+    "music.gpt": "genstudio.generators.music.generator:MusicGenerator",
 }
 _INSTANCES: dict[str, Generator] = {}
 

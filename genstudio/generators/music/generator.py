@@ -1,0 +1,363 @@
+"""``music.gpt``: the music mode's generator - Generate, Continue, Variations, Interpolate,
+Loop and Drums - MIDI (and rendered audio) into the project.
+
+Every mode is sampling from the same model under constraints (``sampler``):
+
+* **generate** - a header (style, key, time signature, tempo) and the requested bars;
+* **continue** - the user's MIDI (or an earlier clip) is the prompt; its key and meter are kept;
+  the result is the clip followed by ``bars`` new bars;
+* **variations** - the clip's rhythm is kept token for token (positions, tracks, durations,
+  velocities) and each pitch is re-sampled by the model with probability ``strength``;
+* **interpolate** - clip A, ``bars`` new bars, clip B: several bridges are sampled after A and
+  the one under which B's opening is most likely (model log-probability) is kept;
+* **loop** - a piece whose last bar leads back into its first: several last bars are sampled
+  and the one under which the first bar is most likely to follow is kept;
+* **drums** - a rule-guided drum part for the clip (``drums.add_drums``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genstudio.core.errors import InvalidParamsError
+from genstudio.generators.base import GenerationResult, Generator, GenParams, Output, RunContext
+from genstudio.generators.music import score as sc
+
+MODES = ("generate", "continue", "variations", "interpolate", "loop", "drums")
+MODEL_STYLES = ("chorale", "folk", "melody_accomp")
+INPUTS_NEEDED = {"continue": 1, "variations": 1, "interpolate": 2, "drums": 1}
+SEAM_CANDIDATES = 6
+BRIDGE_CANDIDATES = 4
+
+
+@dataclass(frozen=True)
+class MusicParams(GenParams):
+    mode: str = "generate"
+    style: str = "folk"
+    key: str = "D major"  # "" = the input's key (continue...) or none
+    tempo: float = 110.0
+    time_signature: str = "4/4"
+    bars: int = 8
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 0.95
+    seed: int = 0
+    count: int = 1
+    key_lock: bool = True
+    strength: float = 0.5  # variations: share of pitches re-sampled
+    inputs: tuple[str, ...] = field(default_factory=tuple)  # MIDI paths for the clip modes
+    audio: bool = True
+    soundfont: str = "auto"  # "auto", "none" (built-in synth) or a .sf2 path
+
+    def validate(self) -> None:
+        from genstudio.generators.music import tokens as tk
+
+        if self.mode not in MODES:
+            raise InvalidParamsError(f"Unknown music mode {self.mode!r}.", hint=", ".join(MODES))
+        if self.mode != "drums" and self.style not in MODEL_STYLES:
+            raise InvalidParamsError(
+                f"Unknown music style {self.style!r}.", hint=", ".join(MODEL_STYLES)
+            )
+        if self.key:
+            sc.parse_key(self.key)
+        ts = sc.parse_time_signature(self.time_signature)
+        if ts not in tk.TIME_SIGNATURES:
+            raise InvalidParamsError(
+                f"Time signature {self.time_signature} is not one the model knows.",
+                hint=", ".join(f"{n}/{d}" for n, d in tk.TIME_SIGNATURES),
+            )
+        sc.check_tempo(self.tempo)
+        if not isinstance(self.bars, int) or not 1 <= self.bars <= 128:
+            raise InvalidParamsError(f"{self.bars!r} bars is out of range.", hint="Use 1-128.")
+        if not 0.0 <= float(self.temperature) <= 3.0:
+            raise InvalidParamsError("Temperature must be between 0 and 3.")
+        if not 0.0 < float(self.top_p) <= 1.0:
+            raise InvalidParamsError("top-p must be in (0, 1].")
+        if not isinstance(self.top_k, int) or self.top_k < 0:
+            raise InvalidParamsError("top-k must be 0 (off) or a positive whole number.")
+        if not isinstance(self.count, int) or not 1 <= self.count <= 32:
+            raise InvalidParamsError("Count must be 1-32.")
+        if not 0.0 <= float(self.strength) <= 1.0:
+            raise InvalidParamsError("Variation strength must be between 0 and 1.")
+        need = INPUTS_NEEDED.get(self.mode, 0)
+        if len(self.inputs) < need:
+            raise InvalidParamsError(
+                f"The {self.mode} mode needs {need} MIDI clip{'s' if need > 1 else ''}.",
+                hint="Drop a .mid file onto the piano roll, or pass --input FILE.",
+            )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MusicParams:
+        data = dict(data)
+        if "inputs" in data:
+            data["inputs"] = tuple(str(p) for p in data["inputs"] or ())
+        return super().from_dict(data)  # type: ignore[return-value]
+
+
+def _style_of(score: sc.Score, wanted: str) -> str:
+    return wanted if wanted in MODEL_STYLES else ("chorale" if len(score.tracks) >= 4 else "folk")
+
+
+def fit_to_style(score: sc.Score, style: str) -> sc.Score:
+    """Map a user's clip onto the style's tracks: drums dropped; tracks beyond the style's
+    merged into its last track (a one-track style gets everything)."""
+    from genstudio.generators.music import tokens as tk
+
+    n = len(tk.STYLE_TRACKS[style])
+    melodic = [i for i, t in enumerate(score.tracks) if not t.is_drum]
+    if not melodic or not any(score.tracks[x.track].is_drum is False for x in score.notes):
+        raise InvalidParamsError(
+            "This MIDI clip has no melodic notes to work from (drums only or empty).",
+            hint="Use a clip with a melody; the Drums mode adds drums to a clip.",
+        )
+    order = {old: min(new, n - 1) for new, old in enumerate(melodic)}
+    notes = [replace(x, track=order[x.track]) for x in score.notes if x.track in order]
+    return replace(score, tracks=tk.style_tracks(style), notes=sorted(notes))
+
+
+def read_clip(path: str) -> sc.Score:
+    from genstudio.generators.music import midi
+
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidParamsError(f"MIDI clip not found: {path}")
+    return midi.read_midi(p)
+
+
+class MusicGenerator(Generator):
+    name = "music.gpt"
+    kind = "music"
+    Params = MusicParams
+
+    def __init__(self, pack_dir: Path | None = None) -> None:
+        self.pack_dir = pack_dir
+
+    # --- one piece ----------------------------------------------------------------------------
+    def compose(self, p: MusicParams, seed: int, cancel=None, on_bar=None) -> tuple[sc.Score, dict]:
+        """The Score of one result and what to record about it."""
+        from genstudio.generators.music import drums, sampler
+        from genstudio.generators.music import tokens as tk
+
+        ts = sc.parse_time_signature(p.time_signature)
+        info: dict[str, Any] = {"mode": p.mode}
+        if p.mode == "drums":
+            clip = read_clip(p.inputs[0])
+            out = drums.add_drums(clip, seed=seed)
+            return replace(out, tempo=clip.tempo), info
+        model = sampler.load_model(self.pack_dir)
+        settings = sampler.SampleSettings(p.temperature, p.top_k, p.top_p, seed)
+        if p.mode == "generate" or p.mode == "loop":
+            key = sc.parse_key(p.key) if p.key else None
+            prompt = sampler.header_tokens(p.style, str(key) if key else None, ts, p.tempo)
+            cons = sampler.Constraints(bars=p.bars, key_lock=p.key_lock)
+            seq = sampler.generate_tokens(
+                model,
+                prompt,
+                sampler.Grammar(prompt, cons),
+                settings,
+                cancel=cancel,
+                on_bar=on_bar,
+            )
+            if p.mode == "loop":
+                seq, info["seam"] = self._close_loop(model, seq, p, seed, cancel)
+            return self._score(seq, p.tempo, key, ts), info
+        clip = read_clip(p.inputs[0])
+        style = _style_of(clip, p.style)
+        clip = fit_to_style(clip, style)
+        key = clip.key or _estimate_key(clip)
+        if p.key and p.mode != "continue":
+            key = sc.parse_key(p.key)
+        info.update(input_key=str(key) if key else None, input_bars=clip.n_bars)
+        if clip.time_signature not in tk.TIME_SIGNATURES:
+            raise InvalidParamsError(
+                f"The clip is in {clip.time_signature[0]}/{clip.time_signature[1]}, "
+                "a time signature the model does not know.",
+                hint=", ".join(f"{n}/{d}" for n, d in tk.TIME_SIGNATURES),
+            )
+        clip = replace(clip, key=key)
+        seq = tk.encode(clip, style)[:-1]  # without EOS
+        if p.mode in ("continue", "interpolate"):  # new bars after the clip, which stays intact
+            seq.append(tk.VOCAB.id("BAR"))
+        cons = sampler.Constraints(bars=p.bars - 1, key_lock=p.key_lock)
+        if p.mode == "continue":
+            seq = sampler.generate_tokens(
+                model, seq, sampler.Grammar(seq, cons), settings, cancel=cancel, on_bar=on_bar
+            )
+        elif p.mode == "variations":
+            seq = self._vary(model, seq, p, seed, cancel)
+        elif p.mode == "interpolate":
+            other = fit_to_style(read_clip(p.inputs[1]), style)
+            seq, info["bridge_logprob"] = self._bridge(model, seq, other, style, p, seed, cancel)
+        return self._score(seq, clip.tempo, key, clip.time_signature), info
+
+    @staticmethod
+    def _score(seq: list[int], tempo: float, key, ts) -> sc.Score:
+        from genstudio.generators.music import tokens as tk
+
+        out = tk.decode(seq, tempo=tempo)
+        out = replace(out, tempo=float(tempo), key=key, time_signature=tuple(ts))
+        end = out.length_ticks  # notes stop at the final bar line: the file has exactly N bars
+        notes = [
+            replace(n, duration=min(n.duration, end - n.start)) for n in out.notes if n.start < end
+        ]
+        return replace(out, notes=notes)
+
+    def _close_loop(self, model, seq, p: MusicParams, seed: int, cancel) -> tuple[list, dict]:
+        """Re-sample the last bar ``SEAM_CANDIDATES`` times; keep the one after which the first
+        bar is most likely (log p(first bar | ..., last bar))."""
+        from genstudio.generators.music import sampler
+        from genstudio.generators.music import tokens as tk
+
+        bar = tk.VOCAB.id("BAR")
+        bars = [i for i, t in enumerate(seq) if t == bar]
+        first_bar = seq[bars[0] : bars[1]] if len(bars) > 1 else seq[bars[0] : -1]
+        head = seq[: bars[-1]]  # everything before the last bar
+        cons = sampler.Constraints(bars=1, key_lock=p.key_lock)
+        best, best_lp, lps = seq, -np.inf, []
+        for c in range(SEAM_CANDIDATES):
+            s = sampler.SampleSettings(p.temperature, p.top_k, p.top_p, seed * 1000 + c + 1)
+            cand = sampler.generate_tokens(
+                model, head, sampler.Grammar(head, cons), s, cancel=cancel
+            )
+            lp = sampler.sequence_logprob(model, cand[:-1] + first_bar, len(cand) - 1)
+            lps.append(lp)
+            if lp > best_lp:
+                best, best_lp = cand, lp
+        return best, {"candidates": SEAM_CANDIDATES, "logprob_first_bar": lps, "chosen": best_lp}
+
+    def _vary(self, model, seq, p: MusicParams, seed: int, cancel) -> list[int]:
+        """Teacher-force the clip's tokens; re-sample each PITCH with probability strength."""
+        from genstudio.generators.music import sampler
+        from genstudio.generators.music import tokens as tk
+
+        v = tk.VOCAB
+        rng = np.random.Generator(np.random.PCG64(seed))
+        header, body = seq[:5], seq[5:]
+        n_bars = body.count(v.id("BAR"))
+        grammar = sampler.Grammar(header, sampler.Constraints(bars=n_bars, key_lock=p.key_lock))
+        out = list(header)
+        logits, past = model.run(np.array([header]), model.empty())
+        for tok in body:
+            if cancel is not None and cancel():
+                from genstudio.core.errors import Cancelled
+
+                raise Cancelled("Generation cancelled.")
+            mask = grammar.mask()
+            resample = v.kind(tok) == "PITCH" and rng.random() < p.strength
+            if resample or not mask[tok]:
+                tok = sampler.sample_logits(
+                    logits[0], mask, rng, temperature=p.temperature, top_k=p.top_k, top_p=p.top_p
+                )
+            out.append(tok)
+            grammar.advance(tok)
+            if model.cache_len(past) + 1 >= model.max_len:
+                logits, past = sampler._prefill(model, header, out)
+            else:
+                logits, past = model.run(np.array([[tok]]), past)
+        if not grammar.done:
+            out.append(v.id("EOS"))
+        return out
+
+    def _bridge(self, model, seq, other, style, p: MusicParams, seed, cancel):
+        from genstudio.generators.music import sampler
+        from genstudio.generators.music import tokens as tk
+
+        v = tk.VOCAB
+        b_tokens = tk.encode(replace(other, time_signature=tuple(other.time_signature)), style)
+        b_body = b_tokens[5:-1]
+        bar = v.id("BAR")
+        b_bars = [i for i, t in enumerate(b_body) if t == bar]
+        b_open = b_body[: b_bars[2]] if len(b_bars) > 2 else b_body
+        cons = sampler.Constraints(bars=p.bars - 1, key_lock=False)  # seq ends with a BAR
+        best, best_lp = None, -np.inf
+        for c in range(BRIDGE_CANDIDATES):
+            s = sampler.SampleSettings(p.temperature, p.top_k, p.top_p, seed * 1000 + c + 1)
+            cand = sampler.generate_tokens(model, seq, sampler.Grammar(seq, cons), s, cancel=cancel)
+            lp = sampler.sequence_logprob(model, cand[:-1] + b_open, len(cand) - 1)
+            if lp > best_lp:
+                best, best_lp = cand, lp
+        assert best is not None
+        return best[:-1] + b_body + [v.id("EOS")], best_lp
+
+    # --- the generator interface ---------------------------------------------------------------
+    def run(self, params: GenParams, ctx: RunContext) -> GenerationResult:
+        from genstudio.generators.music import midi
+
+        p = params if isinstance(params, MusicParams) else MusicParams.from_dict(params.to_dict())
+        result = GenerationResult()
+        for i in range(p.count):
+            ctx.check_cancel()
+            seed = p.seed + i
+            base = i / p.count
+
+            def on_bar(done: int, base: float = base) -> None:
+                ctx.progress(base + min(1.0, done / max(1, p.bars)) / p.count, f"bar {done}")
+
+            score, info = self.compose(p, seed, cancel=lambda: ctx.cancelled, on_bar=on_bar)
+            meta = describe_score(score)
+            meta.update(info)
+            mid_id = ctx.emit(
+                Output(
+                    kind="music",
+                    data=midi.midi_bytes(score),
+                    ext="mid",
+                    params={**p.to_dict(), "seed": seed, "count": 1},
+                    seed=seed,
+                    model_id=None if p.mode == "drums" else "music-gpt",
+                    extra=meta,
+                    name_hint=f"{p.mode}-{p.style}-{seed}",
+                )
+            )
+            result.asset_ids.append(mid_id)
+            if p.audio:
+                wav, how = render_wav(score, p.soundfont)
+                aid = ctx.emit(
+                    Output(
+                        kind="audio",
+                        data=wav,
+                        ext="wav",
+                        params={**p.to_dict(), "seed": seed, "count": 1},
+                        seed=seed,
+                        parent=mid_id or None,
+                        extra={"rendered_from": mid_id, "renderer": how},
+                        name_hint=f"{p.mode}-{p.style}-{seed}",
+                    )
+                )
+                result.asset_ids.append(aid)
+            ctx.progress((i + 1) / p.count, f"piece {i + 1} of {p.count}")
+        return result
+
+
+def _estimate_key(score: sc.Score):
+    from genstudio.generators.music import metrics
+
+    return metrics.estimate_key(score)
+
+
+def describe_score(score: sc.Score) -> dict[str, Any]:
+    return {
+        "bars": score.n_bars,
+        "tempo": score.tempo,
+        "time_signature": f"{score.time_signature[0]}/{score.time_signature[1]}",
+        "key": str(score.key) if score.key else None,
+        "tracks": [{"name": t.name, "program": t.program, "drum": t.is_drum} for t in score.tracks],
+        "notes": len(score.notes),
+        "duration_s": round(score.duration_s, 3),
+    }
+
+
+def render_wav(score: sc.Score, soundfont: str = "auto") -> tuple[bytes, str]:
+    """WAV bytes of the score and how it was rendered (a SoundFont, or the built-in synth and
+    why)."""
+    from genstudio.generators.music.audio_io import wav_bytes
+    from genstudio.generators.music.soundfont import render_audio
+
+    r = render_audio(score, soundfont=soundfont or "auto", normalize=True)
+    how = f"SoundFont {r.soundfont.name}" if r.engine == "soundfont" and r.soundfont else "synth"
+    if r.message:
+        how += f" ({r.message})"
+    return wav_bytes(r.audio, r.sample_rate), how

@@ -1,0 +1,310 @@
+"""Sampling MusicGPT through ONNX Runtime with a KV cache, under musical constraints (numpy).
+
+Every step the logits of the next token are masked by a small grammar automaton
+(:class:`Grammar`) before sampling, so what comes out always decodes: header, then bars of
+``POS (TRK PITCH VEL DUR)+`` events with increasing positions inside the bar, exactly the
+requested number of bars, then EOS. The same mask carries the user's constraints:
+
+* **key lock**: PITCH tokens whose pitch class is outside the key's scale are masked (drum
+  tracks are exempt);
+* **range per voice**: each track's pitch range (e.g. the four chorale voices);
+* **time signature**: positions stop at the bar's length (``tokens.bar_positions``);
+* **exact bar count**: EOS is masked until the last bar is done, BAR after it.
+
+Sampling: temperature, top-k, top-p (nucleus), a seeded PCG64 generator. The cache is the
+model's ``present_*`` outputs fed back as ``past_*``; past ``max_len`` the window slides: the
+header plus the most recent whole bars are run through the model again (as in training).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genstudio.core.errors import Cancelled, InvalidParamsError, ModelPackError
+from genstudio.core.paths import shipped_models_dir
+
+PACK_ID = "music-gpt"
+NEG = np.float32(-1e9)
+
+#: pitch range per (style, track) - the usual SATB ranges, a fiddle, a flute and a piano
+RANGES: dict[str, list[tuple[int, int]]] = {
+    "chorale": [(60, 81), (53, 74), (48, 69), (36, 62)],
+    "folk": [(55, 93)],
+    "melody_accomp": [(60, 96), (28, 76)],
+    "drums": [(35, 81)],
+}
+
+
+def default_pack_dir() -> Path:
+    return shipped_models_dir() / PACK_ID
+
+
+class MusicModel:
+    """The ONNX session of a music pack, with the names of its cache inputs/outputs."""
+
+    def __init__(self, pack_dir: Path | None = None) -> None:
+        from genstudio.generators.music import tokens as tk
+        from genstudio.runtime.packs import load_pack
+        from genstudio.runtime.sessions import shared_cache
+
+        root = Path(pack_dir) if pack_dir else default_pack_dir()
+        if not (root / "model.json").exists():
+            raise ModelPackError(
+                f"The music model pack is missing at {root}.",
+                hint="Train it: genstudio ml train music (see README, Music)",
+            )
+        self.pack = load_pack(root)
+        raw = self.pack.raw
+        if raw.get("vocab") != tk.VOCAB.names:
+            raise ModelPackError(
+                f"The music model at {root} was trained with another token vocabulary.",
+                hint="Export it again from its run, or retrain it with this version.",
+            )
+        self.session = shared_cache().get(self.pack, "music.onnx")
+        self.n_layer, self.n_head = int(raw["n_layer"]), int(raw["n_head"])
+        self.head_dim, self.max_len = int(raw["head_dim"]), int(raw["max_len"])
+        self.past_names = [i.name for i in self.session.get_inputs()][1:]
+        self.out_names = [o.name for o in self.session.get_outputs()]
+
+    def empty(self, batch: int = 1) -> list[np.ndarray]:
+        out = []
+        for _ in range(self.n_layer):
+            out.append(np.zeros((batch, self.n_head, self.head_dim, 0), np.float32))
+            out.append(np.zeros((batch, self.n_head, 0, self.head_dim), np.float32))
+        return out
+
+    def run(self, tokens: np.ndarray, past: list[np.ndarray]) -> tuple[np.ndarray, list]:
+        feed = {"tokens": tokens.astype(np.int64), **dict(zip(self.past_names, past))}
+        logits, *present = self.session.run(self.out_names, feed)
+        return logits, present
+
+    @staticmethod
+    def cache_len(past: list[np.ndarray]) -> int:
+        return int(past[1].shape[2])
+
+
+_models: dict[str, MusicModel] = {}
+_lock = threading.Lock()
+
+
+def load_model(pack_dir: Path | None = None) -> MusicModel:
+    key = str((Path(pack_dir) if pack_dir else default_pack_dir()).resolve())
+    with _lock:
+        if key not in _models:
+            _models[key] = MusicModel(pack_dir)
+        return _models[key]
+
+
+@dataclass
+class Constraints:
+    bars: int  # bars to add after the prompt
+    key_lock: bool = True
+    ranges: list[tuple[int, int]] | None = None  # per track; None = the style's
+    max_tracks: int | None = None
+
+
+class Grammar:
+    """The codec's grammar (``tokens.GrammarState``: kinds, rising positions, track order) plus
+    the user's constraints: bar count, key lock, pitch range per track, number of tracks."""
+
+    def __init__(self, prompt: list[int], cons: Constraints) -> None:
+        from genstudio.generators.music import tokens as tk
+
+        v = self.v = tk.VOCAB
+        self.state = tk.GrammarState()
+        for t in prompt:
+            self.state.feed(t)
+        if self.state.prev in (None, "EOS") or self.state.style is None:
+            raise InvalidParamsError("A music prompt must start with a header and not be ended.")
+        style = self.state.style
+        self.bars_target = self.state.bars + cons.bars
+        tracks = tk.style_tracks(style)
+        n_tracks = min(len(tracks), cons.max_tracks or len(tracks))
+        self.n_tracks = n_tracks
+        ranges = cons.ranges or RANGES.get(style) or [(21, 108)] * n_tracks
+        key = v.value(prompt[2]) if len(prompt) > 2 and v.kind(prompt[2]) == "KEY" else None
+        scale = None
+        if cons.key_lock and key:
+            from genstudio.generators.music.score import parse_key
+
+            scale = parse_key(key).scale()
+        pitch_ids = v.ids("PITCH")
+        self.pitch_ids = pitch_ids
+        pitches = np.array([v.value(int(i)) for i in pitch_ids])
+        self.pitches = pitches
+        self.pitch_ok: list[np.ndarray] = []  # per track: allowed over PITCH ids (value order)
+        for t in range(n_tracks):
+            lo, hi = ranges[min(t, len(ranges) - 1)]
+            ok = (pitches >= lo) & (pitches <= hi)
+            if scale is not None and not tracks[t].is_drum:
+                ok &= np.isin(pitches % 12, sorted(scale))
+            self.pitch_ok.append(ok)
+        self.trk_ids = v.ids("TRK")
+        self.bar, self.eos = v.id("BAR"), v.id("EOS")
+
+    @property
+    def bars_done(self) -> int:
+        return self.state.bars
+
+    @property
+    def last_kind(self) -> str | None:
+        return self.state.prev
+
+    @property
+    def done(self) -> bool:
+        return self.state.prev == "EOS"
+
+    def mask(self) -> np.ndarray:
+        """Boolean (V,) of the tokens allowed next."""
+        st = self.state
+        m = st.allowed()
+        if self.done:
+            return m
+        if st.bars < self.bars_target:
+            m[self.eos] = False
+        else:
+            m[self.bar] = False
+            if st.prev != "DUR":  # the last bar ends after a note, never empty
+                m[self.eos] = False
+        if st.prev == "POS" or (st.prev == "DUR" and m[self.trk_ids].any()):
+            for t in range(len(self.trk_ids)):
+                if not m[self.trk_ids[t]]:
+                    continue
+                ok = t < self.n_tracks and self.pitch_ok[t].any()
+                if ok and t == st.trk:  # another note of the same chord: lower pitches only
+                    ok = bool((self.pitch_ok[t] & (self.pitches < st.pitch)).any())
+                m[self.trk_ids[t]] = ok
+        elif st.prev == "TRK":
+            m[self.pitch_ids] &= self.pitch_ok[st.trk]
+        if not m.any():  # never leave the sampler without a choice
+            m[self.eos] = True
+        return m
+
+    def advance(self, token: int) -> None:
+        self.state.feed(int(token))
+
+
+def sample_logits(
+    logits: np.ndarray,
+    allowed: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+) -> int:
+    """One token from (V,) logits restricted to ``allowed``; temperature 0 = argmax."""
+    z = np.where(allowed, logits.astype(np.float64), -np.inf)
+    if temperature <= 0:
+        return int(np.argmax(z))
+    z = z / temperature
+    if top_k and top_k < allowed.sum():
+        kth = np.partition(z, -top_k)[-top_k]
+        z = np.where(z >= kth, z, -np.inf)
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    if top_p < 1.0:
+        order = np.argsort(-p)
+        cum = np.cumsum(p[order])
+        keep = order[: int(np.searchsorted(cum, top_p) + 1)]
+        q = np.zeros_like(p)
+        q[keep] = p[keep]
+        p = q / q.sum()
+    return int(rng.choice(len(p), p=p))
+
+
+@dataclass
+class SampleSettings:
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 0.95
+    seed: int = 0
+
+
+def header_tokens(style: str, key: str | None, ts: tuple[int, int], tempo: float) -> list[int]:
+    from genstudio.generators.music import tokens as tk
+
+    v = tk.VOCAB
+    if style not in tk.STYLE_TRACKS:
+        raise InvalidParamsError(
+            f"Unknown music style {style!r}.", hint=f"Styles: {', '.join(tk.STYLE_TRACKS)}"
+        )
+    return [
+        v.id("BOS"),
+        v.id("STYLE", style),
+        v.id("KEY", key or "none"),
+        v.id("TS", tuple(ts)),
+        v.id("TEMPO", tk.tempo_bin(tempo)),
+    ]
+
+
+def generate_tokens(
+    model: MusicModel,
+    prompt: list[int],
+    grammar: Grammar,
+    settings: SampleSettings,
+    *,
+    max_tokens: int = 20000,
+    cancel=None,
+    on_bar=None,
+) -> list[int]:
+    """Extend ``prompt`` (starting with the 5 header tokens) until the grammar ends it."""
+    rng = np.random.Generator(np.random.PCG64(settings.seed))
+    seq = list(prompt)
+    header = seq[:5]
+    logits, past = _prefill(model, header, seq)
+    for _ in range(max_tokens):
+        if cancel is not None and cancel():
+            raise Cancelled("Generation cancelled.")
+        tok = sample_logits(
+            logits[0],
+            grammar.mask(),
+            rng,
+            temperature=settings.temperature,
+            top_k=settings.top_k,
+            top_p=settings.top_p,
+        )
+        seq.append(tok)
+        grammar.advance(tok)
+        if grammar.done:
+            return seq
+        if on_bar is not None and grammar.last_kind == "BAR":
+            on_bar(grammar.bars_done)
+        if model.cache_len(past) + 1 >= model.max_len:
+            logits, past = _prefill(model, header, seq)
+        else:
+            logits, past = model.run(np.array([[tok]]), past)
+    raise RuntimeError("music sampling did not finish within the token budget")
+
+
+def _prefill(model: MusicModel, header: list[int], seq: list[int]):
+    """Run the window the model sees: header + the latest whole bars that fit in half the
+    context (so the next re-prefill is many steps away)."""
+    from genstudio.generators.music import tokens as tk
+
+    body = seq[len(header) :]
+    budget = model.max_len // 2 if len(seq) >= model.max_len else model.max_len - 1
+    if len(header) + len(body) > budget:
+        bar = tk.VOCAB.id("BAR")
+        starts = [i for i, t in enumerate(body) if t == bar and len(body) - i <= budget - 5]
+        body = body[starts[0] :] if starts else body[-(budget - len(header)) :]
+    window = np.array([header + body], dtype=np.int64)
+    return model.run(window, model.empty(1))
+
+
+def sequence_logprob(model: MusicModel, seq: list[int], start: int) -> float:
+    """log p(seq[start:] | seq[:start]) under the model (for loop seams and interpolation)."""
+    header = seq[:5]
+    total = 0.0
+    logits, past = _prefill(model, header, seq[:start])
+    for tok in seq[start:]:
+        z = logits[0].astype(np.float64)
+        total += float(z[tok] - z.max() - np.log(np.exp(z - z.max()).sum()))
+        if model.cache_len(past) + 1 >= model.max_len:
+            break
+        logits, past = model.run(np.array([[tok]]), past)
+    return total
