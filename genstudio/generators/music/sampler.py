@@ -55,7 +55,8 @@ class MusicModel:
         if not (root / "model.json").exists():
             raise ModelPackError(
                 f"The music model pack is missing at {root}.",
-                hint="Train it: genstudio ml train music (see README, Music)",
+                hint="Train and export it (README, Music): genstudio ml train music ..., "
+                "then genstudio ml export music --out resources/models/music-gpt",
             )
         self.pack = load_pack(root)
         raw = self.pack.raw

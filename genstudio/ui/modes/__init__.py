@@ -76,11 +76,18 @@ _MODES: dict[str, ModeSpec] = {
             generators=("sprites.*",),
             description="Character sprite sheets: 4 directions, idle + walk, engine-ready",
         ),
+        ModeSpec(
+            id="music",
+            title="Music",
+            icon_name="music",
+            factory="genstudio.ui.modes.music:MusicPanel",
+            order=30,
+            generators=("music.*",),
+            description="MIDI music: generate, continue, vary, bridge, loop, add drums; play it",
+        ),
         # Generator issues add their panels here, e.g.
         # ModeSpec("images", "Images", "images", "genstudio.ui.modes.images:ImagesPanel",
         #          order=20, generators=("images.*",)),
-        # ModeSpec("music", "Music", "music", "genstudio.ui.modes.music:MusicPanel",
-        #          order=30, generators=("music.*",)),
     )
 }
 

@@ -1,0 +1,308 @@
+"""The Music panel's logic without Qt: settings <-> job params, reuse, clips, labels, WAV reading.
+
+Plain Python (plus the music back-end's vocabulary), so the panel stays a thin layer of
+controls over :class:`MusicSettings` and this part is testable without widgets.
+"""
+
+from __future__ import annotations
+
+import secrets
+import wave
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genstudio.core.errors import InvalidParamsError
+from genstudio.generators.music import score as sc
+from genstudio.generators.music import tokens as tk
+
+GENERATOR = "music.gpt"
+MODES: tuple[str, ...] = ("generate", "continue", "variations", "interpolate", "loop", "drums")
+MODE_LABELS: dict[str, str] = {
+    "generate": "Generate",
+    "continue": "Continue",
+    "variations": "Variations",
+    "interpolate": "Interpolate",
+    "loop": "Loop",
+    "drums": "Drums",
+}
+MODE_TIPS: dict[str, str] = {
+    "generate": "A new piece in the chosen style, key, metre and tempo.",
+    "continue": "Your clip followed by new bars; its key, metre and tempo are kept.",
+    "variations": "Your clip's rhythm kept note for note, some pitches drawn again.",
+    "interpolate": "Clip A, new bridge bars, then clip B.",
+    "loop": "A piece whose last bar leads back into its first, for seamless looping.",
+    "drums": "A drum part added to your clip (rule-based: works without the model).",
+}
+#: MIDI clips each mode needs (the generator checks the same)
+CLIPS_NEEDED: dict[str, int] = {"continue": 1, "variations": 1, "interpolate": 2, "drums": 1}
+#: modes that sample the music model (all but drums)
+MODEL_MODES = frozenset(m for m in MODES if m != "drums")
+
+STYLES: tuple[str, ...] = ("folk", "chorale", "melody_accomp")
+STYLE_LABELS: dict[str, str] = {
+    "folk": "Folk tune (melody)",
+    "chorale": "Chorale (4 voices)",
+    "melody_accomp": "Melody + accompaniment",
+}
+TONICS: tuple[str, ...] = sc.PITCH_CLASSES
+SCALES: tuple[str, ...] = ("major", "minor")
+TIME_SIGNATURES: tuple[str, ...] = tuple(f"{n}/{d}" for n, d in tk.TIME_SIGNATURES)
+TEMPO_RANGE = (int(sc.TEMPO_RANGE[0]), int(sc.TEMPO_RANGE[1]))
+BARS_RANGE = (1, 128)
+MAX_COUNT = 32
+DICE_MAX = 2**31 - 1
+MAX_SEED = 2**63 - 1
+MIDI_SUFFIXES = (".mid", ".midi")
+MIDI_FILTER = "MIDI files (*.mid *.midi)"
+MAX_RESULTS = 50
+
+
+def random_seed() -> int:
+    return secrets.randbelow(DICE_MAX + 1)
+
+
+def parse_seed(text: str) -> int:
+    """The seed field's text -> a seed; InvalidParamsError names the problem."""
+    t = text.strip()
+    if not t:
+        raise InvalidParamsError("Enter a seed (a whole number), or press the dice for one.")
+    if not t.isdigit():
+        raise InvalidParamsError(f"The seed must be a whole number, not {t[:30]!r}.")
+    v = int(t)
+    if v > MAX_SEED:
+        raise InvalidParamsError(f"The seed must be at most {MAX_SEED}.")
+    return v
+
+
+def is_midi_path(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in MIDI_SUFFIXES
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """'D major' -> ('D', 'major'); '' (or an unreadable key) -> ('', 'major')."""
+    if not key:
+        return "", "major"
+    try:
+        k = sc.parse_key(key)
+    except InvalidParamsError:
+        return "", "major"
+    return TONICS[k.tonic], k.mode
+
+
+def join_key(tonic: str, scale: str) -> str:
+    return f"{tonic} {scale}" if tonic else ""
+
+
+def style_label(style: str) -> str:
+    return STYLE_LABELS.get(style, style.replace("_", " "))
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+@dataclass
+class MusicSettings:
+    """What the panel's controls say; ``to_params`` is the job's params dict (MusicParams)."""
+
+    mode: str = "generate"
+    style: str = "folk"
+    key: str = "D major"
+    tempo: float = 110.0
+    time_signature: str = "4/4"
+    bars: int = 8
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 0.95
+    seed: int = 0
+    count: int = 2
+    key_lock: bool = True
+    strength: float = 0.5
+    inputs: list[str] = field(default_factory=list)
+    audio: bool = True
+    soundfont: str = "auto"
+
+    def to_params(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "style": self.style,
+            "key": self.key,
+            "tempo": float(self.tempo),
+            "time_signature": self.time_signature,
+            "bars": int(self.bars),
+            "temperature": float(self.temperature),
+            "top_k": int(self.top_k),
+            "top_p": float(self.top_p),
+            "seed": int(self.seed),
+            "count": int(self.count),
+            "key_lock": bool(self.key_lock),
+            "strength": float(self.strength),
+            "inputs": list(self.inputs[: CLIPS_NEEDED.get(self.mode, 0)]),
+            "audio": bool(self.audio),
+            "soundfont": self.soundfont,
+        }
+
+    def check(self) -> None:
+        """Refuse what the generator would refuse, before a job is queued (clear message)."""
+        need = CLIPS_NEEDED.get(self.mode, 0)
+        if len(self.inputs) < need:
+            what = "two MIDI clips (A and B)" if need == 2 else "a MIDI clip"
+            raise InvalidParamsError(
+                f"{MODE_LABELS[self.mode]} needs {what}.",
+                hint="Drop a .mid file onto the piano roll, or press 'Choose MIDI\u2026'.",
+            )
+        missing = [p for p in self.inputs[: max(need, 0)] if not Path(p).is_file()]
+        if missing:
+            raise InvalidParamsError(
+                f"The MIDI clip {missing[0]} is gone.", hint="Choose or drop the clip again."
+            )
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], seed: int | None = None) -> MusicSettings:
+        """Settings from an asset's params (its sidecar); bad or missing values keep defaults."""
+        if not isinstance(params, Mapping):
+            raise InvalidParamsError("These settings are not a music piece's parameters.")
+        d = cls()
+
+        def pick(name: str, typ: type | tuple[type, ...], ok=lambda v: True):
+            v = params.get(name, getattr(d, name))
+            if isinstance(v, bool) and bool not in (typ if isinstance(typ, tuple) else (typ,)):
+                return getattr(d, name)
+            return v if isinstance(v, typ) and ok(v) else getattr(d, name)
+
+        def key_ok(v: str) -> bool:
+            if not v:
+                return True
+            try:
+                sc.parse_key(v)
+            except InvalidParamsError:
+                return False
+            return True
+
+        s = seed if isinstance(seed, int) and not isinstance(seed, bool) else params.get("seed")
+        if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= MAX_SEED:
+            s = 0
+        raw_inputs = params.get("inputs") or ()
+        inputs = (
+            [str(p) for p in raw_inputs if isinstance(p, str)]
+            if isinstance(raw_inputs, list | tuple)
+            else []
+        )
+        key = pick("key", str, key_ok)
+        return cls(
+            mode=pick("mode", str, lambda v: v in MODES),
+            style=pick("style", str, lambda v: v in STYLES),
+            key=str(sc.parse_key(key)) if key else "",
+            tempo=float(
+                pick("tempo", (int, float), lambda v: TEMPO_RANGE[0] <= v <= TEMPO_RANGE[1])
+            ),
+            time_signature=pick("time_signature", str, lambda v: v in TIME_SIGNATURES),
+            bars=pick("bars", int, lambda v: BARS_RANGE[0] <= v <= BARS_RANGE[1]),
+            temperature=float(pick("temperature", (int, float), lambda v: 0 <= v <= 3)),
+            top_k=pick("top_k", int, lambda v: 0 <= v <= 100_000),
+            top_p=float(pick("top_p", (int, float), lambda v: 0 < v <= 1)),
+            seed=s,
+            count=pick("count", int, lambda v: 1 <= v <= MAX_COUNT),
+            key_lock=pick("key_lock", bool),
+            strength=float(pick("strength", (int, float), lambda v: 0 <= v <= 1)),
+            inputs=inputs,
+            audio=pick("audio", bool),
+            soundfont=pick("soundfont", str) or "auto",
+        )
+
+
+def job_title(s: MusicSettings) -> str:
+    n = s.count
+    what = MODE_LABELS.get(s.mode, s.mode)
+    if s.mode in CLIPS_NEEDED and s.inputs:
+        src = " + ".join(Path(p).name for p in s.inputs[: CLIPS_NEEDED[s.mode]])
+        return f"Music {what.lower()}: {src} ({n} piece{'s' if n != 1 else ''}, seed {s.seed})"
+    return (
+        f"Music {what.lower()}: {style_label(s.style).lower()}, {s.key or 'any key'}, "
+        f"{s.bars} bars ({n} piece{'s' if n != 1 else ''}, seed {s.seed})"
+    )
+
+
+# --- descriptions ------------------------------------------------------------------------------
+
+
+def format_time(seconds: float) -> str:
+    """0:07.3 - minutes, seconds, tenths."""
+    seconds = max(0.0, float(seconds))
+    m, s = divmod(seconds, 60.0)
+    return f"{int(m)}:{s:04.1f}"
+
+
+def describe_score(score: sc.Score) -> str:
+    """'8 bars \u2022 4/4 \u2022 110 bpm \u2022 D major \u2022 0:17.5'."""
+    num, den = score.time_signature
+    bits = [
+        f"{score.n_bars} bar{'s' if score.n_bars != 1 else ''}",
+        f"{num}/{den}",
+        f"{score.tempo:g} bpm",
+    ]
+    if score.key is not None:
+        bits.append(str(score.key))
+    bits.append(format_time(score.duration_s))
+    return " \u2022 ".join(bits)
+
+
+def describe_result(params: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
+    """One line for a result in the list: 'Continue \u2022 folk \u2022 seed 12'."""
+    mode = str(params.get("mode", "generate"))
+    bits = [MODE_LABELS.get(mode, mode)]
+    if mode != "drums":
+        bits.append(style_label(str(params.get("style", ""))).split(" (")[0])
+    if params.get("seed") is not None:
+        bits.append(f"seed {params.get('seed')}")
+    return " \u2022 ".join(bits)
+
+
+def describe_clip(path: str | Path, score: sc.Score) -> str:
+    return f"{Path(path).name} \u2014 {describe_score(score)}"
+
+
+# --- audio -------------------------------------------------------------------------------------
+
+
+def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
+    """A PCM WAV file -> (float32 (frames, channels) in [-1, 1], sample rate). stdlib only."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+            raw = w.readframes(w.getnframes())
+    except (OSError, EOFError, wave.Error) as e:
+        raise InvalidParamsError(f"Cannot read the audio file {Path(path).name}: {e}") from e
+    if width == 1:
+        a = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif width == 2:
+        a = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
+    elif width == 3:
+        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
+        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        v = np.where(v >= 1 << 23, v - (1 << 24), v)
+        a = v.astype(np.float32) / float(1 << 23)
+    elif width == 4:
+        a = np.frombuffer(raw, "<i4").astype(np.float32) / float(1 << 31)
+    else:
+        raise InvalidParamsError(f"Unsupported WAV sample width {width} in {Path(path).name}.")
+    frames = len(a) // max(1, channels)
+    return a[: frames * channels].reshape(frames, channels), int(rate)
+
+
+def model_pack_problem() -> str | None:
+    """Why the music model cannot run (its pack is missing), or None when it is there."""
+    from genstudio.generators.music import sampler
+
+    root = sampler.default_pack_dir()
+    if (root / "model.json").is_file():
+        return None
+    return (
+        f"The music model pack is not installed (looked in {root}). Generate, Continue, "
+        "Variations, Interpolate and Loop need it; Drums works without it. Train and export "
+        f"it with 'genstudio ml train music' and 'genstudio ml export music --out {root}' "
+        "(see README, Music)."
+    )
