@@ -10,8 +10,10 @@
 * **Loop seam**: for Loop-mode pieces, the descriptors of the two-bar window (last bar, first
   bar) beside those of the inner windows (bar i, bar i+1) of the same pieces: the seam "scores
   like an inner boundary" when its mean lies inside the inner windows' 10-90% band, per metric.
-* **Continue**: held-out openings (4 bars) continued by 8 bars; the key estimated on the new
-  bars alone (Krumhansl-Kessler) vs the opening's key, and the meter of the result.
+* **Continue**: held-out openings (4 bars) continued by 8 bars with the key lock off; the key
+  estimated on the new bars alone (Krumhansl-Kessler) vs the opening's key, beside the same
+  estimate on the real piece's bars 5-12 (the ceiling of that noisy estimate); with the key lock
+  on (the default), the share of new notes in the opening's scale; the meter of the result.
 """
 
 from __future__ import annotations
@@ -217,6 +219,7 @@ def _continue(gen, data_dir: Path, n: int, *, seed: int) -> dict[str, Any]:
         if s.n_bars >= 6 and s.time_signature in tk.TIME_SIGNATURES and s.key is not None
     ][:n]
     same_key, same_sig, same_meter, rows = 0, 0, 0, []
+    real_key, real_sig, in_scale = 0, 0, []
     with tempfile.TemporaryDirectory() as tmp:
         for i, s in enumerate(pieces):
             opening = replace(metrics.bar_slice(s, 0, 4), key=s.key)
@@ -242,6 +245,13 @@ def _continue(gen, data_dir: Path, n: int, *, seed: int) -> dict[str, Any]:
             est = metrics.estimate_key(new)
             same_key += int(est == s.key)
             same_sig += int(est is not None and est.sharps == s.key.sharps)
+            # the ceiling of this measurement: the same estimate on the piece's own bars 5-12
+            real = metrics.estimate_key(metrics.bar_slice(s, 4, min(8, s.n_bars - 4)))
+            real_key += int(real == s.key)
+            real_sig += int(real is not None and real.sharps == s.key.sharps)
+            locked = replace(p, key_lock=True)
+            locked_new = metrics.bar_slice(gen.compose(locked, p.seed)[0], 4, 8)
+            in_scale.append(metrics.in_key_share(locked_new, s.key))
             same_meter += int(score.time_signature == s.time_signature)
             rows.append({"input_key": str(s.key), "continuation_key": str(est)})
     m = max(1, len(pieces))
@@ -250,6 +260,9 @@ def _continue(gen, data_dir: Path, n: int, *, seed: int) -> dict[str, Any]:
         "key_lock": False,
         "continuation_key_equals_input_key": same_key / m,
         "continuation_key_signature_equals_input": same_sig / m,  # relative major/minor too
+        "real_continuation_key_equals_key": real_key / m,  # the corpus's own bars 5-12
+        "real_continuation_key_signature_equals_key": real_sig / m,
+        "key_locked_notes_in_input_scale": float(np.mean(in_scale)) if in_scale else 1.0,
         "meter_kept": same_meter / m,
         "examples": rows[:10],
     }
