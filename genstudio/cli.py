@@ -305,6 +305,30 @@ def run_generator_to_dir(
     return written
 
 
+def cmd_generate_music(args: argparse.Namespace) -> int:
+    params: dict[str, Any] = {
+        "mode": args.mode,
+        "style": args.style,
+        "key": args.key,
+        "tempo": args.tempo,
+        "time_signature": args.time_signature,
+        "bars": args.bars,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "top_k": args.top_k,
+        "seed": args.seed,
+        "count": args.count,
+        "key_lock": not args.no_key_lock,
+        "strength": args.strength,
+        "inputs": [str(p) for p in args.input or []],
+        "audio": args.wav,
+        "soundfont": str(args.soundfont) if args.soundfont else "auto",
+    }
+    for path in run_generator_to_dir("music.gpt", params, Path(args.out), args.project):
+        print(path)
+    return 0
+
+
 def cmd_generate_sprite(args: argparse.Namespace) -> int:
     from genstudio.generators.sprites import export as sprite_export
 
@@ -349,8 +373,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
             from genstudio.ml.sprites.bench import bench_sprites
 
             results["sprites"] = bench_sprites()
+        elif part == "music":
+            from genstudio.ml.music.bench import bench_music
+
+            results["music"] = bench_music()
         else:
-            raise GenStudioError(f"Unknown benchmark {part!r}", hint="Known: gallery, sprites")
+            raise GenStudioError(
+                f"Unknown benchmark {part!r}", hint="Known: gallery, sprites, music"
+            )
     if args.json:
         _print_json(results)
     else:
@@ -457,6 +487,21 @@ def cmd_ml_train(args: argparse.Namespace) -> int:
         from genstudio.ml.sprites.judge import train_judge
 
         result = train_judge(Path(args.run), steps=args.steps, threads=args.threads)
+    elif args.what == "music":
+        from genstudio.ml.music.train import TrainConfig as MusicConfig
+        from genstudio.ml.music.train import train as train_music
+
+        if not args.data:
+            raise GenStudioError(
+                "Training music needs the corpus cache.",
+                hint="Build it: python -m genstudio.ml.music.data build DIR, then --data DIR",
+            )
+        mcfg = MusicConfig(threads=args.threads, seed=args.seed)
+        if args.steps:
+            mcfg.max_steps = args.steps
+        if args.batch:
+            mcfg.batch = args.batch
+        result = train_music(Path(args.run), Path(args.data), mcfg, minutes=args.minutes)
     else:
         raise GenStudioError(f"Unknown training target {args.what!r}")
     _print_json(result)
@@ -464,21 +509,45 @@ def cmd_ml_train(args: argparse.Namespace) -> int:
 
 
 def cmd_ml_export(args: argparse.Namespace) -> int:
-    if args.what != "sprites":
-        raise GenStudioError(f"Unknown export target {args.what!r}")
-    from genstudio.ml.sprites.train import export_pack
-
     metrics = None
     if args.metrics:
         from genstudio.core.atomic import read_json
 
         metrics = read_json(args.metrics, what="metrics file")
-    out = export_pack(Path(args.run), Path(args.out), metrics=metrics, notes=args.note)
+    if args.what == "music":
+        from genstudio.ml.music.train import export_pack as export_music
+
+        print(export_music(Path(args.run), Path(args.out), metrics=metrics, notes=args.note))
+        return 0
+    from genstudio.ml.sprites.train import export_pack
+
+    out = export_pack(
+        Path(args.run),
+        Path(args.out),
+        metrics=metrics,
+        notes=args.note,
+        logit_adjust=args.logit_adjust,
+    )
     print(out)
     return 0
 
 
 def cmd_ml_report(args: argparse.Namespace) -> int:
+    if args.what == "music":
+        from genstudio.core.atomic import atomic_write_text, read_json
+        from genstudio.ml.music.report import model_card, write_examples
+
+        model = Path(args.model)
+        docs = Path(args.docs)
+        for row in write_examples(docs, model):
+            print(docs / "music" / f"{row['name']}.mid")
+        ev = read_json(args.eval, what="eval file") if args.eval else None
+        bench = read_json(args.bench, what="bench file") if args.bench else None
+        card = model_card(model, ev, bench)
+        atomic_write_text(model / "README.md", card)
+        atomic_write_text(docs / "models" / "music-gpt.md", card)
+        print(docs / "models" / "music-gpt.md")
+        return 0
     from genstudio.ml.sprites.report import write_report
 
     for p in write_report(Path(args.model), args.eval, Path(args.docs)):
@@ -487,9 +556,26 @@ def cmd_ml_report(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    if args.what != "sprites":
-        raise GenStudioError(f"Unknown evaluation {args.what!r}", hint="Known: sprites")
     from genstudio.core.atomic import atomic_write_json
+
+    if args.what == "music":
+        from genstudio.ml.music.evaluate import evaluate as evaluate_music
+
+        if not args.data:
+            raise GenStudioError("eval music needs --data (the corpus cache with held-out pieces)")
+        result = evaluate_music(
+            Path(args.data),
+            n=args.n or 200,
+            bars=args.bars,
+            pack_dir=args.model,
+            progress=lambda m: print(f"\r{m:40s}", end="", file=sys.stderr, flush=True),
+        )
+        if args.out:
+            atomic_write_json(args.out, result)
+        _print_json(result)
+        return 0
+    if not args.judge:
+        raise GenStudioError("eval sprites needs --judge (the judge run folder)")
     from genstudio.generators.sprites.model_gen import generate_sheets
     from genstudio.ml.sprites.evaluate import evaluate
 
@@ -502,7 +588,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     result = evaluate(
         Path(args.judge),
         gen,
-        n=args.n,
+        n=args.n or 500,
         max_colors=args.colors or None,
         generate_limited=gen_limited if args.colors else None,
     )
@@ -583,6 +669,31 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--project", type=Path, help="also save into this project's gallery")
     sp.set_defaults(func=cmd_generate_sprite)
 
+    mu = gen.add_parser("music", help="MIDI (and WAV) from the built-in music model")
+    mu.add_argument(
+        "--mode",
+        default="generate",
+        choices=["generate", "continue", "variations", "interpolate", "loop", "drums"],
+    )
+    mu.add_argument("--style", default="folk", choices=["chorale", "folk", "melody_accomp"])
+    mu.add_argument("--key", default="D major", help='e.g. "D major", "F# minor"; "" = none')
+    mu.add_argument("--tempo", type=float, default=110.0, help="bpm (20-300)")
+    mu.add_argument("--time-signature", default="4/4")
+    mu.add_argument("--bars", type=int, default=8, help="bars to generate (1-128)")
+    mu.add_argument("--input", action="append", type=Path, help="a MIDI clip (repeatable)")
+    mu.add_argument("--temperature", type=float, default=1.0)
+    mu.add_argument("--top-p", type=float, default=0.95)
+    mu.add_argument("--top-k", type=int, default=0)
+    mu.add_argument("--strength", type=float, default=0.5, help="variations: pitches re-sampled")
+    mu.add_argument("--no-key-lock", action="store_true", help="allow notes outside the key")
+    mu.add_argument("--seed", type=int, default=0)
+    mu.add_argument("--count", type=int, default=1)
+    mu.add_argument("--wav", action="store_true", help="also render audio (.wav)")
+    mu.add_argument("--soundfont", type=Path, help=".sf2/.sf3 (default: the first one found)")
+    mu.add_argument("--out", required=True, type=Path)
+    mu.add_argument("--project", type=Path, help="also save into this project's gallery")
+    mu.set_defaults(func=cmd_generate_music)
+
     b = sub.add_parser("bench", help="speed benchmarks (JSON with --json)")
     b.add_argument("parts", nargs="*", help="gallery (default), sprites")
     b.add_argument("--json", action="store_true")
@@ -596,7 +707,8 @@ def build_parser() -> argparse.ArgumentParser:
     mlp = sub.add_parser("ml", help="train and export the built-in models (needs torch)")
     mls = mlp.add_subparsers(dest="sub", required=True)
     mt = mls.add_parser("train")
-    mt.add_argument("what", choices=["sprites", "sprites-judge"])
+    mt.add_argument("what", choices=["sprites", "sprites-judge", "music"])
+    mt.add_argument("--data", type=Path, help="music: the corpus cache folder")
     mt.add_argument("--run", required=True, type=Path, help="run folder (resumes if present)")
     mt.add_argument(
         "--steps", type=int, help="default: the target's own (sprites 1300, judge 2000)"
@@ -607,24 +719,32 @@ def build_parser() -> argparse.ArgumentParser:
     mt.add_argument("--seed", type=int, default=1234)
     mt.set_defaults(func=cmd_ml_train)
     me = mls.add_parser("export")
-    me.add_argument("what", choices=["sprites"])
+    me.add_argument("what", choices=["sprites", "music"])
     me.add_argument("--run", required=True, type=Path)
     me.add_argument("--out", required=True, type=Path)
     me.add_argument("--metrics", type=Path, help="eval JSON to record in the model card")
     me.add_argument("--note", action="append", help="a line for the model card (repeatable)")
+    me.add_argument(
+        "--logit-adjust",
+        action="store_true",
+        help="subtract log(class weight) before the argmax (undo the loss weighting's bias)",
+    )
     me.set_defaults(func=cmd_ml_export)
     mr = mls.add_parser("report", help="contact sheets + model card of a sprite pack")
-    mr.add_argument("what", choices=["sprites"])
+    mr.add_argument("what", choices=["sprites", "music"])
     mr.add_argument("--model", required=True, type=Path)
     mr.add_argument("--eval", type=Path)
+    mr.add_argument("--bench", type=Path, help="music: bench JSON for the model card")
     mr.add_argument("--docs", type=Path, default=Path("docs"))
     mr.set_defaults(func=cmd_ml_report)
 
     ev = sub.add_parser("eval", help="judge a built-in model against held-out real data")
-    ev.add_argument("what", choices=["sprites"])
-    ev.add_argument("--judge", required=True, type=Path, help="judge run folder")
+    ev.add_argument("what", choices=["sprites", "music"])
+    ev.add_argument("--judge", type=Path, help="sprites: the judge run folder")
+    ev.add_argument("--data", type=Path, help="music: the corpus cache folder")
+    ev.add_argument("--bars", type=int, default=16, help="music: bars per generated piece")
     ev.add_argument("--model", type=Path, help="model pack folder (default: the shipped one)")
-    ev.add_argument("-n", type=int, default=500)
+    ev.add_argument("-n", type=int, default=0, help="pieces/sheets (sprites 500, music 200)")
     ev.add_argument("--colors", type=int, default=0, help="palette limit to apply and check")
     ev.add_argument("--out", type=Path, help="also write the JSON here")
     ev.set_defaults(func=cmd_eval)

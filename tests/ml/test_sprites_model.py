@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from genstudio.ml import common  # noqa: E402
-from genstudio.ml.sprites.data import Palette  # noqa: E402
+from genstudio.ml.sprites import data  # noqa: E402
 from genstudio.ml.sprites.model import SpriteNetConfig, build  # noqa: E402
 
 
@@ -16,7 +16,7 @@ def tiny_cfg() -> SpriteNetConfig:
     return SpriteNetConfig(
         attr_keys=["a", "b"],
         attr_sizes=[3, 5],
-        n_colors=9,
+        n_classes=9,
         n_poses=6,
         z_dim=4,
         emb_dim=8,
@@ -89,16 +89,20 @@ def test_checkpoint_round_trip_is_safetensors(tmp_path):
     assert opt2.state_dict()["state"].keys() == opt.state_dict()["state"].keys()
 
 
-def test_palette_indices_round_trip():
-    colors = np.array(
-        [[0, 0, 0, 0], [255, 0, 0, 255], [0, 255, 0, 255], [10, 20, 30, 255]], np.uint8
-    )
-    pal = Palette(colors)
-    img = np.zeros((4, 4, 4), np.uint8)
-    img[0, 0] = [255, 0, 0, 255]
-    img[1, 1] = [10, 20, 30, 255]
-    img[2, 2] = [0, 250, 5, 255]  # not in the palette: nearest is green
-    idx = pal.to_indices(img)
-    assert idx[0, 0] == 1 and idx[1, 1] == 3 and idx[2, 2] == 2 and idx[3, 3] == 0
-    back = pal.to_rgba(idx)
-    assert (back[0, 0] == [255, 0, 0, 255]).all() and back[3, 3, 3] == 0
+def test_training_targets_are_the_procedural_material_codes():
+    attrs, frames = data.batch("train", 3, 2, data.vocabulary())
+    assert attrs.shape == (2, 15) and frames.shape == (2, 24, 32, 32)
+    assert frames.dtype == np.int64 and 0 <= frames.min() and frames.max() < data.n_codes()
+    from genstudio.generators.sprites import procedural
+
+    a, seed = data.character("train", 4)
+    want = procedural.render_sheet(a, seed).reshape(24, 32, 32, 4)
+    assert np.array_equal(procedural.color_lut(a)[frames[1]], want)  # codes + ramps = the sheet
+
+
+def test_class_weights_favour_rare_codes():
+    freq = np.array([0.7, 0.2, 0.09, 0.01, 0.0])
+    w = data.class_weights(freq, power=0.5, lo=0.25, hi=4.0)
+    assert w[4] == 1.0  # never seen
+    assert w[0] < w[1] < w[2] < w[3] <= 4.0 and w[0] >= 0.25
+    assert np.allclose(data.class_weights(freq, power=0.0)[:4], 1.0)

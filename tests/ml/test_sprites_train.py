@@ -24,7 +24,7 @@ def tiny(max_steps: int) -> TrainConfig:
         max_steps=max_steps,
         warmup=1,
         save_every=2,
-        palette_sheets=40,
+        stats_sheets=20,
         ch=(16, 16, 16, 16),
         code_dim=32,
         threads=1,
@@ -32,7 +32,7 @@ def tiny(max_steps: int) -> TrainConfig:
 
 
 @pytest.fixture(scope="module")
-def pack(tmp_path_factory):
+def run_dir(tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
     first = train(run, tiny(2))
     assert first["step"] == 2
@@ -40,8 +40,12 @@ def pack(tmp_path_factory):
     assert second["step"] == 4 and second["seen"] == 8
     lines = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     assert all(np.isfinite(x["ce"]) for x in lines)
-    out = export_pack(run, tmp_path_factory.mktemp("pack") / "sprites-spritenet")
-    return out
+    return run
+
+
+@pytest.fixture(scope="module")
+def pack(run_dir, tmp_path_factory):
+    return export_pack(run_dir, tmp_path_factory.mktemp("pack") / "sprites-spritenet")
 
 
 def test_exported_pack_verifies_and_has_no_pickle(pack):
@@ -85,3 +89,23 @@ def test_missing_pack_is_a_clear_error(tmp_path):
 
     with pytest.raises(ModelPackError, match="missing"):
         model_gen.raw_sheets([{}], [0], pack_dir=tmp_path / "nope")
+
+
+def test_logit_adjusted_export_records_the_bias(run_dir, tmp_path):
+    from genstudio.ml import common
+    from genstudio.ml.sprites.bench import _torch_runner
+
+    run = run_dir
+    out = export_pack(run, tmp_path / "adjusted", logit_adjust=True)
+    raw = load_pack(out).raw
+    assert raw["training"]["logit_adjust"] is True
+    tensors, _ = common.load_checkpoint(out / "weights.safetensors")
+    weights = json.loads((run / "class_weights.json").read_text())["weights"]
+    assert np.allclose(tensors["export.logit_bias"].numpy(), -np.log(weights), atol=1e-6)
+    # ONNX Runtime and the torch runner of the bench agree on the adjusted pack
+    _, session, vocab, z_dim = model_gen._load(out)
+    a = np.array([[0] * len(vocab), [1] * len(vocab)], dtype=np.int64)
+    z = np.stack([model_gen.latent(i, z_dim) for i in range(2)])
+    (got,) = session.run(["indices"], {"attrs": a, "z": z})
+    want = _torch_runner(load_pack(out), a, z, 1)()
+    assert (got == want).mean() > 0.999

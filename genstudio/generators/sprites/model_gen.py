@@ -1,8 +1,8 @@
 """Sprite sheets from the trained SpriteNet model pack, through ONNX Runtime only.
 
 The pack (``resources/models/sprites-spritenet``) holds ``sprites.onnx`` (attributes + latent ->
-palette indices for every frame of every sheet), the attribute vocabulary and the global
-palette. The latent is drawn in numpy from the seed (PCG64), so a seed gives the same sheet on
+material codes for every frame of every sheet) and the attribute vocabulary. The codes become
+colours through the palette ramps the attributes select (``procedural.color_lut``). The latent is drawn in numpy from the seed (PCG64), so a seed gives the same sheet on
 any machine and provider. Attributes not given are drawn from the procedural generator's
 distribution with the same seed, so "Procedural" and "Model" modes agree on what a seed means.
 """
@@ -21,7 +21,8 @@ from genstudio.generators.sprites.generator import ProceduralSpriteGenerator, Sp
 
 PACK_ID = "sprites-spritenet"
 _lock = threading.Lock()
-_cache: dict[str, tuple[Any, Any, dict[str, list[str]], np.ndarray, int]] = {}
+_cache: dict[str, tuple[Any, Any, dict[str, list[str]], int]] = {}
+OUTPUT_SPACE = "material_codes"
 
 
 def default_pack_dir() -> Path:
@@ -42,11 +43,16 @@ def _load(pack_dir: Path | None):
                     hint="Use the Procedural mode, or train it: genstudio ml train sprites",
                 )
             pack = load_pack(root)
+            if pack.raw.get("output") != OUTPUT_SPACE:
+                raise ModelPackError(
+                    f"The sprite model pack at {root} predates this version of GenStudio "
+                    f"(its output is {pack.raw.get('output', 'palette indices')!r}).",
+                    hint="Export it again: genstudio ml export sprites --run RUN --out DIR",
+                )
             session = shared_cache().get(pack, "sprites.onnx")
             vocab = pack.raw["vocab"]
-            palette = np.array(pack.raw["palette"], dtype=np.uint8)
             z_dim = int(pack.raw["inputs"][1]["shape"][1])
-            _cache[key] = (pack, session, vocab, palette, z_dim)
+            _cache[key] = (pack, session, vocab, z_dim)
         return _cache[key]
 
 
@@ -58,8 +64,8 @@ def latent(seed: int, z_dim: int) -> np.ndarray:
 def raw_sheets(
     attrs_list: list[dict[str, str]], seeds: list[int], pack_dir: Path | None = None
 ) -> np.ndarray:
-    """(S, D, F, 32, 32, 4) uint8 straight from the model (already palette-exact pixel art)."""
-    pack, session, vocab, palette, z_dim = _load(pack_dir)
+    """(S, D, F, 32, 32, 4) uint8 straight from the model (already ramp-exact pixel art)."""
+    pack, session, vocab, z_dim = _load(pack_dir)
     from genstudio.generators.sprites import procedural
 
     a = np.array(
@@ -69,8 +75,9 @@ def raw_sheets(
     out = []
     for i in range(0, len(a), 16):
         (idx,) = session.run(["indices"], {"attrs": a[i : i + 16], "z": z[i : i + 16]})
-        out.append(palette[idx])
-    sheets = np.concatenate(out)  # (S, P, 32, 32, 4)
+        for j, codes in enumerate(idx):
+            out.append(procedural.color_lut(attrs_list[i + j])[codes])
+    sheets = np.stack(out)  # (S, P, 32, 32, 4)
     d, f = procedural.DIRECTIONS_COUNT, procedural.FRAMES_COUNT
     return sheets.reshape(len(a), d, f, 32, 32, 4)
 

@@ -149,13 +149,14 @@ def model_card(pack_dir: Path, eval_result: dict | None, bench: dict | None) -> 
                 "",
                 f"### {style} ({row['n_generated']} generated, {row['n_heldout']} held-out)",
                 "",
-                "| metric | generated | held-out | rel. diff | within 10% |",
-                "|---|---|---|---|---|",
+                "| metric | generated | held-out | rel. diff | abs. diff | within 10% |",
+                "|---|---|---|---|---|---|",
             ]
             for k, m in row["metrics"].items():
+                rel = "n/a (held-out 0)" if m["heldout"] == 0 else _fmt(m["rel_diff"])
                 lines.append(
-                    f"| {k} | {_fmt(m['generated'])} | {_fmt(m['heldout'])} | "
-                    f"{_fmt(m['rel_diff'])} | {'yes' if m['within_10pct'] else '**no**'} |"
+                    f"| {k} | {_fmt(m['generated'])} | {_fmt(m['heldout'])} | {rel} | "
+                    f"{_fmt(m.get('abs_diff'))} | {'yes' if m['within_10pct'] else '**no**'} |"
                 )
             lines.append(f"\nKey lock: {_fmt(row['key_lock_in_scale'])} of notes in the scale.")
         v = eval_result["validity"]
@@ -178,9 +179,14 @@ def model_card(pack_dir: Path, eval_result: dict | None, bench: dict | None) -> 
         c = eval_result["continue"]
         lines += [
             "",
-            f"Continue ({c['pieces']} held-out openings of 4 bars + 8 bars, key lock off): key "
-            f"of the new bars = input key {_fmt(c['continuation_key_equals_input_key'])}, same "
-            f"key signature {_fmt(c['continuation_key_signature_equals_input'])}, meter kept "
+            f"Continue ({c['pieces']} held-out openings of 4 bars + 8 new bars): with the key "
+            f"lock on (the default) {_fmt(c.get('key_locked_notes_in_input_scale'))} of the new "
+            "notes are in the opening's scale. With the lock off, the key estimated on the new "
+            f"bars equals the opening's key {_fmt(c['continuation_key_equals_input_key'])} "
+            f"(same key signature {_fmt(c['continuation_key_signature_equals_input'])}); the same "
+            "estimate on the real pieces' own bars 5-12 gives "
+            f"{_fmt(c.get('real_continuation_key_equals_key'))} "
+            f"({_fmt(c.get('real_continuation_key_signature_equals_key'))}). Meter kept "
             f"{_fmt(c['meter_kept'])}.",
         ]
     if bench:

@@ -47,7 +47,7 @@ def bench_sprites(pack_dir: Path | None = None, runs: int = 30, warmup: int = 3)
     if not (pack_root / "model.json").exists():
         out["spritenet"] = "model pack not found; train it with `genstudio ml train sprites`"
         return out
-    pack, session, vocab, palette, z_dim = model_gen._load(pack_root)
+    pack, session, vocab, z_dim = model_gen._load(pack_root)
     out["provider"] = session.get_providers()[0]
     results: dict[str, Any] = {}
     for batch in (1, 16):
@@ -104,8 +104,9 @@ def _torch_runner(pack: Any, a: np.ndarray, z: np.ndarray, threads: int):
     raw["ch"] = tuple(raw["ch"])
     net, export_cls = build(SpriteNetConfig(**raw))
     tensors, _ = common.load_checkpoint(pack.root / "weights.safetensors")
+    bias = tensors.pop("export.logit_bias", None)
     net.load_state_dict(tensors)
-    model = export_cls(net).eval()
+    model = export_cls(net, bias).eval()
     torch.set_num_threads(threads)
     at, zt = torch.from_numpy(a), torch.from_numpy(z)
 

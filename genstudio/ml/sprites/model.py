@@ -1,4 +1,4 @@
-"""SpriteNet: a conditional generator of whole character sheets, in palette space.
+"""SpriteNet: a conditional generator of whole character sheets, in material-code space.
 
 Design (the "designer + animator" split of the sprites issue, identity consistent by construction):
 
@@ -9,9 +9,14 @@ Design (the "designer + animator" split of the sprites issue, identity consisten
   and a *pose* (direction x frame index, a learned embedding), with FiLM conditioning at every
   resolution. All frames of a sheet share the character code, so the character cannot change
   between frames.
-* **Palette space**: the decoder predicts, per pixel, logits over a fixed global palette (index
-  0 = transparent). Taking the argmax gives real pixel art: hard edges, colours only from the
-  palette, binary alpha - no blur to clean up.
+* **Material-code space**: the decoder predicts, per pixel, logits over *material codes*
+  (material x shade: skin, hair, top, bottom, shoes, steel, ... each in 4 shades of its ramp;
+  0 = transparent; ``procedural.compose_codes``). The requested colours are applied afterwards
+  by the palette ramps the attributes select (``procedural.color_lut``), exactly as pixel
+  artists palette-swap a character. Taking the argmax gives real pixel art: hard edges, only
+  ramp colours, binary alpha - no blur to clean up - and a user palette or recolour is a
+  lookup-table change, not a new generation. (The first packs predicted a global 203-colour
+  palette instead; they left the colour of small parts - trousers, shoes - to chance.)
 * **Latent**: a conditional VAE (Kingma & Welling 2014; Sohn et al. 2015). The encoder sees a few
   frames of a real sheet and explains what the attributes do not (``z``); at generation time
   ``z ~ N(0, I)``. The encoder is also what fine-tuning on a user's unlabelled sprites will use.
@@ -26,7 +31,7 @@ from dataclasses import dataclass, field
 class SpriteNetConfig:
     attr_keys: list[str] = field(default_factory=list)
     attr_sizes: list[int] = field(default_factory=list)  # number of values per key
-    n_colors: int = 64  # global palette size, index 0 = transparent
+    n_classes: int = 72  # material codes (material * 4 + shade), 0 = transparent
     n_poses: int = 24  # directions x frames
     z_dim: int = 16
     emb_dim: int = 32
@@ -61,11 +66,11 @@ def build(cfg: SpriteNetConfig):
             return h + self.skip(x)
 
     class Encoder(nn.Module):
-        """A few frames of one sheet (as palette one-hots) -> q(z | sheet)."""
+        """A few frames of one sheet (as material-code one-hots) -> q(z | sheet)."""
 
         def __init__(self) -> None:
             super().__init__()
-            k = cfg.n_colors
+            k = cfg.n_classes
             self.net = nn.Sequential(
                 nn.Conv2d(k, 64, 3, stride=2, padding=1),  # 16
                 nn.SiLU(),
@@ -108,7 +113,7 @@ def build(cfg: SpriteNetConfig):
             self.b8 = FiLMBlock(c4, c8, cond)
             self.b16 = FiLMBlock(c8, c16, cond)
             self.b32 = FiLMBlock(c16, c32, cond)
-            self.head = nn.Conv2d(c32, cfg.n_colors, 1)
+            self.head = nn.Conv2d(c32, cfg.n_classes, 1)
             self.encoder = Encoder()
 
         def code(self, attrs, z):  # attrs (B, A) int64, z (B, Z) -> (B, code_dim)
@@ -132,15 +137,21 @@ def build(cfg: SpriteNetConfig):
             return logits.view(b, p, *logits.shape[1:])
 
     class SheetExport(nn.Module):
-        """What ships in ONNX: attributes + z -> palette indices of every frame of every sheet."""
+        """What ships in ONNX: attributes + z -> material codes of every frame of every sheet.
 
-        def __init__(self, net: SpriteNet) -> None:
+        ``logit_bias`` (K,) is added before the argmax: ``-log(class weight)`` undoes the bias a
+        class-weighted loss puts into the decision (logit adjustment, Menon et al. 2021)."""
+
+        def __init__(self, net: SpriteNet, logit_bias=None) -> None:
             super().__init__()
             self.net = net
+            bias = torch.zeros(cfg.n_classes) if logit_bias is None else logit_bias
+            self.register_buffer("logit_bias", torch.as_tensor(bias, dtype=torch.float32))
 
         def forward(self, attrs, z):  # (B, A) int64, (B, Z) float -> (B, n_poses, 32, 32) int64
             b = attrs.shape[0]
             poses = torch.arange(cfg.n_poses, device=attrs.device)[None, :].expand(b, cfg.n_poses)
-            return self.net(attrs, z, poses).argmax(dim=2)
+            logits = self.net(attrs, z, poses) + self.logit_bias[None, None, :, None, None]
+            return logits.argmax(dim=2)
 
     return SpriteNet(), SheetExport

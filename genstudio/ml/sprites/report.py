@@ -60,8 +60,9 @@ def model_card(pack_dir: Path, eval_result: dict[str, Any] | None) -> str:
         "32x32 px), rendered by ONNX Runtime only. Architecture: SpriteNet "
         "(`genstudio/ml/sprites/model.py`): attribute embeddings + latent -> one character "
         "code (designer) -> FiLM-conditioned conv decoder per pose (animator) -> per-pixel "
-        "logits over a global palette (argmax inside the ONNX graph). Conditional VAE encoder "
-        "for the latent.",
+        "logits over material codes (material x shade; argmax inside the ONNX graph), coloured "
+        "by the palette ramps the attributes select (`procedural.color_lut`). Conditional VAE "
+        "encoder for the latent.",
         "",
         "## Data and license",
         "",

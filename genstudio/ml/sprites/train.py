@@ -39,7 +39,8 @@ class TrainConfig:
     kl_weight: float = 1.0  # ELBO weight (KL is divided by the pixels of a whole sheet)
     threads: int = 0
     save_every: int = 100
-    palette_sheets: int = 3000
+    stats_sheets: int = 500  # characters counted for the class weights
+    class_weight_power: float = 0.5  # 0 = plain cross-entropy, 1 = full median-frequency
     ch: tuple[int, int, int, int] = (128, 96, 64, 32)  # decoder channels at 4/8/16/32 px
     code_dim: int = 256
 
@@ -51,14 +52,15 @@ def _lr(cfg: TrainConfig, step: int) -> float:
     return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + np.cos(np.pi * t))
 
 
-def _prepare(run: Path, cfg: TrainConfig) -> tuple[SpriteNetConfig, data.Palette]:
+def _prepare(run: Path, cfg: TrainConfig) -> tuple[SpriteNetConfig, np.ndarray]:
     run.mkdir(parents=True, exist_ok=True)
-    pal_path = run / "palette.json"
-    if pal_path.exists():
-        palette = data.Palette(np.array(read_json(pal_path)["colors"], dtype=np.uint8))
+    w_path = run / "class_weights.json"
+    if w_path.exists():
+        weights = np.array(read_json(w_path)["weights"], dtype=np.float32)
     else:
-        palette = data.build_palette(cfg.palette_sheets)
-        atomic_write_json(pal_path, {"colors": palette.colors.tolist()})
+        freq = data.code_frequencies(cfg.stats_sheets)
+        weights = data.class_weights(freq, power=cfg.class_weight_power)
+        atomic_write_json(w_path, {"frequency": freq.tolist(), "weights": weights.tolist()})
     vocab = data.vocabulary()
     sample = data.render(*data.character("train", 0))
     net_path = run / "net_config.json"
@@ -70,7 +72,7 @@ def _prepare(run: Path, cfg: TrainConfig) -> tuple[SpriteNetConfig, data.Palette
         net_cfg = SpriteNetConfig(
             attr_keys=list(vocab),
             attr_sizes=[len(v) for v in vocab.values()],
-            n_colors=palette.size,
+            n_classes=data.n_codes(),
             n_poses=int(sample.shape[0] * sample.shape[1]),
             ch=tuple(cfg.ch),
             code_dim=cfg.code_dim,
@@ -78,7 +80,7 @@ def _prepare(run: Path, cfg: TrainConfig) -> tuple[SpriteNetConfig, data.Palette
         atomic_write_json(net_path, dataclasses.asdict(net_cfg))
     atomic_write_json(run / "vocab.json", vocab)
     atomic_write_json(run / "train_config.json", dataclasses.asdict(cfg))
-    return net_cfg, palette
+    return net_cfg, weights
 
 
 def train(run: Path, cfg: TrainConfig, *, minutes: float | None = None, progress=None) -> dict:
@@ -89,10 +91,11 @@ def train(run: Path, cfg: TrainConfig, *, minutes: float | None = None, progress
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = common.pick_device()
-    net_cfg, palette = _prepare(run, cfg)
+    net_cfg, class_w = _prepare(run, cfg)
     vocab = data.vocabulary()
     net, _ = build(net_cfg)
     net.to(device)
+    class_w_t = torch.from_numpy(class_w).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4, betas=(0.9, 0.99))
     step, seen, wall = 0, 0, 0.0
     ckpt = run / "checkpoint.safetensors"
@@ -111,7 +114,7 @@ def train(run: Path, cfg: TrainConfig, *, minutes: float | None = None, progress
         if minutes is not None and time.time() - t_start > minutes * 60:
             break
         t0 = time.time()
-        attrs_np, frames_np = data.batch("train", seen, cfg.batch, palette, vocab)
+        attrs_np, frames_np = data.batch("train", seen, cfg.batch, vocab)
         seen += cfg.batch
         b, p_all = frames_np.shape[:2]
         pose = np.stack([rng.choice(p_all, cfg.poses_per_char, replace=False) for _ in range(b)])
@@ -122,11 +125,11 @@ def train(run: Path, cfg: TrainConfig, *, minutes: float | None = None, progress
         enc_pose_t = torch.from_numpy(enc_pose).to(device)
         target = torch.gather(frames, 1, pose_t[:, :, None, None].expand(-1, -1, 32, 32))
         enc_in = torch.gather(frames, 1, enc_pose_t[:, :, None, None].expand(-1, -1, 32, 32))
-        onehot = F.one_hot(enc_in, net_cfg.n_colors).permute(0, 1, 4, 2, 3).float()
+        onehot = F.one_hot(enc_in, net_cfg.n_classes).permute(0, 1, 4, 2, 3).float()
         mu, logvar = net.encoder(onehot, enc_pose_t)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         logits = net(attrs, z, pose_t)  # (B, P, K, 32, 32)
-        ce = F.cross_entropy(logits.flatten(0, 1), target.flatten(0, 1))
+        ce = F.cross_entropy(logits.flatten(0, 1), target.flatten(0, 1), weight=class_w_t)
         kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)).mean()
         loss = ce + cfg.kl_weight * kl / pixels
         for g in opt.param_groups:
@@ -161,7 +164,7 @@ def train(run: Path, cfg: TrainConfig, *, minutes: float | None = None, progress
 
 
 def load_trained(run: Path):
-    """The trained SpriteNet (eval mode), its config and palette."""
+    """The trained SpriteNet (eval mode), its export wrapper, config and checkpoint metadata."""
     raw = read_json(run / "net_config.json")
     raw["ch"] = tuple(raw["ch"])
     net_cfg = SpriteNetConfig(**raw)
@@ -169,8 +172,7 @@ def load_trained(run: Path):
     tensors, meta = common.load_checkpoint(run / "checkpoint.safetensors")
     common.restore_state(net, None, tensors)
     net.eval()
-    palette = data.Palette(np.array(read_json(run / "palette.json")["colors"], dtype=np.uint8))
-    return net, export_cls, net_cfg, palette, meta
+    return net, export_cls, net_cfg, meta
 
 
 def _hardware(device: str) -> str:
@@ -182,19 +184,30 @@ def _hardware(device: str) -> str:
 
 
 def export_pack(
-    run: Path, out: Path, *, metrics: dict | None = None, notes: list[str] | None = None
+    run: Path,
+    out: Path,
+    *,
+    metrics: dict | None = None,
+    notes: list[str] | None = None,
+    logit_adjust: bool = False,
 ) -> Path:
-    """Write the ONNX model pack (model.json + sprites.onnx + weights.safetensors)."""
+    """Write the ONNX model pack (model.json + sprites.onnx + weights.safetensors).
+
+    ``logit_adjust`` subtracts log(class weight) from the logits before the argmax, so the
+    decision is the unweighted one although training weighted rare codes up."""
     import torch
 
     from genstudio.runtime.packs import write_pack
 
-    net, export_cls, net_cfg, palette, meta = load_trained(run)
+    net, export_cls, net_cfg, meta = load_trained(run)
     out.mkdir(parents=True, exist_ok=True)
     attrs = torch.zeros(2, len(net_cfg.attr_sizes), dtype=torch.int64)
     z = torch.zeros(2, net_cfg.z_dim)
+    bias = np.zeros(net_cfg.n_classes, dtype=np.float32)
+    if logit_adjust and (run / "class_weights.json").exists():
+        bias = -np.log(np.array(read_json(run / "class_weights.json")["weights"], np.float32))
     common.export_onnx(
-        export_cls(net),
+        export_cls(net, torch.from_numpy(bias)),
         (attrs, z),
         out / "sprites.onnx",
         input_names=["attrs", "z"],
@@ -202,6 +215,7 @@ def export_pack(
         dynamic_axes={"attrs": {0: "batch"}, "z": {0: "batch"}, "indices": {0: "batch"}},
     )
     gen_state = {k: v for k, v in net.state_dict().items() if not k.startswith("encoder.")}
+    gen_state["export.logit_bias"] = torch.from_numpy(bias)
     enc_state = {k: v for k, v in net.state_dict().items() if k.startswith("encoder.")}
     common.save_checkpoint(
         out / "weights.safetensors", {**gen_state, **enc_state}, {"step": meta["step"]}
@@ -231,10 +245,12 @@ def export_pack(
             "characters_seen": meta["seen"],
             "wall_s": meta.get("wall_s"),
             "data": "genstudio.generators.sprites.procedural, split 'train' (seeds from 0)",
+            "loss": "class-weighted cross-entropy on material codes + KL/pixels (CVAE ELBO)",
             "hardware": _hardware(meta.get("device", "cpu")),
             "notes": notes or [],
+            "logit_adjust": bool(logit_adjust),
         },
         metrics=metrics or {},
-        extra={"vocab": vocab, "palette": palette.colors.tolist()},
+        extra={"vocab": vocab, "output": "material_codes", "n_codes": net_cfg.n_classes},
     )
     return out
