@@ -300,10 +300,11 @@ class GrammarState:
                 mask[ids] = True
         return mask
 
-    def feed(self, token: int) -> None:
-        """Advance by ``token``; raises InvalidParamsError if it is not allowed here."""
+    def feed(self, token: int, *, check: bool = True) -> None:
+        """Advance by ``token``; raises InvalidParamsError if it is not allowed here.
+        ``check=False`` skips that test for a token the caller drew from :meth:`allowed`."""
         token = int(token)
-        if not (0 <= token < VOCAB.size and self.allowed()[token]):
+        if check and not (0 <= token < VOCAB.size and self.allowed()[token]):
             name = VOCAB.names[token] if 0 <= token < VOCAB.size else str(token)
             raise InvalidParamsError(f"Token {name} may not follow {self.prev or 'the start'}.")
         kind, value = VOCAB.kind(token), VOCAB.value(token)
