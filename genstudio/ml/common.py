@@ -34,6 +34,18 @@ def pick_device(prefer: str = "auto") -> str:
     return "cpu"
 
 
+def optimizer_step(net: Any, opt: Any, loss: Any, lr: float, clip: float = 1.0) -> None:
+    """One update: set the learning rate, backpropagate, clip the gradient norm, step."""
+    import torch
+
+    for g in opt.param_groups:
+        g["lr"] = lr
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
+    opt.step()
+
+
 def save_checkpoint(path: Path, state: dict[str, Any], meta: dict[str, Any]) -> None:
     """Write tensors as safetensors and the rest as JSON metadata, atomically (never pickle)."""
     from safetensors.torch import save

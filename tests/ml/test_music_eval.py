@@ -85,3 +85,38 @@ def test_bench_json_and_report(setup, tmp_path):
         assert (tmp_path / "music" / f"{r['name']}.ogg").read_bytes()[:4] == b"OggS"
     card = model_card(pack, None, b)
     assert "tokens/s" in card and "public domain" in card
+
+
+def test_training_resumes_and_exports_a_working_pack(setup, tmp_path):
+    from genstudio.generators.music import sampler
+    from genstudio.ml.music.train import TrainConfig, export_pack, train
+    from genstudio.runtime.packs import load_pack
+
+    cache, _ = setup
+    cfg = TrainConfig(
+        batch=2,
+        max_len=64,
+        n_layer=1,
+        n_head=2,
+        d_model=16,
+        max_steps=2,
+        warmup=1,
+        save_every=1,
+        eval_every=2,
+        threads=1,
+    )
+    run = tmp_path / "run"
+    first = train(run, cache, cfg)
+    assert first["step"] == 2 and first["best_valid"] > 0
+    cfg.max_steps = 4
+    second = train(run, cache, cfg)  # resumes from the checkpoint, does not start over
+    assert second["step"] == 4
+    lines = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines if "valid_loss" in x] == [2, 4]
+    pack = export_pack(run, tmp_path / "music-gpt", notes=["test"])
+    assert load_pack(pack).raw["training"]["steps"] == 4
+    model = sampler.MusicModel(pack)
+    prompt = sampler.header_tokens("folk", "G major", (3, 4), 100)
+    g = sampler.Grammar(prompt, sampler.Constraints(bars=2))
+    seq = sampler.generate_tokens(model, prompt, g, sampler.SampleSettings(seed=1))
+    assert seq.count(tokens.VOCAB.id("BAR")) == 2

@@ -233,12 +233,7 @@ def train(
         loss = F.cross_entropy(
             logits.flatten(0, 1), torch.from_numpy(y).to(device).flatten(), ignore_index=IGNORE
         )
-        for g in opt.param_groups:
-            g["lr"] = _lr(cfg, step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
+        common.optimizer_step(net, opt, loss, _lr(cfg, step))
         step += 1
         wall += time.time() - t0
         row = {"step": step, "loss": loss.item(), "lr": _lr(cfg, step), "wall_s": wall}

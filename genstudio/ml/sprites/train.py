@@ -132,12 +132,7 @@ def train(run: Path, cfg: TrainConfig, *, minutes: float | None = None, progress
         ce = F.cross_entropy(logits.flatten(0, 1), target.flatten(0, 1), weight=class_w_t)
         kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)).mean()
         loss = ce + cfg.kl_weight * kl / pixels
-        for g in opt.param_groups:
-            g["lr"] = _lr(cfg, step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
+        common.optimizer_step(net, opt, loss, _lr(cfg, step))
         step += 1
         wall += time.time() - t0
         if step % 10 == 0 or step == cfg.max_steps:

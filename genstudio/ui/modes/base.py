@@ -6,7 +6,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QBoxLayout, QFrame, QLabel, QPushButton, QScrollArea, QWidget
 
 from genstudio.core.errors import GenStudioError
 
@@ -16,6 +17,39 @@ if TYPE_CHECKING:
     from genstudio.ui.context import AppContext
 
 log = logging.getLogger(__name__)
+
+
+def muted_label(text: str = "") -> QLabel:
+    """A secondary-text label (styled by the theme's ``#Muted`` rule)."""
+    lab = QLabel(text)
+    lab.setObjectName("Muted")
+    return lab
+
+
+def add_generate_button(lay: QBoxLayout, on_click, tooltip: str) -> QPushButton:
+    """The primary Generate button of a controls column, with its Ctrl+Enter hint below."""
+    button = QPushButton("Generate")
+    button.setObjectName("Primary")
+    button.setToolTip(tooltip)
+    button.setMinimumHeight(34)
+    button.clicked.connect(on_click)
+    lay.addWidget(button)
+    hint = muted_label("Ctrl+Enter")
+    hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    lay.addWidget(hint)
+    return button
+
+
+def controls_scroll(body: QWidget, width: int, name: str) -> QScrollArea:
+    """A mode's left controls column: vertical scrolling only, fixed width, no frame."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setWidget(body)
+    scroll.setFixedWidth(width)
+    scroll.setObjectName(name)
+    return scroll
 
 
 class ModePanel(QWidget):

@@ -41,7 +41,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QSplitter,
@@ -52,7 +51,7 @@ from PySide6.QtWidgets import (
 
 from genstudio.core.errors import GenStudioError, InvalidParamsError
 from genstudio.ui import icons
-from genstudio.ui.modes.base import ModePanel
+from genstudio.ui.modes.base import ModePanel, add_generate_button, controls_scroll, muted_label
 from genstudio.ui.modes.music import state
 from genstudio.ui.modes.music.pianoroll import PianoRoll
 
@@ -116,10 +115,7 @@ def _section(title: str) -> QLabel:
     return lab
 
 
-def _muted(text: str = "") -> QLabel:
-    lab = QLabel(text)
-    lab.setObjectName("Muted")
-    return lab
+_muted = muted_label
 
 
 def _field(text: str) -> QLabel:
@@ -450,24 +446,8 @@ class MusicPanel(ModePanel):
         lay.addLayout(b)
 
         lay.addStretch(1)
-        self.generate_button = QPushButton("Generate")
-        self.generate_button.setObjectName("Primary")
-        self.generate_button.setToolTip("Generate (Ctrl+Enter)")
-        self.generate_button.setMinimumHeight(34)
-        self.generate_button.clicked.connect(self.generate)
-        lay.addWidget(self.generate_button)
-        hint = _muted("Ctrl+Enter")
-        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        lay.addWidget(hint)
-
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(body)
-        scroll.setFixedWidth(340)
-        scroll.setObjectName("MusicControlsScroll")
-        return scroll
+        self.generate_button = add_generate_button(lay, self.generate, "Generate (Ctrl+Enter)")
+        return controls_scroll(body, 340, "MusicControlsScroll")
 
     def _build_banner(self) -> QWidget:
         """Shown when the model pack is missing (styled like the window's message bar)."""

@@ -6,7 +6,6 @@ controls over :class:`MusicSettings` and this part is testable without widgets.
 
 from __future__ import annotations
 
-import secrets
 import wave
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import numpy as np
 from genstudio.core.errors import InvalidParamsError
 from genstudio.generators.music import score as sc
 from genstudio.generators.music import tokens as tk
+from genstudio.ui.modes.seeds import MAX_SEED, parse_seed, random_seed  # noqa: F401 (the panel uses state.*)
 
 GENERATOR = "music.gpt"
 MODES: tuple[str, ...] = ("generate", "continue", "variations", "interpolate", "loop", "drums")
@@ -54,28 +54,9 @@ TIME_SIGNATURES: tuple[str, ...] = tuple(f"{n}/{d}" for n, d in tk.TIME_SIGNATUR
 TEMPO_RANGE = (int(sc.TEMPO_RANGE[0]), int(sc.TEMPO_RANGE[1]))
 BARS_RANGE = (1, 128)
 MAX_COUNT = 32
-DICE_MAX = 2**31 - 1
-MAX_SEED = 2**63 - 1
 MIDI_SUFFIXES = (".mid", ".midi")
 MIDI_FILTER = "MIDI files (*.mid *.midi)"
 MAX_RESULTS = 50
-
-
-def random_seed() -> int:
-    return secrets.randbelow(DICE_MAX + 1)
-
-
-def parse_seed(text: str) -> int:
-    """The seed field's text -> a seed; InvalidParamsError names the problem."""
-    t = text.strip()
-    if not t:
-        raise InvalidParamsError("Enter a seed (a whole number), or press the dice for one.")
-    if not t.isdigit():
-        raise InvalidParamsError(f"The seed must be a whole number, not {t[:30]!r}.")
-    v = int(t)
-    if v > MAX_SEED:
-        raise InvalidParamsError(f"The seed must be at most {MAX_SEED}.")
-    return v
 
 
 def is_midi_path(path: str | Path) -> bool:

@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
 from genstudio.core.errors import GenStudioError, InvalidParamsError
 from genstudio.generators.sprites import palettes, procedural
 from genstudio.ui import icons, theme
-from genstudio.ui.modes.base import ModePanel
+from genstudio.ui.modes.base import ModePanel, add_generate_button, controls_scroll, muted_label
 from genstudio.ui.modes.sprites import state
 from genstudio.ui.modes.sprites.widgets import (
     TILE,
@@ -132,10 +132,7 @@ def _section(title: str) -> QLabel:
     return lab
 
 
-def _muted(text: str = "") -> QLabel:
-    lab = QLabel(text)
-    lab.setObjectName("Muted")
-    return lab
+_muted = muted_label
 
 
 class _Card(QFrame):
@@ -358,24 +355,10 @@ class SpritesPanel(ModePanel):
         lay.addLayout(b)
 
         lay.addStretch(1)
-        self.generate_button = QPushButton("Generate")
-        self.generate_button.setObjectName("Primary")
-        self.generate_button.setToolTip("Generate a batch (Ctrl+Enter)")
-        self.generate_button.setMinimumHeight(34)
-        self.generate_button.clicked.connect(self.generate)
-        lay.addWidget(self.generate_button)
-        hint = _muted("Ctrl+Enter")
-        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        lay.addWidget(hint)
-
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(body)
-        scroll.setFixedWidth(348)
-        scroll.setObjectName("SpriteControlsScroll")
-        return scroll
+        self.generate_button = add_generate_button(
+            lay, self.generate, "Generate a batch (Ctrl+Enter)"
+        )
+        return controls_scroll(body, 348, "SpriteControlsScroll")
 
     def _field(self, text: str) -> QLabel:
         lab = QLabel(text)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from genstudio.core.errors import GenStudioError, InvalidParamsError
 from genstudio.generators.sprites import export, procedural
+from genstudio.ui.modes.seeds import MAX_SEED, parse_seed, random_seed  # noqa: F401 (the panel uses state.*)
 
 DEFAULT_MODEL = "sprites.procedural"
 MODEL_LABELS: dict[str, str] = {
@@ -33,8 +33,6 @@ NATIVE_SIZE = procedural.FRAME
 MAX_COUNT = 64
 DEFAULT_COUNT = 8
 #: the dice draws seeds below 2**31 (short to read and type); any seed up to MAX_SEED is accepted
-DICE_MAX = 2**31 - 1
-MAX_SEED = 2**63 - 1
 MAX_PALETTE_COLORS = 64
 ZOOMS = (1, 2, 3, 4, 5, 6, 7, 8)
 EXPORT_FORMATS: tuple[tuple[str, str], ...] = (
@@ -110,23 +108,6 @@ def sprite_models() -> list[str]:
 
     names = [n for n in generators.names() if n.startswith("sprites.")]
     return sorted(names, key=lambda n: (n != DEFAULT_MODEL, n not in MODEL_LABELS, n))
-
-
-def random_seed() -> int:
-    return secrets.randbelow(DICE_MAX + 1)
-
-
-def parse_seed(text: str) -> int:
-    """The seed field's text -> a seed; InvalidParamsError names the problem."""
-    t = text.strip()
-    if not t:
-        raise InvalidParamsError("Enter a seed (a whole number), or press the dice for one.")
-    if not t.isdigit():
-        raise InvalidParamsError(f"The seed must be a whole number, not {t[:30]!r}.")
-    v = int(t)
-    if v > MAX_SEED:
-        raise InvalidParamsError(f"The seed must be at most {MAX_SEED}.")
-    return v
 
 
 # --- settings ----------------------------------------------------------------------------------
