@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,20 +58,46 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
 
 
+def read_file_bytes(
+    path: str | os.PathLike[str],
+    *,
+    what: str = "file",
+    error: type[GenStudioError] = GenStudioError,
+    max_bytes: int | None = None,
+    too_big: Callable[[int], GenStudioError] | None = None,
+) -> bytes:
+    """A file's bytes, or ``error`` with a message that names the file and what is wrong
+    (missing, a folder, no permission, too big for ``max_bytes``, any other OS error)."""
+    path = Path(path)
+    try:
+        if max_bytes is not None:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise (
+                    too_big(size)
+                    if too_big
+                    else error(
+                        f"The {what} {path} is {size / 1e6:.1f} MB, more than GenStudio reads."
+                    )
+                )
+        return path.read_bytes()
+    except FileNotFoundError as e:
+        raise error(f"The {what} {path} does not exist.") from e
+    except IsADirectoryError as e:
+        raise error(f"The path {path} is a folder, not a {what}.") from e
+    except PermissionError as e:
+        raise error(
+            f"The {what} {path} cannot be read (permission denied).",
+            hint="Check the file's and its folder's permissions.",
+        ) from e
+    except OSError as e:
+        raise error(f"The {what} {path} cannot be read: {e.strerror or e}") from e
+
+
 def read_json(path: str | os.PathLike[str], *, what: str = "file") -> Any:
     """Read JSON with an error that names the file and what is wrong with it."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as e:
-        raise GenStudioError(f"The {what} {path} does not exist.") from e
-    except PermissionError as e:
-        raise GenStudioError(
-            f"The {what} {path} cannot be read (permission denied).",
-            hint="Check the folder's permissions.",
-        ) from e
-    except OSError as e:
-        raise GenStudioError(f"The {what} {path} cannot be read: {e.strerror or e}") from e
+    raw = read_file_bytes(path, what=what)
     if not raw.strip():
         raise GenStudioError(f"The {what} {path} is empty (it may have been cut off by a crash).")
     try:

@@ -41,9 +41,8 @@ plain-English message and a hint, never an IndexError or a struct error.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from genstudio.core.atomic import atomic_write_bytes
+from genstudio.core.atomic import atomic_write_bytes, read_file_bytes
 from genstudio.core.errors import InvalidParamsError, MidiFileError
 from genstudio.generators.music.score import (
     DRUM_CHANNEL,
@@ -360,23 +359,9 @@ def _load(source: str | os.PathLike[str] | bytes | bytearray | memoryview) -> by
         if len(data) > MAX_FILE_BYTES:
             raise _too_big(len(data))
         return data
-    path = Path(source)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _too_big(size)
-        return path.read_bytes()
-    except FileNotFoundError as e:
-        raise MidiFileError(f"The MIDI file {path} does not exist.") from e
-    except IsADirectoryError as e:
-        raise MidiFileError(f"The path {path} is a folder, not a MIDI file.") from e
-    except PermissionError as e:
-        raise MidiFileError(
-            f"The MIDI file {path} cannot be read (permission denied).",
-            hint="Check the file's permissions.",
-        ) from e
-    except OSError as e:
-        raise MidiFileError(f"The MIDI file {path} cannot be read: {e.strerror or e}") from e
+    return read_file_bytes(
+        source, what="MIDI file", error=MidiFileError, max_bytes=MAX_FILE_BYTES, too_big=_too_big
+    )
 
 
 def _too_big(size: int) -> MidiFileError:

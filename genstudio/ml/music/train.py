@@ -223,6 +223,15 @@ def train(
         net.train()
         return float(np.mean(losses))
 
+    saved_at = step
+
+    def save() -> None:
+        nonlocal saved_at
+        common.save_checkpoint(
+            ckpt, common.flat_state(net, opt), {"step": step, "wall_s": wall, "params": n_params}
+        )
+        saved_at = step
+
     net.train()
     while step < cfg.max_steps:
         if minutes is not None and time.time() - t_start > minutes * 60:
@@ -246,14 +255,9 @@ def train(
             if progress is not None:
                 progress(step / cfg.max_steps, f"step {step} loss {row['loss']:.3f}")
         if step % cfg.save_every == 0 or step == cfg.max_steps:
-            common.save_checkpoint(
-                ckpt,
-                common.flat_state(net, opt),
-                {"step": step, "wall_s": wall, "params": n_params},
-            )
-    common.save_checkpoint(
-        ckpt, common.flat_state(net, opt), {"step": step, "wall_s": wall, "params": n_params}
-    )
+            save()
+    if saved_at != step:  # stopped by --minutes between two saves
+        save()
     return {"step": step, "wall_s": wall, "params": n_params, "device": device, "best_valid": best}
 
 

@@ -109,6 +109,17 @@ def train(run: Path, cfg: TrainConfig, *, minutes: float | None = None, progress
     t_start = time.time()
     pixels = net_cfg.n_poses * net_cfg.frame * net_cfg.frame
     n_params = sum(p.numel() for p in net.parameters())
+    saved_at = step
+
+    def save() -> None:
+        nonlocal saved_at
+        common.save_checkpoint(
+            ckpt,
+            common.flat_state(net, opt),
+            {"step": step, "seen": seen, "wall_s": wall, "params": n_params},
+        )
+        saved_at = step
+
     net.train()
     while step < cfg.max_steps:
         if minutes is not None and time.time() - t_start > minutes * 60:
@@ -145,16 +156,9 @@ def train(run: Path, cfg: TrainConfig, *, minutes: float | None = None, progress
             if progress is not None:
                 progress(step / cfg.max_steps, f"step {step} ce {ce.item():.3f} acc {acc:.3f}")
         if step % cfg.save_every == 0 or step == cfg.max_steps:
-            common.save_checkpoint(
-                ckpt,
-                common.flat_state(net, opt),
-                {"step": step, "seen": seen, "wall_s": wall, "params": n_params},
-            )
-    common.save_checkpoint(
-        ckpt,
-        common.flat_state(net, opt),
-        {"step": step, "seen": seen, "wall_s": wall, "params": n_params},
-    )
+            save()
+    if saved_at != step:  # stopped by --minutes between two saves
+        save()
     return {"step": step, "seen": seen, "wall_s": wall, "params": n_params, "device": device}
 
 
