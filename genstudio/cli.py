@@ -319,12 +319,40 @@ def cmd_generate_music(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "count": args.count,
         "key_lock": not args.no_key_lock,
+        "silent_bars": args.silent_bars,
         "strength": args.strength,
         "inputs": [str(p) for p in args.input or []],
         "audio": args.wav,
         "soundfont": str(args.soundfont) if args.soundfont else "auto",
     }
     for path in run_generator_to_dir("music.gpt", params, Path(args.out), args.project):
+        print(path)
+    return 0
+
+
+def cmd_generate_image(args: argparse.Namespace) -> int:
+    params: dict[str, Any] = {
+        "prompt": args.prompt,
+        "negative": args.negative,
+        "model": args.model,
+        "steps": args.steps,
+        "guidance": args.guidance,
+        "scheduler": args.scheduler,
+        "seed": args.seed,
+        "count": args.count,
+        "width": args.width,
+        "height": args.height,
+        "init": str(args.init) if args.init else "",
+        "strength": args.strength,
+        "mask": str(args.mask) if args.mask else "",
+        "pixel_art": args.pixel_art is not None,
+        "grid": args.pixel_art or 32,
+        "colors": args.colors,
+        "palette": str(args.palette) if args.palette else "",
+        "outline": args.outline,
+        "upscale": args.upscale,
+    }
+    for path in run_generator_to_dir("images.diffusion", params, Path(args.out), args.project):
         print(path)
     return 0
 
@@ -377,9 +405,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
             from genstudio.ml.music.bench import bench_music
 
             results["music"] = bench_music()
+        elif part == "images":
+            from genstudio.ml.images.bench import bench_images
+
+            results["images"] = bench_images()
         else:
             raise GenStudioError(
-                f"Unknown benchmark {part!r}", hint="Known: gallery, sprites, music"
+                f"Unknown benchmark {part!r}", hint="Known: gallery, sprites, music, images"
             )
     if args.json:
         _print_json(results)
@@ -462,6 +494,16 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models_import(args: argparse.Namespace) -> int:
+    from genstudio.core.settings import user_models_dir
+    from genstudio.generators.images.sd_onnx import import_sd_folder, validate_sd_folder
+
+    info = validate_sd_folder(args.path)
+    dest = import_sd_folder(args.path, args.models_dir or user_models_dir(), name=args.name)
+    print(f"imported {info.variant} model: {dest}")
+    return 0
+
+
 def cmd_models_check(args: argparse.Namespace) -> int:
     from genstudio.runtime.packs import load_pack
 
@@ -502,6 +544,22 @@ def cmd_ml_train(args: argparse.Namespace) -> int:
         if args.batch:
             mcfg.batch = args.batch
         result = train_music(Path(args.run), Path(args.data), mcfg, minutes=args.minutes)
+    elif args.what in ("images-ae", "images", "images-judge"):
+        from genstudio.ml.images.train import TrainConfig as ImageConfig
+        from genstudio.ml.images.train import train as train_images
+
+        if not args.data:
+            raise GenStudioError(
+                "Training the image model needs the icon data cache.",
+                hint="Build it: python -m genstudio.ml.images.data build DIR, then --data DIR",
+            )
+        what = {"images-ae": "ae", "images": "diffusion", "images-judge": "judge"}[args.what]
+        icfg = ImageConfig(what=what, threads=args.threads, seed=args.seed)
+        for name in ("steps", "batch", "lr"):
+            if getattr(args, name):
+                setattr(icfg, name, getattr(args, name))
+        run = train_images(icfg, Path(args.data), Path(args.run), ae_run=args.ae)
+        result = {"run": str(run)}
     else:
         raise GenStudioError(f"Unknown training target {args.what!r}")
     _print_json(result)
@@ -514,6 +572,16 @@ def cmd_ml_export(args: argparse.Namespace) -> int:
         from genstudio.core.atomic import read_json
 
         metrics = read_json(args.metrics, what="metrics file")
+    if args.what == "images":
+        from genstudio.ml.images.export import export_pack as export_images
+
+        if not (args.ae and args.data):
+            raise GenStudioError("export images needs --ae RUN_AE and --data DIR")
+        out = export_images(
+            Path(args.run), args.ae, args.data, Path(args.out), metrics=metrics, notes=args.note
+        )
+        print(out)
+        return 0
     if args.what == "music":
         from genstudio.ml.music.train import export_pack as export_music
 
@@ -533,6 +601,19 @@ def cmd_ml_export(args: argparse.Namespace) -> int:
 
 
 def cmd_ml_report(args: argparse.Namespace) -> int:
+    if args.what == "images":
+        from genstudio.core.atomic import atomic_write_text, read_json
+        from genstudio.ml.images.report import contact_sheet, model_card
+
+        model, docs = Path(args.model), Path(args.docs)
+        print(contact_sheet(model, docs / "images-icons-contact-sheet.png"))
+        ev = read_json(args.eval, what="eval file") if args.eval else None
+        bench = read_json(args.bench, what="bench file") if args.bench else None
+        card = model_card(model, ev, bench)
+        atomic_write_text(model / "README.md", card)
+        atomic_write_text(docs / "models" / "images-icons.md", card)
+        print(docs / "models" / "images-icons.md")
+        return 0
     if args.what == "music":
         from genstudio.core.atomic import atomic_write_text, read_json
         from genstudio.ml.music.report import model_card, write_examples
@@ -568,6 +649,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
             n=args.n or 200,
             bars=args.bars,
             pack_dir=args.model,
+            progress=lambda m: print(f"\r{m:40s}", end="", file=sys.stderr, flush=True),
+        )
+        if args.out:
+            atomic_write_json(args.out, result)
+        _print_json(result)
+        return 0
+    if args.what == "images":
+        from genstudio.ml.images.evaluate import evaluate as evaluate_images
+
+        if not (args.data and args.judge):
+            raise GenStudioError("eval images needs --data DIR and --judge RUN")
+        result = evaluate_images(
+            Path(args.data),
+            Path(args.judge),
+            pack_dir=args.model,
+            per_category=args.n or 6,
             progress=lambda m: print(f"\r{m:40s}", end="", file=sys.stderr, flush=True),
         )
         if args.out:
@@ -686,6 +783,9 @@ def build_parser() -> argparse.ArgumentParser:
     mu.add_argument("--top-k", type=int, default=0)
     mu.add_argument("--strength", type=float, default=0.5, help="variations: pitches re-sampled")
     mu.add_argument("--no-key-lock", action="store_true", help="allow notes outside the key")
+    mu.add_argument(
+        "--silent-bars", action="store_true", help="allow generated bars without any note"
+    )
     mu.add_argument("--seed", type=int, default=0)
     mu.add_argument("--count", type=int, default=1)
     mu.add_argument("--wav", action="store_true", help="also render audio (.wav)")
@@ -694,8 +794,33 @@ def build_parser() -> argparse.ArgumentParser:
     mu.add_argument("--project", type=Path, help="also save into this project's gallery")
     mu.set_defaults(func=cmd_generate_music)
 
+    im = gen.add_parser("image", help="images from the built-in model or an SD ONNX folder")
+    im.add_argument("--prompt", required=True)
+    im.add_argument("--negative", default="")
+    im.add_argument("--model", default="builtin", help='"builtin" or an SD ONNX folder')
+    im.add_argument("--steps", type=int, default=20)
+    im.add_argument("--guidance", type=float, default=4.0)
+    im.add_argument(
+        "--scheduler", default="dpmpp_2m", choices=["ddim", "euler", "euler_a", "dpmpp_2m", "lcm"]
+    )
+    im.add_argument("--seed", type=int, default=0)
+    im.add_argument("--count", type=int, default=1)
+    im.add_argument("--width", type=int, default=512, help="SD models only")
+    im.add_argument("--height", type=int, default=512, help="SD models only")
+    im.add_argument("--init", type=Path, help="img2img / inpainting source image")
+    im.add_argument("--strength", type=float, default=0.75)
+    im.add_argument("--mask", type=Path, help="inpainting mask (white = repaint)")
+    im.add_argument("--pixel-art", type=int, metavar="GRID", help="pixel art on a GRID grid")
+    im.add_argument("--colors", type=int, default=16, help="pixel art: palette size")
+    im.add_argument("--palette", type=Path, help="pixel art: .gpl/.hex/.pal palette file")
+    im.add_argument("--outline", action="store_true", help="pixel art: dark outline")
+    im.add_argument("--upscale", type=int, default=1, choices=[1, 2, 4])
+    im.add_argument("--out", required=True, type=Path)
+    im.add_argument("--project", type=Path, help="also save into this project's gallery")
+    im.set_defaults(func=cmd_generate_image)
+
     b = sub.add_parser("bench", help="speed benchmarks (JSON with --json)")
-    b.add_argument("parts", nargs="*", help="gallery (default), sprites")
+    b.add_argument("parts", nargs="*", help="gallery (default), sprites, music, images")
     b.add_argument("--json", action="store_true")
     b.add_argument("--assets", type=int, default=10_000, help="gallery size")
     b.set_defaults(func=cmd_bench)
@@ -707,8 +832,12 @@ def build_parser() -> argparse.ArgumentParser:
     mlp = sub.add_parser("ml", help="train and export the built-in models (needs torch)")
     mls = mlp.add_subparsers(dest="sub", required=True)
     mt = mls.add_parser("train")
-    mt.add_argument("what", choices=["sprites", "sprites-judge", "music"])
-    mt.add_argument("--data", type=Path, help="music: the corpus cache folder")
+    mt.add_argument(
+        "what", choices=["sprites", "sprites-judge", "music", "images-ae", "images", "images-judge"]
+    )
+    mt.add_argument("--data", type=Path, help="music/images: the data cache folder")
+    mt.add_argument("--ae", type=Path, help="images: the autoencoder run")
+    mt.add_argument("--lr", type=float)
     mt.add_argument("--run", required=True, type=Path, help="run folder (resumes if present)")
     mt.add_argument(
         "--steps", type=int, help="default: the target's own (sprites 1300, judge 2000)"
@@ -719,8 +848,10 @@ def build_parser() -> argparse.ArgumentParser:
     mt.add_argument("--seed", type=int, default=1234)
     mt.set_defaults(func=cmd_ml_train)
     me = mls.add_parser("export")
-    me.add_argument("what", choices=["sprites", "music"])
+    me.add_argument("what", choices=["sprites", "music", "images"])
     me.add_argument("--run", required=True, type=Path)
+    me.add_argument("--ae", type=Path, help="images: the autoencoder run")
+    me.add_argument("--data", type=Path, help="images: the data cache (sources, licences)")
     me.add_argument("--out", required=True, type=Path)
     me.add_argument("--metrics", type=Path, help="eval JSON to record in the model card")
     me.add_argument("--note", action="append", help="a line for the model card (repeatable)")
@@ -731,7 +862,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     me.set_defaults(func=cmd_ml_export)
     mr = mls.add_parser("report", help="contact sheets + model card of a sprite pack")
-    mr.add_argument("what", choices=["sprites", "music"])
+    mr.add_argument("what", choices=["sprites", "music", "images"])
     mr.add_argument("--model", required=True, type=Path)
     mr.add_argument("--eval", type=Path)
     mr.add_argument("--bench", type=Path, help="music: bench JSON for the model card")
@@ -739,9 +870,9 @@ def build_parser() -> argparse.ArgumentParser:
     mr.set_defaults(func=cmd_ml_report)
 
     ev = sub.add_parser("eval", help="judge a built-in model against held-out real data")
-    ev.add_argument("what", choices=["sprites", "music"])
-    ev.add_argument("--judge", type=Path, help="sprites: the judge run folder")
-    ev.add_argument("--data", type=Path, help="music: the corpus cache folder")
+    ev.add_argument("what", choices=["sprites", "music", "images"])
+    ev.add_argument("--judge", type=Path, help="sprites/images: the judge run folder")
+    ev.add_argument("--data", type=Path, help="music/images: the data cache folder")
     ev.add_argument("--bars", type=int, default=16, help="music: bars per generated piece")
     ev.add_argument("--model", type=Path, help="model pack folder (default: the shipped one)")
     ev.add_argument("-n", type=int, default=0, help="pieces/sheets (sprites 500, music 200)")
@@ -753,6 +884,11 @@ def build_parser() -> argparse.ArgumentParser:
     ml = m.add_parser("list")
     ml.add_argument("--json", action="store_true")
     ml.set_defaults(func=cmd_models_list)
+    mi = m.add_parser("import", help="import a Stable Diffusion ONNX folder (Optimum layout)")
+    mi.add_argument("path", type=Path)
+    mi.add_argument("--name", help="folder name under the models directory")
+    mi.add_argument("--models-dir", type=Path, help="default: the user models folder")
+    mi.set_defaults(func=cmd_models_import)
     mc = m.add_parser("check", help="verify a model pack folder (hashes, formats, paths)")
     mc.add_argument("path", type=Path)
     mc.set_defaults(func=cmd_models_check)

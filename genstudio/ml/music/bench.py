@@ -73,7 +73,9 @@ def _ort_stepper(model):
     return run
 
 
-def bench_music(pack_dir: Path | None = None, runs: int = 20, warmup: int = 2) -> dict[str, Any]:
+def bench_music(
+    pack_dir: Path | None = None, runs: int = 20, warmup: int = 2, gen_runs: int = 11
+) -> dict[str, Any]:
     from genstudio.generators.music import sampler
     from genstudio.generators.music.generator import MusicGenerator, MusicParams
 
@@ -115,7 +117,7 @@ def bench_music(pack_dir: Path | None = None, runs: int = 20, warmup: int = 2) -
     gen = MusicGenerator(pack_dir)
     for style, ts in (("folk", "4/4"), ("chorale", "4/4"), ("melody_accomp", "4/4")):
         ts_list, n_tok = [], []
-        for i in range(6):
+        for i in range(gen_runs):  # the first run warms up
             p = MusicParams(
                 style=style, key="G major", time_signature=ts, bars=32, seed=i, audio=False
             )

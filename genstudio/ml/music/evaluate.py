@@ -4,6 +4,8 @@
   consistency, empty-bar rate, polyphony, note density, pitch range - the mean over >= 200
   generated pieces of ``bars`` bars beside the mean over the held-out pieces of that style, each
   cut to the same number of bars, and their relative difference (target: within 10%).
+* **Silent bars**: the generator forbids a generated bar without notes (no held-out piece has
+  one); ``n_raw`` more pieces per style with silent bars allowed give the raw model's rate.
 * **Key lock**: share of generated notes inside the requested key's scale (target 100%).
 * **Validity**: every generated MIDI file read back by mido and by music21 with the requested
   bars, tempo and time signature.
@@ -96,6 +98,7 @@ def evaluate(
     n_loop: int = 40,
     n_continue: int = 40,
     music21_check: int | None = None,  # files also read by music21 (None = all)
+    n_raw: int = 100,  # pieces per style with silent bars allowed (the raw model's rate)
     seed: int = 0,
     progress=None,
 ) -> dict[str, Any]:
@@ -143,6 +146,22 @@ def evaluate(
             invalid += [f"{style} #{i}: {b}" for b in bad]
             if progress:
                 progress(f"{style} {i + 1}/{n}")
+        # the raw model, without the "no silent bars" constraint the generator applies
+        raw_empty = []
+        for i in range(n_raw):
+            ref = held[int(rng.integers(len(held)))]
+            ts = ref.time_signature
+            p = MusicParams(
+                style=style,
+                key=str(ref.key or metrics.estimate_key(ref) or Key(0, "major")),
+                tempo=TEMPO[style],
+                time_signature=f"{ts[0]}/{ts[1]}",
+                bars=bars,
+                seed=seed * 100_000 + 50_000 + i,
+                audio=False,
+                silent_bars=True,
+            )
+            raw_empty.append(metrics.describe(gen.compose(p, p.seed)[0])["empty_bar_rate"])
         g, r = _mean(gen_rows), _mean(real_rows)
         out["styles"][style] = {
             "n_generated": len(gen_rows),
@@ -158,6 +177,10 @@ def evaluate(
                 for k in metrics.METRIC_NAMES
             },
             "key_lock_in_scale": float(np.mean(lock)),
+            "raw_model_empty_bar_rate": {
+                "generated_silent_bars_allowed": float(np.mean(raw_empty)) if raw_empty else None,
+                "n": len(raw_empty),
+            },
         }
     out["validity"] = {
         "files": sum(v.get("n_generated", 0) for v in out["styles"].values()),

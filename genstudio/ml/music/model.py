@@ -6,10 +6,11 @@
 * Training sees windows of a piece that always start with the piece's header (style, key,
   time signature, tempo) followed by whole bars, so the model also knows a window that starts in
   the middle of a piece; generation longer than ``max_len`` slides the same way.
-* :class:`StepExport` is what ships in ONNX: ``tokens (B, T)`` and a per-layer cache (keys
+* ``step`` is the cached inference step in torch: ``tokens (B, T)`` and a per-layer cache (keys
   stored transposed, (B, H, Dh, P); values (B, H, P, Dh)) -> the logits of the last position
-  and the grown cache. One graph serves the prompt (T > 1, P = 0 or not) and every sampling
-  step (T = 1): the causal mask is built from the shapes, positions start at P.
+  and the grown cache; the causal mask is built from the shapes, positions start at P. The
+  shipped ONNX graph computes the same with ONNX Runtime's fused attention and both caches
+  (B, H, P, Dh) (``onnx_graph.py``); :class:`StepExport` names its inputs and outputs.
 """
 
 from __future__ import annotations
@@ -57,17 +58,17 @@ def build(cfg: MusicGPTConfig):
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)
             return self.drop(self.proj(y.transpose(1, 2).flatten(2)))
 
-        def step(self, x, past_k, past_v):  # inference with a cache; mask from the shapes
-            # the key cache is kept transposed, (B, H, Dh, P): no per-step copy for q @ k^T
-            q, k, v = self.split(self.qkv(x))
+        def step(self, x, past_k, past_v, bias):  # inference with a cache
+            # one reshape + one transpose give (B, 3H, T, Dh); the key cache is kept
+            # transposed, (B, H, Dh, P), so q @ k needs no per-step copy; ``bias`` is the
+            # causal mask, built once for all layers (MusicGPT.step)
+            b, t, _ = x.shape
+            qkv = self.qkv(x).view(b, t, 3 * h, dh).transpose(1, 2)
+            q, k, v = qkv.split(h, dim=1)
             k = torch.cat([past_k, k.transpose(2, 3)], dim=3)
             v = torch.cat([past_v, v], dim=2)
-            t, total = q.shape[2], k.shape[3]
-            rows = torch.arange(t, device=x.device)[:, None] + (total - t)
-            cols = torch.arange(total, device=x.device)[None, :]
-            bias = (cols > rows).float() * -1e9  # (T, P + T): 0 where allowed
             att = torch.softmax((q @ k) * (1.0 / dh**0.5) + bias, dim=-1)
-            return self.proj((att @ v).transpose(1, 2).flatten(2)), k, v
+            return self.proj((att @ v).transpose(1, 2).reshape(b, t, cfg.d_model)), k, v
 
     class Block(nn.Module):
         def __init__(self) -> None:
@@ -86,8 +87,8 @@ def build(cfg: MusicGPTConfig):
             x = x + self.attn(self.ln1(x))
             return x + self.mlp(self.ln2(x))
 
-        def step(self, x, past_k, past_v):
-            a, k, v = self.attn.step(self.ln1(x), past_k, past_v)
+        def step(self, x, past_k, past_v, bias):
+            a, k, v = self.attn.step(self.ln1(x), past_k, past_v, bias)
             x = x + a
             return x + self.mlp(self.ln2(x)), k, v
 
@@ -128,9 +129,11 @@ def build(cfg: MusicGPTConfig):
             p, t = past[1].shape[2], tokens.shape[1]
             pos = torch.arange(t, device=tokens.device) + p
             x = self.tok(tokens) + self.pos(pos)[None]
+            cols = torch.arange(p + t, device=tokens.device)[None, :]
+            bias = (cols > pos[:, None]).float() * -1e9  # (T, P + T): 0 where allowed
             presents = []
             for i, blk in enumerate(self.blocks):
-                x, k, v = blk.step(x, past[2 * i], past[2 * i + 1])
+                x, k, v = blk.step(x, past[2 * i], past[2 * i + 1], bias)
                 presents += [k, v]
             return (self.logits(x[:, -1]), *presents)
 

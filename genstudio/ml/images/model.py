@@ -1,0 +1,266 @@
+"""The built-in text-to-image model: a small KL autoencoder + a latent diffusion UNet, and the
+judge classifier of the eval. torch is imported inside :func:`build_*` only.
+
+Autoencoder (``IconAE``)
+    64x64 premultiplied RGBA in [-1, 1] <-> a 16x16x8 latent (f = 4, 8x fewer numbers).
+    Pixel-unshuffle first (64x64x4 -> 32x32x16, free) so every convolution runs at 32x32 or
+    16x16 - the 2-core training budget - and pixel-shuffle last. A KL term (weight ``kl``,
+    as in Stable Diffusion's VAE) keeps the latent smooth; the diffusion model works on the
+    posterior mean times ``latent_scale`` (1 / std of the training latents).
+
+Diffusion UNet (``IconUNet``)
+    epsilon prediction on 16x16x8 latents under Stable Diffusion's schedule (scaled-linear betas
+    0.00085..0.012, 1000 steps), so the numpy schedulers of ``generators.images.schedulers``
+    (DDIM, Euler, Euler a, DPM++ 2M, LCM) drive it exactly as they drive SD. Levels 16/8/4 with
+    (c, 2c, 2c) channels, residual blocks with scale-shift conditioning (time + text), and
+    self-attention at 8x8 and 4x4. Text: the MiniLM sentence vector (384) -> MLP, added to the
+    time embedding; ``use_text`` = 0 selects a learned null vector instead (classifier-free
+    guidance; captions are dropped with probability ``p_uncond`` in training).
+
+Judge (``IconJudge``)
+    a small CNN over the icon composited on mid-grey -> emoji subgroup; its penultimate layer is
+    the feature space of the eval's Frechet distance, diversity and nearest-neighbour numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class AEConfig:
+    ch: int = 48
+    latent: int = 8
+    kl: float = 1e-6
+
+
+@dataclass
+class UNetConfig:
+    latent: int = 8
+    ch: int = 64
+    text_dim: int = 384
+    emb: int = 256
+    heads: int = 4
+
+
+@dataclass
+class JudgeConfig:
+    n_classes: int = 96
+    ch: int = 32
+    feat: int = 128
+
+
+def build_ae(cfg: AEConfig):
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    def norm(c: int):
+        return nn.GroupNorm(min(8, c // 4), c)
+
+    class Res(nn.Module):
+        def __init__(self, c: int) -> None:
+            super().__init__()
+            self.n1, self.c1 = norm(c), nn.Conv2d(c, c, 3, padding=1)
+            self.n2, self.c2 = norm(c), nn.Conv2d(c, c, 3, padding=1)
+
+        def forward(self, x):
+            h = self.c1(F.silu(self.n1(x)))
+            return x + self.c2(F.silu(self.n2(h)))
+
+    c = cfg.ch
+
+    class Encoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Sequential(
+                nn.PixelUnshuffle(2),  # 64x64x4 -> 32x32x16
+                nn.Conv2d(16, c, 3, padding=1),
+                Res(c),
+                nn.Conv2d(c, 2 * c, 3, stride=2, padding=1),  # -> 16x16
+                Res(2 * c),
+                Res(2 * c),
+                norm(2 * c),
+                nn.SiLU(),
+                nn.Conv2d(2 * c, 2 * cfg.latent, 3, padding=1),
+            )
+
+        def forward(self, x):
+            mean, logvar = self.net(x).chunk(2, dim=1)
+            return mean, logvar.clamp(-20.0, 10.0)
+
+    class Decoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Sequential(
+                nn.Conv2d(cfg.latent, 2 * c, 3, padding=1),
+                Res(2 * c),
+                Res(2 * c),
+                nn.Upsample(scale_factor=2.0, mode="nearest"),  # -> 32x32
+                nn.Conv2d(2 * c, c, 3, padding=1),
+                Res(c),
+                Res(c),
+                norm(c),
+                nn.SiLU(),
+                nn.Conv2d(c, 16, 3, padding=1),
+                nn.PixelShuffle(2),  # -> 64x64x4
+            )
+
+        def forward(self, z):
+            return self.net(z)
+
+    class IconAE(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cfg = cfg
+            self.encoder, self.decoder = Encoder(), Decoder()
+
+        def forward(self, x, sample: bool = True):
+            mean, logvar = self.encoder(x)
+            z = mean + torch.randn_like(mean) * (0.5 * logvar).exp() if sample else mean
+            return self.decoder(z), mean, logvar
+
+    return IconAE()
+
+
+def build_unet(cfg: UNetConfig):
+    import math
+
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    def norm(c: int):
+        return nn.GroupNorm(8, c)
+
+    class Res(nn.Module):
+        def __init__(self, cin: int, cout: int) -> None:
+            super().__init__()
+            self.n1, self.c1 = norm(cin), nn.Conv2d(cin, cout, 3, padding=1)
+            self.film = nn.Linear(cfg.emb, 2 * cout)
+            self.n2, self.c2 = norm(cout), nn.Conv2d(cout, cout, 3, padding=1)
+            self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+        def forward(self, x, e):
+            h = self.c1(F.silu(self.n1(x)))
+            scale, shift = self.film(e)[:, :, None, None].chunk(2, dim=1)
+            h = self.n2(h) * (1 + scale) + shift
+            return self.skip(x) + self.c2(F.silu(h))
+
+    class Attn(nn.Module):
+        def __init__(self, c: int) -> None:
+            super().__init__()
+            self.n = norm(c)
+            self.qkv = nn.Conv2d(c, 3 * c, 1)
+            self.out = nn.Conv2d(c, c, 1)
+            self.h = cfg.heads
+
+        def forward(self, x):
+            b, c, hh, ww = x.shape
+            q, k, v = self.qkv(self.n(x)).reshape(b, 3, self.h, c // self.h, hh * ww).unbind(1)
+            att = torch.softmax(q.transpose(-1, -2) @ k * (c // self.h) ** -0.5, dim=-1)
+            y = (v @ att.transpose(-1, -2)).reshape(b, c, hh, ww)
+            return x + self.out(y)
+
+    c1, c2 = cfg.ch, 2 * cfg.ch
+
+    class IconUNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cfg = cfg
+            self.t_mlp = nn.Sequential(
+                nn.Linear(cfg.ch, cfg.emb), nn.SiLU(), nn.Linear(cfg.emb, cfg.emb)
+            )
+            self.txt = nn.Sequential(
+                nn.Linear(cfg.text_dim, cfg.emb), nn.SiLU(), nn.Linear(cfg.emb, cfg.emb)
+            )
+            self.null = nn.Parameter(torch.zeros(cfg.text_dim))
+            self.inp = nn.Conv2d(cfg.latent, c1, 3, padding=1)
+            self.d1 = Res(c1, c1)  # 16
+            self.down1 = nn.Conv2d(c1, c1, 3, stride=2, padding=1)
+            self.d2 = Res(c1, c2)  # 8
+            self.a2 = Attn(c2)
+            self.down2 = nn.Conv2d(c2, c2, 3, stride=2, padding=1)
+            self.m1 = Res(c2, c2)  # 4
+            self.ma = Attn(c2)
+            self.m2 = Res(c2, c2)
+            self.u2 = Res(2 * c2, c2)  # 8
+            self.ua2 = Attn(c2)
+            self.u2b = Res(c2 + c1, c2)
+            self.u1 = Res(c2 + c1, c1)  # 16
+            self.u1b = Res(c1 + c1, c1)
+            self.out = nn.Sequential(norm(c1), nn.SiLU(), nn.Conv2d(c1, cfg.latent, 3, padding=1))
+            nn.init.zeros_(self.out[-1].weight)
+            nn.init.zeros_(self.out[-1].bias)
+
+        def time_embedding(self, t):
+            half = cfg.ch // 2
+            freqs = torch.exp(
+                -math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half
+            )
+            a = t.float()[:, None] * freqs[None]
+            return torch.cat([a.sin(), a.cos()], dim=1)
+
+        def forward(self, x, t, text, use_text):
+            """x (B,8,16,16), t (B,) timesteps 0..999, text (B,384), use_text (B,1) in {0,1}."""
+            txt = use_text * text + (1 - use_text) * self.null[None]
+            e = F.silu(self.t_mlp(self.time_embedding(t)) + self.txt(txt))
+            h0 = self.inp(x)
+            h1 = self.d1(h0, e)
+            hd = self.down1(h1)
+            h2 = self.a2(self.d2(hd, e))
+            h = self.down2(h2)
+            h = self.m2(self.ma(self.m1(h, e)), e)
+            h = F.interpolate(h, scale_factor=2.0, mode="nearest")
+            h = self.ua2(self.u2(torch.cat([h, h2], 1), e))
+            h = self.u2b(torch.cat([h, hd], 1), e)
+            h = F.interpolate(h, scale_factor=2.0, mode="nearest")
+            h = self.u1(torch.cat([h, h1], 1), e)
+            h = self.u1b(torch.cat([h, h0], 1), e)
+            return self.out(h)
+
+    return IconUNet()
+
+
+def build_judge(cfg: JudgeConfig):
+    from torch import nn
+
+    c = cfg.ch
+
+    def block(cin: int, cout: int):
+        return nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, padding=1),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+
+    class IconJudge(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cfg = cfg
+            self.body = nn.Sequential(
+                nn.Conv2d(3, c, 3, stride=2, padding=1),  # 64 -> 32
+                nn.BatchNorm2d(c),
+                nn.ReLU(),
+                block(c, 2 * c),  # -> 16
+                block(2 * c, 4 * c),  # -> 8
+                block(4 * c, 4 * c),  # -> 4
+                nn.AdaptiveAvgPool2d(1),
+                nn.Flatten(),
+                nn.Linear(4 * c, cfg.feat),
+                nn.ReLU(),
+            )
+            self.drop = nn.Dropout(0.3)
+            self.head = nn.Linear(cfg.feat, cfg.n_classes)
+
+        def features(self, x):
+            return self.body(x)
+
+        def forward(self, x):
+            return self.head(self.drop(self.body(x)))
+
+    return IconJudge()
