@@ -80,7 +80,7 @@ def test_first_run_opens_the_sample_project(qtbot):
 
 
 def test_modes_follow_registered_generators():
-    assert [m.id for m in modes.modes()] == ["sprites", "music", "gallery"]
+    assert [m.id for m in modes.modes()] == ["sprites", "images", "music", "gallery"]
 
 
 def test_modes_with_unregistered_generators_are_hidden():
@@ -95,10 +95,11 @@ def test_modes_with_unregistered_generators_are_hidden():
 
 def test_registered_mode_shows_in_sidebar_and_routes_generators(test_mode, window):
     titles = [window.sidebar.item(i).text() for i in range(window.sidebar.count())]
-    assert titles == ["Test", "Sprites", "Music", "Gallery"]
+    assert titles == ["Test", "Sprites", "Images", "Music", "Gallery"]
     assert modes.mode_for_generator("test.slow") == test_mode
     assert modes.mode_for_generator("sprites.procedural").id == "sprites"
-    assert modes.mode_for_generator("images.nothing") is None
+    assert modes.mode_for_generator("images.diffusion").id == "images"
+    assert modes.mode_for_generator("nothing.here") is None
 
 
 def test_installed_pyside_survives_many_void_calls_and_emits():

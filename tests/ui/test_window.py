@@ -116,7 +116,13 @@ def test_dropped_files_are_imported_or_offered_to_the_panel(test_mode, window, t
 
 def test_mode_shortcuts_and_find(test_mode, window, qtbot):
     keys = {a.text(): a.shortcut().toString() for a in window.mode_actions}
-    assert keys == {"Test": "Ctrl+1", "Sprites": "Ctrl+2", "Music": "Ctrl+3", "Gallery": "Ctrl+4"}
+    assert keys == {
+        "Test": "Ctrl+1",
+        "Sprites": "Ctrl+2",
+        "Images": "Ctrl+3",
+        "Music": "Ctrl+4",
+        "Gallery": "Ctrl+5",
+    }
     window.mode_actions[0].trigger()
     assert window.current_mode_id() == "testmode"
     window.act_search.trigger()  # Ctrl+F jumps to the gallery search box

@@ -85,9 +85,15 @@ _MODES: dict[str, ModeSpec] = {
             generators=("music.*",),
             description="MIDI music: generate, continue, vary, bridge, loop, add drums; play it",
         ),
-        # Generator issues add their panels here, e.g.
-        # ModeSpec("images", "Images", "images", "genstudio.ui.modes.images:ImagesPanel",
-        #          order=20, generators=("images.*",)),
+        ModeSpec(
+            id="images",
+            title="Images",
+            icon_name="images",
+            factory="genstudio.ui.modes.images:ImagesPanel",
+            order=20,
+            generators=("images.*",),
+            description="Icons and images from a prompt; img2img, inpainting, pixel art",
+        ),
     )
 }
 

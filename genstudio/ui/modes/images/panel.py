@@ -1,0 +1,1345 @@
+"""The Images mode: prompt -> images with the built-in icon model or an imported Stable Diffusion
+ONNX folder; img2img and inpainting on the canvas; pixel art and upscaling.
+
+Controls on the left edit a :class:`state.ImagesSettings`; *Generate* (Ctrl+Enter) submits an
+``images.diffusion`` job through the job bridge. The panel follows its own jobs' events: the
+live denoising preview (a PNG every few steps) goes to the canvas, every emitted PNG asset joins
+the results strip (newest first), and the first of a batch is shown large.
+
+The canvas (:mod:`canvas`) has two views: the result, and the init image with the inpainting
+mask painted over it. "Use as init image" takes the shown result; "Open image..." or a drop on
+the canvas takes a file. When a mask is painted it is written into the project's cache as a PNG
+(white = repaint) at generation time and passed as the job's ``mask``.
+
+A PNG dropped anywhere else on the panel (or on the window) that carries generation settings
+(GenStudio, A1111, ComfyUI, InvokeAI) fills the prompt, negative, steps, guidance, scheduler,
+seed and size; one without settings becomes the init image.
+
+Nothing heavy runs on the GUI thread: generation runs on the runner's worker; a model folder
+import (copy + hashes of gigabytes) runs on a short-lived thread and reports back through a
+queued signal; images decoded here are results and init images (64x64 icons, SD up to 2048).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDropEvent,
+    QIcon,
+    QImage,
+    QImageReader,
+    QPalette,
+    QRegularExpressionValidator,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from genstudio.core.errors import GenStudioError, InvalidParamsError
+from genstudio.ui import icons
+from genstudio.ui.modes.base import ModePanel, add_generate_button, controls_scroll, muted_label
+from genstudio.ui.modes.images import state
+from genstudio.ui.modes.images.canvas import ImageCanvas, ThumbDelegate, thumbnail
+
+if TYPE_CHECKING:
+    from genstudio.core.assets import AssetRecord
+    from genstudio.core.jobs import JobEvent
+    from genstudio.core.project import Project
+    from genstudio.ui.context import AppContext
+
+log = logging.getLogger(__name__)
+AssetRole = Qt.ItemDataRole.UserRole + 1
+THUMB = 64
+TILE = QSize(THUMB + 14, THUMB + 30)  # thumbnail + seed label
+#: formats the generator reads (imageio.ALLOWED_FORMATS, in Qt's names)
+_QT_FORMATS = {"png", "jpeg", "jpg", "webp", "bmp", "gif", "tiff", "tif"}
+_MAX_INPUT_PIXELS = 50_000_000
+
+# Extra line icons in the house style (24x24 viewBox, stroked), added once to the icon table.
+_EXTRA_SVG = {
+    "brush": (
+        '<path d="M14.5 4.5l5 5-8 8-5-5z"/><path d="M6.5 12.5L4 20l7.5-2.5"/><path d="M13 6l5 5"/>'
+    ),
+    "eraser": '<path d="M4 16l9-9 6 6-7 7H7z"/><path d="M9 11l6 6M12 20h8"/>',
+    "open": '<path d="M3 7a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z"/>',
+    "init": '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M7 15l3-4 3 3 2-2 3 3"/>',
+    "dice": (
+        '<rect x="3.5" y="3.5" width="17" height="17" rx="3.5"/>'
+        '<circle cx="8.5" cy="8.5" r="1.2"/><circle cx="15.5" cy="15.5" r="1.2"/>'
+        '<circle cx="12" cy="12" r="1.2"/><circle cx="15.5" cy="8.5" r="1.2"/>'
+        '<circle cx="8.5" cy="15.5" r="1.2"/>'
+    ),
+    "import": '<path d="M12 4v11M7 10l5 5 5-5"/><path d="M4 17v3h16v-3"/>',
+}
+for _name, _body in _EXTRA_SVG.items():
+    icons._SVG.setdefault(f"images-{_name}", _body)
+
+
+def icon(name: str, size: int = 16, role: str = "text") -> QIcon:
+    return icons.icon(f"images-{name}" if name in _EXTRA_SVG else name, size, role)
+
+
+_STYLE = """
+QToolButton#ViewLeft, QToolButton#ViewRight {
+    padding: 3px 12px; border: 1px solid palette(mid); background: palette(base);
+}
+QToolButton#ViewLeft { border-top-left-radius: 5px; border-bottom-left-radius: 5px; }
+QToolButton#ViewRight {
+    border-top-right-radius: 5px; border-bottom-right-radius: 5px; border-left: none;
+}
+QToolButton#ViewLeft:checked, QToolButton#ViewRight:checked {
+    background: palette(highlight); color: palette(highlighted-text);
+    border-color: palette(highlight);
+}
+QToolButton#Tool { padding: 3px 6px; border-radius: 4px; }
+QToolButton#Tool:checked { background: palette(midlight); border: 1px solid palette(mid); }
+QLabel#InitBox { padding: 6px 8px; border: 1px dashed palette(mid); border-radius: 5px; }
+QListWidget#ImageResults QScrollBar:horizontal {
+    height: 8px; background: transparent; margin: 0 2px;
+}
+QListWidget#ImageResults QScrollBar::handle:horizontal {
+    background: palette(mid); border-radius: 4px; min-width: 40px;
+}
+QListWidget#ImageResults QScrollBar::add-line, QListWidget#ImageResults QScrollBar::sub-line {
+    width: 0; height: 0;
+}
+QListWidget#ImageResults QScrollBar::add-page, QListWidget#ImageResults QScrollBar::sub-page {
+    background: transparent;
+}
+"""
+
+
+def _section(title: str) -> QLabel:
+    lab = QLabel(title)
+    lab.setObjectName("SectionTitle")
+    return lab
+
+
+def _field(text: str) -> QLabel:
+    lab = QLabel(text)
+    lab.setObjectName("FieldName")
+    return lab
+
+
+class _Card(QFrame):
+    """A quiet panel with the theme's base colour and a 1-px border (follows the palette)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAutoFillBackground(True)
+        self.setBackgroundRole(QPalette.ColorRole.Base)
+
+
+class _PromptEdit(QPlainTextEdit):
+    """Plain text only (no rich paste); Tab moves focus instead of typing a tab."""
+
+    def __init__(self, placeholder: str, lines: int) -> None:
+        super().__init__()
+        self.setPlaceholderText(placeholder)
+        self.setTabChangesFocus(True)
+        self.setAcceptDrops(False)  # a dropped file is for the panel (settings / init image)
+        fm = self.fontMetrics()
+        self.setFixedHeight(fm.lineSpacing() * lines + 14)
+
+
+@dataclass
+class Result:
+    """One generated image in the results strip (the full image is read when shown)."""
+
+    asset_id: str
+    record: AssetRecord
+    path: Path
+    width: int
+    height: int
+    thumb: QImage  # the image at most 4 thumbnails wide (re-drawn on a theme switch)
+    job_id: str | None = None
+
+    @property
+    def pixel_art(self) -> bool:
+        return bool(self.record.params.get("pixel_art"))
+
+
+def read_image(path: str | Path, max_side: int = 0) -> tuple[QImage | None, str]:
+    """Decode an image file for display: (image, "") or (None, why not). Only the formats the
+    generator reads; ``max_side`` > 0 decodes large images scaled down (cheap for JPEG)."""
+    p = Path(path)
+    if not p.is_file():
+        return None, f"{p.name} is not a file (or is gone)."
+    reader = QImageReader(str(p))
+    reader.setAutoTransform(True)  # EXIF orientation, as the generator applies it
+    fmt = bytes(reader.format().data()).decode("ascii", "replace").lower()
+    if fmt and fmt not in _QT_FORMATS:
+        return None, f"{p.name} is a {fmt.upper()} file; use a PNG, JPEG, WebP, BMP, GIF or TIFF."
+    size = reader.size()
+    if size.isValid():
+        if size.width() * size.height() > _MAX_INPUT_PIXELS:
+            return None, (
+                f"{p.name} is {size.width()}x{size.height()} pixels; the limit is "
+                f"{_MAX_INPUT_PIXELS // 1_000_000} megapixels."
+            )
+        long = max(size.width(), size.height())
+        if max_side and long > max_side:
+            reader.setScaledSize(
+                size.scaled(max_side, max_side, Qt.AspectRatioMode.KeepAspectRatio)
+            )
+    img = reader.read()
+    if not img.isNull() and fmt:
+        return img, ""
+    # Qt could not decode it: ask the generator's own reader, whose messages name the problem
+    # ("damaged or truncated", "not a readable image") the way the job would.
+    from genstudio.generators.images import imageio
+
+    try:
+        rgba = imageio.load_init_image(p)
+    except GenStudioError as e:
+        return None, e.user_message()
+    h, w = rgba.shape[:2]
+    img = QImage(rgba.tobytes(), w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+    if max_side and max(w, h) > max_side:
+        img = img.scaled(max_side, max_side, Qt.AspectRatioMode.KeepAspectRatio)
+    return img, ""
+
+
+def png_bytes(image: QImage) -> bytes:
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buf, "PNG")
+    data = bytes(buf.data().data())
+    buf.close()
+    return data
+
+
+class ImagesPanel(ModePanel):
+    """Prompt + model + sampling -> images; canvas for results, init image and mask."""
+
+    #: a result was added to the strip (its asset id)
+    result_added = Signal(str)
+    #: the init image changed (its path, "" when cleared)
+    init_changed = Signal(str)
+    #: a model folder import finished (the new folder, or "" when it failed)
+    import_finished = Signal(str)
+
+    _import_done = Signal(str, str)  # target folder, error
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self._my_jobs: set[str] = set()
+        self._batch_job: str | None = None
+        self._batch_total = 0
+        self._batch_first: str | None = None
+        self._results: dict[str, Result] = {}
+        self._current: Result | None = None
+        self._init_path = ""
+        self._palette = ""
+        self._models: list[state.ModelChoice] = []
+        self._pack_problem: str | None = None
+        self._applying = False
+        self._auto_select = False  # the first result of a batch is being selected (not a click)
+        self._import_thread: threading.Thread | None = None
+        self._closed = False
+        self.setAcceptDrops(True)
+
+        root = QHBoxLayout(self)
+        root.setContentsMargins(0, 0, 0, 0)
+        root.setSpacing(0)
+        root.addWidget(self._build_controls())
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(10, 10, 10, 10)
+        rl.setSpacing(8)
+        rl.addWidget(self._build_banner())
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.setChildrenCollapsible(False)
+        split.addWidget(self._build_canvas())
+        split.addWidget(self._build_results())
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 0)
+        split.setSizes([640, 150])
+        self.splitter = split
+        rl.addWidget(split, 1)
+        root.addWidget(right, 1)
+
+        self._import_done.connect(self._on_import_done, Qt.ConnectionType.QueuedConnection)
+        ctx.jobs.job_event.connect(self._on_job_event)
+        ctx.jobs.jobs_reset.connect(self._on_jobs_reset)
+        ctx.project_changed.connect(self._on_project_changed)
+        self.setStyleSheet(_STYLE)
+        self.refresh_models()
+        self.apply_to_controls(state.ImagesSettings(seed=state.random_seed()))
+        self.refresh_model_state()
+        self._update_init_ui()
+
+    # ====================================================================== controls (left)
+
+    def _build_controls(self) -> QWidget:
+        body = QWidget()
+        body.setObjectName("ImageControls")
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(14, 12, 14, 12)
+        lay.setSpacing(6)
+
+        lay.addWidget(_section("Images"))
+        self.prompt = _PromptEdit("What should the image show? e.g. red apple, glossy", 3)
+        self.prompt.setToolTip("The prompt: what to draw (a few words work best)")
+        lay.addWidget(self.prompt)
+        self.negative = _PromptEdit("Negative prompt: what to avoid (optional)", 2)
+        self.negative.setToolTip("What the image should not show")
+        lay.addWidget(self.negative)
+
+        # --- model
+        lay.addSpacing(6)
+        lay.addWidget(_section("Model"))
+        mrow = QHBoxLayout()
+        mrow.setSpacing(4)
+        self.model = QComboBox()
+        self.model.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.model.setMinimumContentsLength(12)
+        self.model.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.model.currentIndexChanged.connect(self._model_changed)
+        self.import_button = QPushButton("Import folder\u2026")
+        self.import_button.setIcon(icon("import"))
+        self.import_button.setToolTip(
+            "Import a Stable Diffusion ONNX folder (one with model_index.json) into the "
+            "project's models folder (or your user models folder without a project)"
+        )
+        self.import_button.clicked.connect(lambda: self.import_model_folder())
+        mrow.addWidget(self.model, 1)
+        mrow.addWidget(self.import_button)
+        lay.addLayout(mrow)
+        self.model_note = muted_label()
+        self.model_note.setWordWrap(True)
+        lay.addWidget(self.model_note)
+
+        # --- sampling
+        lay.addSpacing(6)
+        lay.addWidget(_section("Sampling"))
+        g = QGridLayout()
+        g.setHorizontalSpacing(8)
+        g.setVerticalSpacing(6)
+        g.setColumnStretch(1, 1)
+        g.setColumnStretch(3, 1)
+        row = 0
+        self.scheduler = QComboBox()
+        for name, title in state.SCHEDULER_TITLES.items():
+            self.scheduler.addItem(title, name)
+        self.scheduler.setToolTip("The sampler: how the noise is taken away step by step")
+        g.addWidget(_field("Scheduler"), row, 0)
+        g.addWidget(self.scheduler, row, 1, 1, 3)
+        row += 1
+        self.steps = QSpinBox()
+        self.steps.setRange(*state.STEPS_RANGE)
+        self.steps.setToolTip("Denoising steps: more is slower and usually cleaner")
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setRange(*state.GUIDANCE_RANGE)
+        self.guidance.setSingleStep(0.5)
+        self.guidance.setDecimals(1)
+        self.guidance.setToolTip("How strongly the prompt is followed (classifier-free guidance)")
+        g.addWidget(_field("Steps"), row, 0)
+        g.addWidget(self.steps, row, 1)
+        g.addWidget(_field("Guidance"), row, 2)
+        g.addWidget(self.guidance, row, 3)
+        row += 1
+        self.width_label = _field("Size")
+        self.width_spin = QSpinBox()
+        self.height_spin = QSpinBox()
+        for sp in (self.width_spin, self.height_spin):
+            sp.setRange(*state.SIZE_RANGE)
+            sp.setSingleStep(64)
+            sp.setToolTip("Width and height (multiples of 8; Stable Diffusion models only)")
+        self.width_spin.setSuffix(" w")
+        self.height_spin.setSuffix(" h")
+        g.addWidget(self.width_label, row, 0)
+        g.addWidget(self.width_spin, row, 1)
+        times = QLabel("\u00d7")
+        times.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        g.addWidget(times, row, 2)
+        g.addWidget(self.height_spin, row, 3)
+        row += 1
+        self.count = QSpinBox()
+        self.count.setRange(1, state.MAX_COUNT)
+        self.count.setToolTip("Images in the batch; image i uses seed + i")
+        g.addWidget(_field("Count"), row, 0)
+        g.addWidget(self.count, row, 1)
+        row += 1
+        seed_row = QHBoxLayout()
+        seed_row.setSpacing(4)
+        self.seed = QLineEdit()
+        self.seed.setToolTip("The same seed and settings give the same image")
+        self.seed.setMaxLength(10)
+        self.seed.setValidator(QRegularExpressionValidator(r"\d{0,10}", self.seed))
+        self.dice = QToolButton()
+        self.dice.setIcon(icon("dice"))
+        self.dice.setIconSize(QSize(18, 18))
+        self.dice.setToolTip("New random seed")
+        self.dice.clicked.connect(self.roll_seed)
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.dice)
+        g.addWidget(_field("Seed"), row, 0)
+        g.addLayout(seed_row, row, 1, 1, 3)
+        lay.addLayout(g)
+
+        # --- init image
+        lay.addSpacing(6)
+        hdr = QHBoxLayout()
+        hdr.addWidget(_section("Init image"))
+        hdr.addStretch(1)
+        self.open_button = QPushButton("Open image\u2026")
+        self.open_button.setIcon(icon("open"))
+        self.open_button.setToolTip("Start from an image (img2img); paint a mask to inpaint")
+        self.open_button.clicked.connect(lambda: self.open_init_image())
+        self.clear_init_button = QToolButton()
+        self.clear_init_button.setIcon(icons.icon("cancel", 14))
+        self.clear_init_button.setAutoRaise(True)
+        self.clear_init_button.setToolTip("Forget the init image and its mask")
+        self.clear_init_button.clicked.connect(self.clear_init)
+        hdr.addWidget(self.open_button)
+        hdr.addWidget(self.clear_init_button)
+        lay.addLayout(hdr)
+        self.init_label = QLabel()
+        self.init_label.setObjectName("InitBox")
+        self.init_label.setWordWrap(True)
+        self.init_label.setTextFormat(Qt.TextFormat.PlainText)
+        lay.addWidget(self.init_label)
+        self.mask_info = muted_label()
+        self.mask_info.setWordWrap(True)
+        lay.addWidget(self.mask_info)
+        srow = QHBoxLayout()
+        srow.setSpacing(8)
+        self.strength_label = _field("Strength")
+        self.strength = QDoubleSpinBox()
+        self.strength.setRange(*state.STRENGTH_RANGE)
+        self.strength.setSingleStep(0.05)
+        self.strength.setDecimals(2)
+        self.strength.setToolTip("How much of the init image is drawn again (1 = all of it)")
+        srow.addWidget(self.strength_label)
+        srow.addWidget(self.strength, 1)
+        lay.addLayout(srow)
+
+        # --- pixel art + upscale
+        lay.addSpacing(6)
+        lay.addWidget(_section("Finish"))
+        self.pixel_art = QCheckBox("Pixel art")
+        self.pixel_art.setToolTip("Snap to a pixel grid with a limited palette, hard alpha")
+        self.pixel_art.toggled.connect(lambda _on: self._update_pixel_ui())
+        lay.addWidget(self.pixel_art)
+        pg = QGridLayout()
+        pg.setHorizontalSpacing(8)
+        pg.setVerticalSpacing(6)
+        pg.setColumnStretch(1, 1)
+        pg.setColumnStretch(3, 1)
+        self.grid = QSpinBox()
+        self.grid.setRange(*state.GRID_RANGE)
+        self.grid.setSuffix(" px")
+        self.grid.setToolTip("The pixel grid: the image is redrawn this many pixels wide")
+        self.colors = QSpinBox()
+        self.colors.setRange(*state.COLORS_RANGE)
+        self.colors.setToolTip("Palette size (a palette file overrides it)")
+        pg.addWidget(_field("Grid"), 0, 0)
+        pg.addWidget(self.grid, 0, 1)
+        pg.addWidget(_field("Colours"), 0, 2)
+        pg.addWidget(self.colors, 0, 3)
+        prow = QHBoxLayout()
+        prow.setSpacing(4)
+        self.palette_edit = QLineEdit()
+        self.palette_edit.setReadOnly(True)
+        self.palette_edit.setPlaceholderText("no palette file")
+        self.palette_button = QToolButton()
+        self.palette_button.setText("\u2026")
+        self.palette_button.setToolTip("Choose a palette file (.gpl, .hex, .pal)")
+        self.palette_button.clicked.connect(lambda: self.choose_palette())
+        self.palette_clear = QToolButton()
+        self.palette_clear.setIcon(icons.icon("cancel", 14))
+        self.palette_clear.setAutoRaise(True)
+        self.palette_clear.setToolTip("No palette file: use the colour count")
+        self.palette_clear.clicked.connect(lambda: self.set_palette(""))
+        prow.addWidget(self.palette_edit, 1)
+        prow.addWidget(self.palette_button)
+        prow.addWidget(self.palette_clear)
+        pg.addWidget(_field("Palette"), 1, 0)
+        pg.addLayout(prow, 1, 1, 1, 3)
+        self.outline = QCheckBox("1-px dark outline")
+        pg.addWidget(self.outline, 2, 1, 1, 3)
+        self.upscale = QComboBox()
+        for f in state.UPSCALES:
+            self.upscale.addItem(f"\u00d7{f}" if f > 1 else "\u00d71 (off)", f)
+        self.upscale.setToolTip("Enlarge the result (nearest for pixel art, Lanczos otherwise)")
+        pg.addWidget(_field("Upscale"), 3, 0)
+        pg.addWidget(self.upscale, 3, 1)
+        lay.addLayout(pg)
+
+        lay.addStretch(1)
+        self.generate_button = add_generate_button(lay, self.generate, "Generate (Ctrl+Enter)")
+        return controls_scroll(body, 340, "ImageControlsScroll")
+
+    def _build_banner(self) -> QWidget:
+        """Shown when the built-in model pack is missing (styled like the message bar)."""
+        self.banner = QFrame()
+        self.banner.setObjectName("MessageBar")
+        self.banner.setProperty("level", "warning")
+        bl = QHBoxLayout(self.banner)
+        bl.setContentsMargins(10, 6, 6, 6)
+        self.banner_text = QLabel()
+        self.banner_text.setWordWrap(True)
+        self.banner_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bl.addWidget(self.banner_text, 1)
+        again = QPushButton("Check again")
+        again.setToolTip("Look for the built-in model pack and model folders again")
+        again.clicked.connect(self.refresh_model_state)
+        bl.addWidget(again, 0, Qt.AlignmentFlag.AlignTop)
+        self.banner.hide()
+        return self.banner
+
+    def _build_canvas(self) -> QWidget:
+        card = _Card()
+        lay = QVBoxLayout(card)
+        lay.setContentsMargins(12, 10, 12, 10)
+        lay.setSpacing(8)
+        hdr = QHBoxLayout()
+        hdr.setSpacing(0)
+        self.view_buttons = QButtonGroup(self)
+        self.view_buttons.setExclusive(True)
+        for i, (view, text, tip) in enumerate(
+            (
+                ("result", "Result", "The selected result (and the live preview)"),
+                ("init", "Init && mask", "The init image; paint a mask to inpaint"),
+            )
+        ):
+            btn = QToolButton()
+            btn.setObjectName("ViewLeft" if i == 0 else "ViewRight")
+            btn.setText(text)
+            btn.setToolTip(tip)
+            btn.setCheckable(True)
+            btn.setProperty("view", view)
+            btn.clicked.connect(lambda _c=False, v=view: self.canvas.set_view(v))
+            self.view_buttons.addButton(btn)
+            hdr.addWidget(btn)
+        self.result_view_button, self.init_view_button = self.view_buttons.buttons()
+        hdr.addStretch(1)
+        self.use_init_button = QPushButton("Use as init image")
+        self.use_init_button.setIcon(icon("init"))
+        self.use_init_button.setToolTip("Start the next generation from this result (img2img)")
+        self.use_init_button.clicked.connect(self.use_result_as_init)
+        hdr.addWidget(self.use_init_button)
+        lay.addLayout(hdr)
+
+        self.canvas = ImageCanvas()
+        self.canvas.set_placeholder(
+            "Type a prompt and press Generate.\n"
+            "Drop an image here to start from it; drop a PNG from GenStudio, A1111, ComfyUI "
+            "or InvokeAI on the controls to reuse its settings."
+        )
+        self.canvas.image_dropped.connect(self._canvas_dropped)
+        self.canvas.view_changed.connect(self._view_changed)
+        self.canvas.mask_changed.connect(self._update_mask_ui)
+        lay.addWidget(self.canvas, 1)
+        self.canvas_info = muted_label()
+        self.canvas_info.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.canvas_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.canvas_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        lay.addWidget(self.canvas_info)
+
+        tools = QHBoxLayout()
+        tools.setSpacing(4)
+        self.brush_button = QToolButton()
+        self.brush_button.setObjectName("Tool")
+        self.brush_button.setCheckable(True)
+        self.brush_button.setIcon(icon("brush"))
+        self.brush_button.setText("Mask brush")
+        self.brush_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.brush_button.setToolTip("Paint where the image should change (inpainting)")
+        self.brush_button.toggled.connect(self._brush_toggled)
+        self.eraser_button = QToolButton()
+        self.eraser_button.setObjectName("Tool")
+        self.eraser_button.setCheckable(True)
+        self.eraser_button.setIcon(icon("eraser"))
+        self.eraser_button.setText("Eraser")
+        self.eraser_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.eraser_button.setToolTip("Erase parts of the mask")
+        self.eraser_button.toggled.connect(self._eraser_toggled)
+        tools.addWidget(self.brush_button)
+        tools.addWidget(self.eraser_button)
+        tools.addSpacing(10)
+        self.size_label = _field("Size")
+        tools.addWidget(self.size_label)
+        self.brush_size = QSlider(Qt.Orientation.Horizontal)
+        self.brush_size.setRange(4, 160)
+        self.brush_size.setValue(self.canvas.brush_size())
+        self.brush_size.setFixedWidth(120)
+        self.brush_size.setToolTip("Brush size (screen pixels)")
+        self.brush_size.valueChanged.connect(self.canvas.set_brush_size)
+        tools.addWidget(self.brush_size)
+        tools.addSpacing(6)
+        self.clear_mask_button = QPushButton("Clear mask")
+        self.clear_mask_button.setToolTip("Remove the whole mask (img2img of the whole image)")
+        self.clear_mask_button.clicked.connect(self.canvas.clear_mask)
+        tools.addWidget(self.clear_mask_button)
+        tools.addStretch(1)
+        self.canvas_open_button = QPushButton("Open image\u2026")
+        self.canvas_open_button.setIcon(icon("open"))
+        self.canvas_open_button.setToolTip("Choose an init image (or drop one on the canvas)")
+        self.canvas_open_button.clicked.connect(lambda: self.open_init_image())
+        tools.addWidget(self.canvas_open_button)
+        lay.addLayout(tools)
+        return card
+
+    def _build_results(self) -> QWidget:
+        card = _Card()
+        lay = QVBoxLayout(card)
+        lay.setContentsMargins(12, 8, 12, 8)
+        lay.setSpacing(4)
+        hdr = QHBoxLayout()
+        hdr.addWidget(_section("Results"))
+        self.batch_info = muted_label()
+        hdr.addWidget(self.batch_info)
+        hdr.addStretch(1)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFixedWidth(160)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        hdr.addWidget(self.progress)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setIcon(icons.icon("cancel", 14))
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.cancel_button.setAutoRaise(True)
+        self.cancel_button.setToolTip("Stop this batch (finished images stay in the gallery)")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.hide()
+        hdr.addWidget(self.cancel_button)
+        lay.addLayout(hdr)
+        self.results = QListWidget()
+        self.results.setObjectName("ImageResults")
+        self.results.setViewMode(QListView.ViewMode.IconMode)
+        self.results.setFlow(QListView.Flow.LeftToRight)
+        self.results.setWrapping(False)
+        self.results.setMovement(QListView.Movement.Static)
+        self.results.setResizeMode(QListView.ResizeMode.Adjust)
+        self.results.setFrameShape(QFrame.Shape.NoFrame)
+        self.results.setIconSize(QSize(THUMB, THUMB))
+        self.results.setGridSize(TILE)
+        self.results.setItemDelegate(ThumbDelegate(TILE, self.results))
+        self.results.setMouseTracking(True)
+        self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.results.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.results.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.results.setFixedHeight(TILE.height() + 12)
+        self.results.currentItemChanged.connect(self._current_item_changed)
+        lay.addWidget(self.results)
+        card.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        return card
+
+    # ====================================================================== settings <-> controls
+
+    def current_settings(self) -> state.ImagesSettings:
+        """The controls as settings; InvalidParamsError when the seed field is not a number."""
+        return state.ImagesSettings(
+            prompt=self.prompt.toPlainText(),
+            negative=self.negative.toPlainText(),
+            model=self.model.currentData() or state.BUILTIN,
+            steps=self.steps.value(),
+            guidance=round(self.guidance.value(), 2),
+            scheduler=self.scheduler.currentData() or "dpmpp_2m",
+            seed=state.parse_seed(self.seed.text()),
+            count=self.count.value(),
+            width=state.snap8(self.width_spin.value()),
+            height=state.snap8(self.height_spin.value()),
+            init=self._init_path,
+            strength=round(self.strength.value(), 3),
+            mask="",
+            pixel_art=self.pixel_art.isChecked(),
+            grid=self.grid.value(),
+            colors=self.colors.value(),
+            palette=self._palette,
+            outline=self.outline.isChecked(),
+            upscale=int(self.upscale.currentData() or 1),
+        )
+
+    def apply_to_controls(self, s: state.ImagesSettings) -> None:
+        """Fill the controls (not the init image or mask: see :meth:`apply_settings`)."""
+        self._applying = True
+        try:
+            self.prompt.setPlainText(s.prompt)
+            self.negative.setPlainText(s.negative)
+            self.select_model(s.model)
+            self.steps.setValue(s.steps)
+            self.guidance.setValue(s.guidance)
+            self.scheduler.setCurrentIndex(max(0, self.scheduler.findData(s.scheduler)))
+            self.seed.setText(str(s.seed))
+            self.count.setValue(s.count)
+            self.width_spin.setValue(s.width)
+            self.height_spin.setValue(s.height)
+            self.strength.setValue(s.strength)
+            self.pixel_art.setChecked(s.pixel_art)
+            self.grid.setValue(s.grid)
+            self.colors.setValue(s.colors)
+            self.set_palette(s.palette, quiet=True)
+            self.outline.setChecked(s.outline)
+            self.upscale.setCurrentIndex(max(0, self.upscale.findData(s.upscale)))
+        finally:
+            self._applying = False
+        self._update_model_ui()
+        self._update_pixel_ui()
+
+    def roll_seed(self) -> int:
+        seed = state.random_seed()
+        self.seed.setText(str(seed))
+        return seed
+
+    def _update_pixel_ui(self) -> None:
+        on = self.pixel_art.isChecked()
+        for w in (self.grid, self.colors, self.palette_edit, self.palette_button, self.outline):
+            w.setEnabled(on)
+        self.colors.setEnabled(on and not self._palette)
+        self.palette_clear.setVisible(bool(self._palette))
+        self.palette_clear.setEnabled(on)
+
+    # ====================================================================== models
+
+    def refresh_models(self) -> None:
+        """List the built-in model and the SD folders in the project's and the user's models/."""
+        project = self.ctx.project
+        keep = self.model.currentData() if self.model.count() else None
+        try:
+            user = state.user_models_dir()
+        except Exception as e:  # no data dir (a broken HOME): the project's models still count
+            log.warning("user models folder unavailable: %s", e)
+            user = None
+        self._models = state.find_models(project.models_dir if project else None, user)
+        self.model.blockSignals(True)
+        self.model.clear()
+        for m in self._models:
+            title = m.title if not m.where else f"{m.title}  ({m.where})"
+            self.model.addItem(icons.icon("images", 16) if not m.is_sd else QIcon(), title, m.id)
+            self.model.setItemData(
+                self.model.count() - 1, m.description, Qt.ItemDataRole.ToolTipRole
+            )
+        self.model.blockSignals(False)
+        self.select_model(keep or state.BUILTIN)
+
+    def models(self) -> list[state.ModelChoice]:
+        return list(self._models)
+
+    def select_model(self, model_id: str) -> None:
+        """Pick ``model_id``; a folder that is not listed (a reused asset's) is added."""
+        i = self.model.findData(model_id)
+        if i < 0 and model_id != state.BUILTIN and Path(model_id).is_dir():
+            choice = state._sd_choice(Path(model_id), "other")
+            self._models.append(choice)
+            self.model.addItem(f"{choice.title}  (other)", choice.id)
+            i = self.model.count() - 1
+        if i < 0:
+            i = 0
+        if self.model.currentIndex() != i:
+            self.model.setCurrentIndex(i)
+        else:
+            self._update_model_ui()
+
+    def _choice(self) -> state.ModelChoice | None:
+        mid = self.model.currentData()
+        return next((m for m in self._models if m.id == mid), None)
+
+    def _model_changed(self, _index: int) -> None:
+        choice = self._choice()
+        if choice is not None and choice.default_size and not self._applying:
+            self.width_spin.setValue(choice.default_size[0])
+            self.height_spin.setValue(choice.default_size[1])
+        self._update_model_ui()
+
+    def _update_model_ui(self) -> None:
+        choice = self._choice()
+        sd = choice is not None and choice.is_sd
+        for w in (self.width_spin, self.height_spin, self.width_label):
+            w.setEnabled(sd)
+        if choice is None:
+            note = ""
+        elif sd:
+            note = choice.description if choice.description != choice.id else choice.id
+        else:
+            note = "64\u00d764 icons with transparency; size is fixed."
+        self.model_note.setText(note)
+        self.model_note.setToolTip(choice.id if sd and choice else "")
+        self._update_generate_button()
+
+    def refresh_model_state(self) -> None:
+        """Look for the built-in pack; show why it cannot run when it is missing."""
+        try:
+            self._pack_problem = state.builtin_pack_problem()
+        except Exception as e:  # never let a probe break the panel
+            log.warning("image model pack check failed: %s", e)
+            self._pack_problem = None
+        self.banner_text.setText(self._pack_problem or "")
+        self.banner.setVisible(bool(self._pack_problem))
+        self._update_generate_button()
+
+    def model_problem(self) -> str | None:
+        return self._pack_problem
+
+    def _update_generate_button(self) -> None:
+        if not hasattr(self, "generate_button"):
+            return
+        choice = self._choice()
+        blocked = bool(self._pack_problem) and (choice is None or not choice.is_sd)
+        self.generate_button.setEnabled(not blocked)
+        self.generate_button.setToolTip(
+            "The built-in image model is missing (see the note above); pick an imported model."
+            if blocked
+            else "Generate (Ctrl+Enter)"
+        )
+
+    def import_model_folder(self, src: str | Path | None = None) -> bool:
+        """Copy a Stable Diffusion ONNX folder into the models folder on a worker thread.
+
+        The result comes back through :attr:`import_finished` (and the message bar); returns
+        False when nothing was started."""
+        if self._import_thread is not None and self._import_thread.is_alive():
+            self.ctx.show_message("A model folder is being imported already.", "warning")
+            return False
+        if src is None:
+            src = QFileDialog.getExistingDirectory(
+                self, "Stable Diffusion ONNX folder (with model_index.json)", str(Path.home())
+            )
+            if not src:
+                return False
+        project = self.ctx.project
+        models_dir = (
+            project.models_dir
+            if project is not None and not project.read_only
+            else state.user_models_dir()
+        )
+        try:  # written by the SD back-end: imported here so a missing module is a message
+            from genstudio.generators.images import sd_onnx
+        except ImportError as e:
+            self.ctx.show_message(f"Model import is not available in this build: {e}", "error")
+            return False
+        emit = self._import_done.emit
+
+        def work() -> None:
+            target, error = "", ""
+            try:
+                target = str(sd_onnx.import_sd_folder(src, models_dir))
+            except GenStudioError as e:
+                error = e.user_message()
+            except Exception as e:  # a bug must reach the user, not kill the thread silently
+                log.exception("importing %s failed", src)
+                error = f"Unexpected error: {type(e).__name__}: {e}"
+            try:
+                emit(target, error)
+            except RuntimeError:  # the panel is gone
+                pass
+
+        self.import_button.setEnabled(False)
+        self.import_button.setText("Importing\u2026")
+        self.ctx.show_message(f"Importing {Path(src).name} into {models_dir}\u2026")
+        t = threading.Thread(target=work, name="genstudio-images-import", daemon=True)
+        self._import_thread = t
+        t.start()
+        return True
+
+    def _on_import_done(self, target: str, error: str) -> None:
+        if self._closed:
+            return
+        self.import_button.setEnabled(True)
+        self.import_button.setText("Import folder\u2026")
+        if error:
+            self.ctx.show_message(f"Could not import the model folder: {error}", "error")
+            self.import_finished.emit("")
+            return
+        self.refresh_models()
+        self.select_model(target)
+        self.ctx.show_message(f"Imported the model {Path(target).name}; it is selected.")
+        self.import_finished.emit(target)
+
+    # ====================================================================== palette
+
+    def choose_palette(self) -> None:
+        start = str(Path(self._palette).parent) if self._palette else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Palette file", start, state.PALETTE_FILTER)
+        if path:
+            self.set_palette(path)
+
+    def set_palette(self, path: str | Path, quiet: bool = False) -> None:
+        p = str(path) if path else ""
+        if p and not Path(p).is_file() and not quiet:
+            self.ctx.show_message(f"The palette file {p} does not exist.", "error")
+            return
+        self._palette = p
+        self.palette_edit.setText(Path(p).name if p else "")
+        self.palette_edit.setToolTip(p)
+        self._update_pixel_ui()
+
+    # ====================================================================== init image + mask
+
+    def init_path(self) -> str:
+        return self._init_path
+
+    def open_init_image(self, path: str | Path | None = None) -> bool:
+        if path is None:
+            start = str(Path(self._init_path).parent) if self._init_path else str(Path.home())
+            path, _ = QFileDialog.getOpenFileName(self, "Init image", start, state.IMAGE_FILTER)
+            if not path:
+                return False
+        return self.set_init_path(path)
+
+    def set_init_path(self, path: str | Path, keep_mask: bool = False) -> bool:
+        """Use the image at ``path`` as the init image; a file that cannot be read is an error
+        message (the previous init image stays). Returns success."""
+        p = Path(path)
+        img, why = read_image(p, state.MAX_EDIT_SIDE)
+        if img is None:
+            self.ctx.show_message(f"Cannot use {p.name} as the init image: {why}", "error")
+            return False
+        self._init_path = str(p)
+        self.canvas.set_init(img, keep_mask=keep_mask)
+        self.canvas.set_view("init")
+        self._update_init_ui()
+        self.init_changed.emit(self._init_path)
+        return True
+
+    def clear_init(self) -> None:
+        self._init_path = ""
+        self.canvas.set_init(None)
+        self.brush_button.setChecked(False)
+        self.canvas.set_view("result")
+        self._update_init_ui()
+        self.init_changed.emit("")
+
+    def use_result_as_init(self) -> bool:
+        r = self._current
+        if r is None or self.ctx.project is None:
+            return False
+        return self.set_init_path(self.ctx.project.asset_path(r.record), keep_mask=True)
+
+    def _canvas_dropped(self, path: str) -> None:
+        if self.set_init_path(path):
+            self.ctx.show_message(f"{Path(path).name} is the init image.")
+
+    def _update_init_ui(self) -> None:
+        has = bool(self._init_path)
+        img = self.canvas.init_image()
+        if has and img is not None:
+            self.init_label.setText(
+                f"{Path(self._init_path).name} \u2014 {img.width()}x{img.height()}"
+            )
+        else:
+            self.init_label.setText("None: text to image. Open or drop an image to start from it.")
+        self.init_label.setToolTip(self._init_path)
+        self.clear_init_button.setVisible(has)
+        self.strength.setEnabled(has)
+        self.strength_label.setEnabled(has)
+        self.init_view_button.setEnabled(has)
+        for w in (self.brush_button, self.eraser_button, self.brush_size, self.size_label):
+            w.setEnabled(has)
+        if not has:
+            self.brush_button.setChecked(False)
+        self._update_mask_ui()
+
+    def _update_mask_ui(self) -> None:
+        masked = self.canvas.has_mask() if self._init_path else False
+        self.clear_mask_button.setEnabled(masked)
+        self.mask_info.setVisible(bool(self._init_path))
+        if not self._init_path:
+            self.mask_info.setText("")
+        elif masked:
+            self.mask_info.setText("Inpainting: only the red area of the mask changes.")
+        else:
+            self.mask_info.setText("Img2img: paint a mask on the canvas to change only part.")
+
+    def _brush_toggled(self, on: bool) -> None:
+        self.canvas.set_brush(on)
+        if not on:
+            self.eraser_button.setChecked(False)
+
+    def _eraser_toggled(self, on: bool) -> None:
+        self.canvas.set_eraser(on)
+        if on and not self.brush_button.isChecked():
+            self.brush_button.setChecked(True)
+
+    def _view_changed(self, view: str) -> None:
+        btn = self.init_view_button if view == "init" else self.result_view_button
+        btn.setChecked(True)
+        self._update_canvas_info()
+
+    def write_mask(self) -> str:
+        """Write the painted mask as a PNG (white = repaint) into the project's cache; ''
+        when nothing is painted. Same pixels, same file (named by content)."""
+        if not self._init_path or not self.canvas.has_mask():
+            return ""
+        img = self.canvas.mask_image()
+        if img is None:
+            return ""
+        data = png_bytes(img)
+        project = self.ctx.project
+        if project is not None:
+            folder = project.cache_dir / "masks"
+        else:
+            import tempfile
+
+            folder = Path(tempfile.gettempdir()) / "genstudio-masks"
+        path = folder / f"mask-{hashlib.sha256(data).hexdigest()[:16]}.png"
+        if not path.is_file():
+            from genstudio.core.atomic import atomic_write_bytes
+
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, data)
+        return str(path)
+
+    # ====================================================================== hooks
+
+    def generate(self) -> bool:
+        if self.ctx.project is None:
+            self.ctx.show_message("Open or create a project first: images are saved in it.")
+            return True
+        try:
+            s = self.current_settings()
+            s.check()
+        except InvalidParamsError as e:
+            self.ctx.show_message(e.user_message(), "error")
+            return True
+        if not s.is_sd:
+            self.refresh_model_state()
+            if self._pack_problem:
+                self.ctx.show_message(self._pack_problem, "error")
+                return True
+        try:
+            s.mask = self.write_mask()
+        except (GenStudioError, OSError) as e:
+            text = e.user_message() if isinstance(e, GenStudioError) else str(e)
+            self.ctx.show_message(f"Could not save the mask: {text}", "error")
+            return True
+        choice = self._choice()
+        title = state.job_title(s, choice.title if choice else "")
+        job = self.submit(state.GENERATOR, s.to_params(), title=title)
+        if job is None:
+            return True
+        self._my_jobs.add(job.id)
+        self._batch_job = job.id
+        self._batch_total = s.count
+        self._batch_first = None
+        self.progress.setValue(0)
+        self.progress.show()
+        self.cancel_button.show()
+        self.canvas.set_view("result")  # the live preview shows there
+        self.batch_info.setText(f"generating {s.count}\u2026")
+        return True
+
+    def busy(self) -> bool:
+        """True while a batch of this panel runs (until its final state event arrived)."""
+        return self._batch_job is not None
+
+    def cancel(self) -> None:
+        if self._batch_job is not None:
+            self.ctx.jobs.cancel(self._batch_job)
+
+    def apply_settings(self, record: AssetRecord) -> None:
+        s = state.ImagesSettings.from_params(record.params, record.seed)
+        self.apply_to_controls(s)
+        gone = []
+        if s.init:
+            if not Path(s.init).is_file():
+                gone.append(f"init image {s.init}")
+            elif self.set_init_path(s.init):
+                if s.mask:
+                    mask = QImage(s.mask) if Path(s.mask).is_file() else QImage()
+                    if mask.isNull():
+                        gone.append(f"mask {s.mask}")
+                    else:
+                        self.canvas.load_mask(mask)
+        else:
+            self.clear_init()
+        if s.model != state.BUILTIN and not Path(s.model).is_dir():
+            gone.append(f"model folder {s.model}")
+        if s.palette and not Path(s.palette).is_file():
+            gone.append(f"palette {s.palette}")
+        if gone:
+            self.ctx.show_message(
+                "Settings reused, but these are gone: " + "; ".join(gone) + ".", "warning"
+            )
+
+    def apply_image_metadata(self, path: str | Path) -> bool:
+        """Fill the controls from the generation settings stored in an image (GenStudio,
+        A1111, ComfyUI, InvokeAI). False when it has none (nothing changed)."""
+        from genstudio.generators.images import metadata
+
+        p = Path(path)
+        try:
+            md = metadata.read_metadata(p)
+        except (GenStudioError, OSError) as e:
+            why = e.user_message() if isinstance(e, GenStudioError) else (e.strerror or str(e))
+            self.ctx.show_message(f"Cannot read settings from {p.name}: {why}", "error")
+            return True
+        if md is None:
+            return False
+        try:
+            current = self.current_settings()
+        except InvalidParamsError:  # an unreadable seed field: the image's seed replaces it
+            self.seed.setText("0")
+            current = self.current_settings()
+        s, took, notes = state.apply_metadata(current, md)
+        self.apply_to_controls(s)
+        source = {"a1111": "A1111", "comfyui": "ComfyUI", "invokeai": "InvokeAI"}.get(
+            md.source, "GenStudio" if md.source == "genstudio" else "another tool"
+        )
+        text = f"Settings from {p.name} ({source}): {', '.join(took) or 'nothing usable'}."
+        if notes:
+            text += " " + " ".join(notes)
+        self.ctx.show_message(text, "warning" if notes else "info")
+        return True
+
+    def accepts_drop(self, path: Path) -> bool:
+        return state.is_image_path(path)
+
+    def handle_drop(self, path: Path) -> None:
+        """A dropped image: its settings when it carries some, else it is the init image."""
+        if self.apply_image_metadata(path):
+            return
+        if self.set_init_path(path):
+            self.ctx.show_message(f"{path.name} has no generation settings; it is the init image.")
+
+    def activated(self) -> None:
+        self.refresh_models()
+        self.refresh_model_state()
+
+    def shutdown(self) -> None:
+        self._closed = True
+        if self._import_thread is not None:
+            self._import_thread.join(10.0)
+            self._import_thread = None
+        for sig, slot in (
+            (self.ctx.jobs.job_event, self._on_job_event),
+            (self.ctx.jobs.jobs_reset, self._on_jobs_reset),
+            (self.ctx.project_changed, self._on_project_changed),
+        ):
+            try:
+                sig.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
+
+    # ====================================================================== jobs -> results
+
+    def _on_jobs_reset(self) -> None:
+        self._my_jobs.clear()
+        self._end_batch()
+
+    def _end_batch(self) -> None:
+        self._batch_job = None
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.canvas.set_preview(None)
+
+    def _on_project_changed(self, _project: Project | None) -> None:
+        self._results.clear()
+        self.results.blockSignals(True)
+        self.results.clear()
+        self.results.blockSignals(False)
+        self._current = None
+        self._end_batch()
+        self.batch_info.setText("")
+        self.canvas.set_result(None)
+        self.clear_init()
+        self.refresh_models()
+        self._update_canvas_info()
+
+    def _on_job_event(self, event: JobEvent) -> None:
+        if event.job_id not in self._my_jobs:
+            return
+        if event.type == "asset" and event.asset_id:
+            self._add_asset(event.asset_id, event.job_id)
+        elif event.type == "progress" and event.job_id == self._batch_job:
+            self.progress.setValue(int(event.fraction * 1000))
+            if event.preview:
+                img = QImage.fromData(QByteArray(event.preview))
+                if not img.isNull():
+                    self.canvas.set_preview(img)
+                    self.canvas_info.setText(event.message or "")
+        elif event.type == "state" and event.state is not None:
+            st = event.state.value
+            if st not in ("done", "failed", "cancelled", "set_aside"):
+                return
+            self._my_jobs.discard(event.job_id)
+            if event.job_id != self._batch_job:
+                return
+            self._end_batch()
+            self._update_canvas_info()
+            n = sum(1 for r in self._results.values() if r.job_id == event.job_id)
+            if st == "done":
+                self.batch_info.setText(f"{n} new \u2022 saved in the gallery")
+                return
+            try:
+                err = self.ctx.jobs.get(event.job_id).error or st
+            except Exception:
+                err = st
+            self.batch_info.setText(f"{st}: {n} made")
+            if st == "failed":
+                self.ctx.show_message(f"Image generation failed: {err}", "error")
+
+    def _add_asset(self, asset_id: str, job_id: str) -> None:
+        project = self.ctx.project
+        if project is None:
+            return
+        try:
+            rec = project.gallery.get(asset_id)
+        except GenStudioError as e:
+            log.warning("image asset %s not readable from the gallery: %s", asset_id, e)
+            return
+        if rec.kind != "image":
+            return
+        path = project.asset_path(rec)
+        img, why = read_image(path, 4 * THUMB)
+        if img is None:
+            log.warning("image asset %s unreadable: %s", asset_id, why)
+            return
+        size = QImageReader(str(path)).size()
+        w, h = (size.width(), size.height()) if size.isValid() else (img.width(), img.height())
+        r = Result(rec.id, rec, path, w, h, img, job_id=job_id)
+        self._results[rec.id] = r
+        item = QListWidgetItem(f"seed {rec.seed}" if rec.seed is not None else "")
+        item.setIcon(QIcon(thumbnail(img, THUMB, self._dark(), r.pixel_art)))
+        item.setData(AssetRole, rec.id)
+        item.setToolTip(f"{state.describe_result(rec.params, w, h)}\n{rec.file}")
+        item.setSizeHint(TILE)
+        self.results.insertItem(0, item)
+        while self.results.count() > state.MAX_RESULTS:
+            old = self.results.takeItem(self.results.count() - 1)
+            if old is not None:
+                self._results.pop(old.data(AssetRole), None)
+        if job_id == self._batch_job and self._batch_first is None:
+            self._batch_first = rec.id
+            self._auto_select = True
+            try:
+                self.results.setCurrentItem(item)
+            finally:
+                self._auto_select = False
+        if self.progress.isVisible():
+            done = sum(1 for x in self._results.values() if x.job_id == job_id)
+            self.batch_info.setText(f"{done} of {self._batch_total}")
+        self.result_added.emit(rec.id)
+
+    def result_ids(self) -> list[str]:
+        """Results in strip order (newest first)."""
+        return [self.results.item(i).data(AssetRole) for i in range(self.results.count())]
+
+    def result(self, asset_id: str) -> Result | None:
+        return self._results.get(asset_id)
+
+    def current_result(self) -> Result | None:
+        return self._current
+
+    def select_result(self, asset_id: str) -> None:
+        for i in range(self.results.count()):
+            if self.results.item(i).data(AssetRole) == asset_id:
+                self.results.setCurrentRow(i)
+                return
+
+    def _current_item_changed(self, item: QListWidgetItem | None, _prev=None) -> None:
+        r = self._results.get(item.data(AssetRole)) if item is not None else None
+        if r is not None:
+            self._show(r)
+
+    def _show(self, r: Result) -> None:
+        img, why = read_image(r.path, state.MAX_EDIT_SIDE)
+        if img is None:
+            self.ctx.show_message(f"Cannot show {r.path.name}: {why}", "error")
+            return
+        self._current = r
+        self.canvas.set_result(img, r.pixel_art)
+        painting = self.canvas.view() == "init" and self.canvas.brush_enabled()
+        if not (self._auto_select and painting):  # a batch does not interrupt mask painting
+            self.canvas.set_view("result")
+        self._update_canvas_info()
+
+    def _update_canvas_info(self) -> None:
+        r = self._current
+        if self.canvas.view() == "init":
+            img = self.canvas.init_image()
+            self.canvas_info.setText(
+                f"init image: {Path(self._init_path).name} \u2022 {img.width()}x{img.height()}"
+                if img is not None and self._init_path
+                else ""
+            )
+        elif r is not None:
+            self.canvas_info.setText(
+                "  " + state.describe_result(r.record.params, r.width, r.height)
+            )
+            self.canvas_info.setToolTip(f"{r.asset_id}\n{r.path}")
+        else:
+            self.canvas_info.setText("")
+        self.use_init_button.setEnabled(r is not None)
+
+    def _dark(self) -> bool:
+        return self.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+    def _refresh_thumbnails(self) -> None:
+        dark = self._dark()
+        for i in range(self.results.count()):
+            item = self.results.item(i)
+            r = self._results.get(item.data(AssetRole))
+            if r is None:
+                continue
+            item.setIcon(QIcon(thumbnail(r.thumb, THUMB, dark, r.pixel_art)))
+
+    # ====================================================================== Qt events
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+        md = event.mimeData()
+        if md.hasUrls() and any(
+            u.isLocalFile() and state.is_image_path(u.toLocalFile()) for u in md.urls()
+        ):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        paths = [
+            Path(u.toLocalFile())
+            for u in event.mimeData().urls()
+            if u.isLocalFile() and state.is_image_path(u.toLocalFile())
+        ]
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        try:
+            self.handle_drop(paths[0])
+        except GenStudioError as e:
+            self.ctx.show_message(e.user_message(), "error")
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt API
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            if hasattr(self, "results"):
+                self._refresh_thumbnails()
+        super().changeEvent(event)
