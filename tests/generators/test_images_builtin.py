@@ -186,12 +186,16 @@ def test_img2img_from_files_and_bad_files(pack, tmp_path):
     init = tmp_path / "init.png"
     Image.new("RGBA", (128, 96), (0, 200, 0, 255)).save(init)
     mask = tmp_path / "mask.png"
-    m = Image.new("L", (64, 64), 0)
-    m.paste(255, (0, 0, 32, 64))
+    m = Image.new("L", (128, 96), 0)  # the init image's size; cropped to 64x64 with it
+    m.paste(255, (0, 0, 64, 96))
     m.save(mask)
     (o,) = _run(pack, prompt="leaf", init=str(init), mask=str(mask), strength=0.7)
     img = np.asarray(Image.open(io.BytesIO(o.data)).convert("RGBA"))
     assert (img[:, 40:] == (0, 200, 0, 255)).all()  # outside the mask: the init image
+    wide = tmp_path / "wide-mask.png"
+    Image.new("L", (200, 50), 255).save(wide)
+    with pytest.raises(InvalidParamsError, match="do not line up"):
+        _run(pack, prompt="leaf", init=str(init), mask=str(wide))
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
     with pytest.raises(InvalidParamsError):

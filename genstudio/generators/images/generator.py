@@ -100,6 +100,28 @@ def _int_in(v: Any, name: str, lo: int, hi: int) -> int:
     return v
 
 
+def load_inputs(p: ImageParams, size: tuple[int, int]):
+    """The init image and mask at ``size`` (W, H), or None. A mask must have the init image's
+    proportions (it is resized with it); any other mask is refused with both sizes."""
+    from genstudio.generators.images import imageio
+
+    if not p.init:
+        return None, None
+    raw = imageio.load_init_image(p.init)
+    init = imageio.load_init_image(p.init, size=size)
+    if not p.mask:
+        return init, None
+    m = imageio.load_mask(p.mask, size=None)
+    ih, iw = raw.shape[:2]
+    mh, mw = m.shape
+    if abs(mw / mh - iw / ih) > 0.02 * (iw / ih):
+        raise InvalidParamsError(
+            f"The mask is {mw}x{mh} but the init image is {iw}x{ih}: they do not line up.",
+            hint="Paint the mask over the init image (same size or the same proportions).",
+        )
+    return init, imageio.load_mask(p.mask, size=size, resize=True)
+
+
 def postprocess(rgba: np.ndarray, p: ImageParams) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Pixel art and upscaling; returns the image and the chain applied (for the record)."""
     from genstudio.generators.images import imageio, pixelart
@@ -173,12 +195,10 @@ class ImageGenerator(Generator):
         return self._run_sd(p, ctx)
 
     def _run_builtin(self, p: ImageParams, ctx: RunContext) -> GenerationResult:
-        from genstudio.generators.images import icons, imageio
+        from genstudio.generators.images import icons
 
         model = icons.load_model(self.pack_dir)
-        size = (icons.SIZE, icons.SIZE)
-        init = imageio.load_init_image(p.init, size=size) if p.init else None
-        mask = imageio.load_mask(p.mask, size=size, resize=True) if p.mask else None
+        init, mask = load_inputs(p, (icons.SIZE, icons.SIZE))
         info = icons.describe(model)
         result = GenerationResult()
         for i in range(p.count):
@@ -218,12 +238,11 @@ class ImageGenerator(Generator):
         return result
 
     def _run_sd(self, p: ImageParams, ctx: RunContext) -> GenerationResult:
-        from genstudio.generators.images import imageio, sd_onnx
+        from genstudio.generators.images import sd_onnx
 
         pipe = _sd_pipeline(p.model)
-        size = (p.width, p.height)
-        init = imageio.load_init_image(p.init, size=size)[..., :3] if p.init else None
-        mask = imageio.load_mask(p.mask, size=size, resize=True) if p.mask else None
+        init, mask = load_inputs(p, (p.width, p.height))
+        init = init[..., :3] if init is not None else None
         info = _sd_model_info(Path(p.model), pipe)
         result = GenerationResult()
         for i in range(p.count):

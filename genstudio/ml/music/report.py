@@ -159,6 +159,14 @@ def model_card(pack_dir: Path, eval_result: dict | None, bench: dict | None) -> 
                     f"{_fmt(m.get('abs_diff'))} | {'yes' if m['within_10pct'] else '**no**'} |"
                 )
             lines.append(f"\nKey lock: {_fmt(row['key_lock_in_scale'])} of notes in the scale.")
+            raw = row.get("raw_model_empty_bar_rate") or {}
+            if raw.get("n"):
+                lines.append(
+                    "\nEmpty bars: the generator forbids a generated bar without a note (no "
+                    "held-out piece has one), so the rate above is 0 by construction; the raw "
+                    f"model with silent bars allowed: {_fmt(raw['generated_silent_bars_allowed'])} "
+                    f"over {raw['n']} more pieces."
+                )
         v = eval_result["validity"]
         lines += [
             "",

@@ -42,13 +42,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QSizePolicy,
-    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QWidget,
 )
 
 from genstudio.ui.modes.images import state
+from genstudio.ui.modes.widgets import begin_tile, end_tile
 
 MASK_MIN_SIDE = 512
 MASK_MAX_SIDE = 2048
@@ -118,14 +118,7 @@ class ThumbDelegate(QStyledItemDelegate):
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
         pal = option.palette
-        r = option.rect.adjusted(3, 3, -3, -3)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        hover = bool(option.state & QStyle.StateFlag.State_MouseOver)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(pal.color(QPalette.ColorRole.Base))
-        painter.drawRoundedRect(r, 6, 6)
+        r, selected, hover = begin_tile(painter, option, 3, 6)
         icon = index.data(Qt.ItemDataRole.DecorationRole)
         pm = icon.pixmap(QSize(r.width() - 8, r.width() - 8)) if icon is not None else None
         if pm is not None and not pm.isNull():
@@ -140,15 +133,7 @@ class ThumbDelegate(QStyledItemDelegate):
             painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
             text = QRect(r.x(), r.bottom() - 17, r.width(), 15)
             painter.drawText(text, Qt.AlignmentFlag.AlignCenter, label)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        if selected:
-            painter.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 2.5))
-            painter.drawRoundedRect(QRectF(r).adjusted(1, 1, -1, -1), 6, 6)
-        else:
-            role = QPalette.ColorRole.Highlight if hover else QPalette.ColorRole.Mid
-            painter.setPen(QPen(pal.color(role)))
-            painter.drawRoundedRect(QRectF(r).adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
-        painter.restore()
+        end_tile(painter, pal, r, 6, selected, hover, half_pixel=True)
 
 
 class ImageCanvas(QWidget):

@@ -37,7 +37,6 @@ from PySide6.QtGui import (
     QImage,
     QImageReader,
     QPalette,
-    QRegularExpressionValidator,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -55,12 +54,10 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QSizePolicy,
     QSlider,
     QSpinBox,
-    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -68,9 +65,24 @@ from PySide6.QtWidgets import (
 
 from genstudio.core.errors import GenStudioError, InvalidParamsError
 from genstudio.ui import icons
-from genstudio.ui.modes.base import ModePanel, add_generate_button, controls_scroll, muted_label
+from genstudio.ui.modes.base import (
+    AssetRole,
+    Card,
+    ModelBanner,
+    ResultsPanel,
+    add_generate_button,
+    batch_progress,
+    controls_body,
+    controls_scroll,
+    field_label,
+    mode_layout,
+    muted_label,
+    section_title,
+    seed_row,
+)
 from genstudio.ui.modes.images import state
 from genstudio.ui.modes.images.canvas import ImageCanvas, ThumbDelegate, thumbnail
+from genstudio.ui.modes.widgets import DICE_SVG, register_icons
 
 if TYPE_CHECKING:
     from genstudio.core.assets import AssetRecord
@@ -79,7 +91,6 @@ if TYPE_CHECKING:
     from genstudio.ui.context import AppContext
 
 log = logging.getLogger(__name__)
-AssetRole = Qt.ItemDataRole.UserRole + 1
 THUMB = 64
 TILE = QSize(THUMB + 14, THUMB + 30)  # thumbnail + seed label
 #: formats the generator reads (imageio.ALLOWED_FORMATS, in Qt's names)
@@ -94,20 +105,10 @@ _EXTRA_SVG = {
     "eraser": '<path d="M4 16l9-9 6 6-7 7H7z"/><path d="M9 11l6 6M12 20h8"/>',
     "open": '<path d="M3 7a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z"/>',
     "init": '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M7 15l3-4 3 3 2-2 3 3"/>',
-    "dice": (
-        '<rect x="3.5" y="3.5" width="17" height="17" rx="3.5"/>'
-        '<circle cx="8.5" cy="8.5" r="1.2"/><circle cx="15.5" cy="15.5" r="1.2"/>'
-        '<circle cx="12" cy="12" r="1.2"/><circle cx="15.5" cy="8.5" r="1.2"/>'
-        '<circle cx="8.5" cy="15.5" r="1.2"/>'
-    ),
+    "dice": DICE_SVG,
     "import": '<path d="M12 4v11M7 10l5 5 5-5"/><path d="M4 17v3h16v-3"/>',
 }
-for _name, _body in _EXTRA_SVG.items():
-    icons._SVG.setdefault(f"images-{_name}", _body)
-
-
-def icon(name: str, size: int = 16, role: str = "text") -> QIcon:
-    return icons.icon(f"images-{name}" if name in _EXTRA_SVG else name, size, role)
+icon = register_icons("images", _EXTRA_SVG)
 
 
 _STYLE = """
@@ -138,28 +139,6 @@ QListWidget#ImageResults QScrollBar::add-page, QListWidget#ImageResults QScrollB
     background: transparent;
 }
 """
-
-
-def _section(title: str) -> QLabel:
-    lab = QLabel(title)
-    lab.setObjectName("SectionTitle")
-    return lab
-
-
-def _field(text: str) -> QLabel:
-    lab = QLabel(text)
-    lab.setObjectName("FieldName")
-    return lab
-
-
-class _Card(QFrame):
-    """A quiet panel with the theme's base colour and a 1-px border (follows the palette)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAutoFillBackground(True)
-        self.setBackgroundRole(QPalette.ColorRole.Base)
 
 
 class _PromptEdit(QPlainTextEdit):
@@ -241,7 +220,7 @@ def png_bytes(image: QImage) -> bytes:
     return data
 
 
-class ImagesPanel(ModePanel):
+class ImagesPanel(ResultsPanel):
     """Prompt + model + sampling -> images; canvas for results, init image and mask."""
 
     #: a result was added to the strip (its asset id)
@@ -253,48 +232,38 @@ class ImagesPanel(ModePanel):
 
     _import_done = Signal(str, str)  # target folder, error
 
+    max_results = state.MAX_RESULTS
+    no_project_message = "Open or create a project first: images are saved in it."
+    pack_kind = "image"
+    _results: dict[str, Result]
+    _current: Result | None
+
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
-        self._my_jobs: set[str] = set()
-        self._batch_job: str | None = None
-        self._batch_total = 0
-        self._batch_first: str | None = None
-        self._results: dict[str, Result] = {}
-        self._current: Result | None = None
         self._init_path = ""
         self._palette = ""
         self._models: list[state.ModelChoice] = []
-        self._pack_problem: str | None = None
         self._applying = False
         self._auto_select = False  # the first result of a batch is being selected (not a click)
         self._import_thread: threading.Thread | None = None
-        self._closed = False
         self.setAcceptDrops(True)
 
-        root = QHBoxLayout(self)
-        root.setContentsMargins(0, 0, 0, 0)
-        root.setSpacing(0)
-        root.addWidget(self._build_controls())
-        right = QWidget()
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(10, 10, 10, 10)
-        rl.setSpacing(8)
-        rl.addWidget(self._build_banner())
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.setChildrenCollapsible(False)
-        split.addWidget(self._build_canvas())
-        split.addWidget(self._build_results())
-        split.setStretchFactor(0, 4)
-        split.setStretchFactor(1, 0)
-        split.setSizes([640, 150])
-        self.splitter = split
-        rl.addWidget(split, 1)
-        root.addWidget(right, 1)
+        self.banner = ModelBanner(
+            "Look for the built-in model pack and model folders again", self.refresh_model_state
+        )
+        self.banner_text = self.banner.label
+        self.splitter = mode_layout(
+            self,
+            self._build_controls(),
+            self._build_canvas(),
+            self._build_results(),
+            stretch=(4, 0),
+            sizes=[640, 150],
+            banner=self.banner,
+        )
 
         self._import_done.connect(self._on_import_done, Qt.ConnectionType.QueuedConnection)
-        ctx.jobs.job_event.connect(self._on_job_event)
-        ctx.jobs.jobs_reset.connect(self._on_jobs_reset)
-        ctx.project_changed.connect(self._on_project_changed)
+        self.follow_jobs()
         self.setStyleSheet(_STYLE)
         self.refresh_models()
         self.apply_to_controls(state.ImagesSettings(seed=state.random_seed()))
@@ -304,13 +273,9 @@ class ImagesPanel(ModePanel):
     # ====================================================================== controls (left)
 
     def _build_controls(self) -> QWidget:
-        body = QWidget()
-        body.setObjectName("ImageControls")
-        lay = QVBoxLayout(body)
-        lay.setContentsMargins(14, 12, 14, 12)
-        lay.setSpacing(6)
+        body, lay = controls_body("ImageControls")
 
-        lay.addWidget(_section("Images"))
+        lay.addWidget(section_title("Images"))
         self.prompt = _PromptEdit("What should the image show? e.g. red apple, glossy", 3)
         self.prompt.setToolTip("The prompt: what to draw (a few words work best)")
         lay.addWidget(self.prompt)
@@ -320,7 +285,7 @@ class ImagesPanel(ModePanel):
 
         # --- model
         lay.addSpacing(6)
-        lay.addWidget(_section("Model"))
+        lay.addWidget(section_title("Model"))
         mrow = QHBoxLayout()
         mrow.setSpacing(4)
         self.model = QComboBox()
@@ -346,7 +311,7 @@ class ImagesPanel(ModePanel):
 
         # --- sampling
         lay.addSpacing(6)
-        lay.addWidget(_section("Sampling"))
+        lay.addWidget(section_title("Sampling"))
         g = QGridLayout()
         g.setHorizontalSpacing(8)
         g.setVerticalSpacing(6)
@@ -357,7 +322,7 @@ class ImagesPanel(ModePanel):
         for name, title in state.SCHEDULER_TITLES.items():
             self.scheduler.addItem(title, name)
         self.scheduler.setToolTip("The sampler: how the noise is taken away step by step")
-        g.addWidget(_field("Scheduler"), row, 0)
+        g.addWidget(field_label("Scheduler"), row, 0)
         g.addWidget(self.scheduler, row, 1, 1, 3)
         row += 1
         self.steps = QSpinBox()
@@ -368,12 +333,12 @@ class ImagesPanel(ModePanel):
         self.guidance.setSingleStep(0.5)
         self.guidance.setDecimals(1)
         self.guidance.setToolTip("How strongly the prompt is followed (classifier-free guidance)")
-        g.addWidget(_field("Steps"), row, 0)
+        g.addWidget(field_label("Steps"), row, 0)
         g.addWidget(self.steps, row, 1)
-        g.addWidget(_field("Guidance"), row, 2)
+        g.addWidget(field_label("Guidance"), row, 2)
         g.addWidget(self.guidance, row, 3)
         row += 1
-        self.width_label = _field("Size")
+        self.width_label = field_label("Size")
         self.width_spin = QSpinBox()
         self.height_spin = QSpinBox()
         for sp in (self.width_spin, self.height_spin):
@@ -392,30 +357,20 @@ class ImagesPanel(ModePanel):
         self.count = QSpinBox()
         self.count.setRange(1, state.MAX_COUNT)
         self.count.setToolTip("Images in the batch; image i uses seed + i")
-        g.addWidget(_field("Count"), row, 0)
+        g.addWidget(field_label("Count"), row, 0)
         g.addWidget(self.count, row, 1)
         row += 1
-        seed_row = QHBoxLayout()
-        seed_row.setSpacing(4)
-        self.seed = QLineEdit()
-        self.seed.setToolTip("The same seed and settings give the same image")
-        self.seed.setMaxLength(10)
-        self.seed.setValidator(QRegularExpressionValidator(r"\d{0,10}", self.seed))
-        self.dice = QToolButton()
-        self.dice.setIcon(icon("dice"))
-        self.dice.setIconSize(QSize(18, 18))
-        self.dice.setToolTip("New random seed")
-        self.dice.clicked.connect(self.roll_seed)
-        seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(self.dice)
-        g.addWidget(_field("Seed"), row, 0)
-        g.addLayout(seed_row, row, 1, 1, 3)
+        srow, self.seed, self.dice = seed_row(
+            "The same seed and settings give the same image", 10, icon("dice"), self.roll_seed
+        )
+        g.addWidget(field_label("Seed"), row, 0)
+        g.addLayout(srow, row, 1, 1, 3)
         lay.addLayout(g)
 
         # --- init image
         lay.addSpacing(6)
         hdr = QHBoxLayout()
-        hdr.addWidget(_section("Init image"))
+        hdr.addWidget(section_title("Init image"))
         hdr.addStretch(1)
         self.open_button = QPushButton("Open image\u2026")
         self.open_button.setIcon(icon("open"))
@@ -439,7 +394,7 @@ class ImagesPanel(ModePanel):
         lay.addWidget(self.mask_info)
         srow = QHBoxLayout()
         srow.setSpacing(8)
-        self.strength_label = _field("Strength")
+        self.strength_label = field_label("Strength")
         self.strength = QDoubleSpinBox()
         self.strength.setRange(*state.STRENGTH_RANGE)
         self.strength.setSingleStep(0.05)
@@ -451,7 +406,7 @@ class ImagesPanel(ModePanel):
 
         # --- pixel art + upscale
         lay.addSpacing(6)
-        lay.addWidget(_section("Finish"))
+        lay.addWidget(section_title("Finish"))
         self.pixel_art = QCheckBox("Pixel art")
         self.pixel_art.setToolTip("Snap to a pixel grid with a limited palette, hard alpha")
         self.pixel_art.toggled.connect(lambda _on: self._update_pixel_ui())
@@ -468,9 +423,9 @@ class ImagesPanel(ModePanel):
         self.colors = QSpinBox()
         self.colors.setRange(*state.COLORS_RANGE)
         self.colors.setToolTip("Palette size (a palette file overrides it)")
-        pg.addWidget(_field("Grid"), 0, 0)
+        pg.addWidget(field_label("Grid"), 0, 0)
         pg.addWidget(self.grid, 0, 1)
-        pg.addWidget(_field("Colours"), 0, 2)
+        pg.addWidget(field_label("Colours"), 0, 2)
         pg.addWidget(self.colors, 0, 3)
         prow = QHBoxLayout()
         prow.setSpacing(4)
@@ -489,7 +444,7 @@ class ImagesPanel(ModePanel):
         prow.addWidget(self.palette_edit, 1)
         prow.addWidget(self.palette_button)
         prow.addWidget(self.palette_clear)
-        pg.addWidget(_field("Palette"), 1, 0)
+        pg.addWidget(field_label("Palette"), 1, 0)
         pg.addLayout(prow, 1, 1, 1, 3)
         self.outline = QCheckBox("1-px dark outline")
         pg.addWidget(self.outline, 2, 1, 1, 3)
@@ -497,7 +452,7 @@ class ImagesPanel(ModePanel):
         for f in state.UPSCALES:
             self.upscale.addItem(f"\u00d7{f}" if f > 1 else "\u00d71 (off)", f)
         self.upscale.setToolTip("Enlarge the result (nearest for pixel art, Lanczos otherwise)")
-        pg.addWidget(_field("Upscale"), 3, 0)
+        pg.addWidget(field_label("Upscale"), 3, 0)
         pg.addWidget(self.upscale, 3, 1)
         lay.addLayout(pg)
 
@@ -505,26 +460,8 @@ class ImagesPanel(ModePanel):
         self.generate_button = add_generate_button(lay, self.generate, "Generate (Ctrl+Enter)")
         return controls_scroll(body, 340, "ImageControlsScroll")
 
-    def _build_banner(self) -> QWidget:
-        """Shown when the built-in model pack is missing (styled like the message bar)."""
-        self.banner = QFrame()
-        self.banner.setObjectName("MessageBar")
-        self.banner.setProperty("level", "warning")
-        bl = QHBoxLayout(self.banner)
-        bl.setContentsMargins(10, 6, 6, 6)
-        self.banner_text = QLabel()
-        self.banner_text.setWordWrap(True)
-        self.banner_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        bl.addWidget(self.banner_text, 1)
-        again = QPushButton("Check again")
-        again.setToolTip("Look for the built-in model pack and model folders again")
-        again.clicked.connect(self.refresh_model_state)
-        bl.addWidget(again, 0, Qt.AlignmentFlag.AlignTop)
-        self.banner.hide()
-        return self.banner
-
     def _build_canvas(self) -> QWidget:
-        card = _Card()
+        card = Card()
         lay = QVBoxLayout(card)
         lay.setContentsMargins(12, 10, 12, 10)
         lay.setSpacing(8)
@@ -593,7 +530,7 @@ class ImagesPanel(ModePanel):
         tools.addWidget(self.brush_button)
         tools.addWidget(self.eraser_button)
         tools.addSpacing(10)
-        self.size_label = _field("Size")
+        self.size_label = field_label("Size")
         tools.addWidget(self.size_label)
         self.brush_size = QSlider(Qt.Orientation.Horizontal)
         self.brush_size.setRange(4, 160)
@@ -617,20 +554,16 @@ class ImagesPanel(ModePanel):
         return card
 
     def _build_results(self) -> QWidget:
-        card = _Card()
+        card = Card()
         lay = QVBoxLayout(card)
         lay.setContentsMargins(12, 8, 12, 8)
         lay.setSpacing(4)
         hdr = QHBoxLayout()
-        hdr.addWidget(_section("Results"))
+        hdr.addWidget(section_title("Results"))
         self.batch_info = muted_label()
         hdr.addWidget(self.batch_info)
         hdr.addStretch(1)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setFixedWidth(160)
-        self.progress.setTextVisible(False)
-        self.progress.hide()
+        self.progress = batch_progress(160)
         hdr.addWidget(self.progress)
         self.cancel_button = QToolButton()
         self.cancel_button.setIcon(icons.icon("cancel", 14))
@@ -715,11 +648,6 @@ class ImagesPanel(ModePanel):
         self._update_model_ui()
         self._update_pixel_ui()
 
-    def roll_seed(self) -> int:
-        seed = state.random_seed()
-        self.seed.setText(str(seed))
-        return seed
-
     def _update_pixel_ui(self) -> None:
         on = self.pixel_art.isChecked()
         for w in (self.grid, self.colors, self.palette_edit, self.palette_button, self.outline):
@@ -795,31 +723,17 @@ class ImagesPanel(ModePanel):
         self.model_note.setToolTip(choice.id if sd and choice else "")
         self._update_generate_button()
 
-    def refresh_model_state(self) -> None:
-        """Look for the built-in pack; show why it cannot run when it is missing."""
-        try:
-            self._pack_problem = state.builtin_pack_problem()
-        except Exception as e:  # never let a probe break the panel
-            log.warning("image model pack check failed: %s", e)
-            self._pack_problem = None
-        self.banner_text.setText(self._pack_problem or "")
-        self.banner.setVisible(bool(self._pack_problem))
-        self._update_generate_button()
+    def _probe_model_pack(self) -> str | None:
+        """Why the built-in pack cannot run (it is missing), or None."""
+        return state.builtin_pack_problem()
 
-    def model_problem(self) -> str | None:
-        return self._pack_problem
-
-    def _update_generate_button(self) -> None:
-        if not hasattr(self, "generate_button"):
-            return
+    def _generation_blocked(self) -> str | None:
         choice = self._choice()
-        blocked = bool(self._pack_problem) and (choice is None or not choice.is_sd)
-        self.generate_button.setEnabled(not blocked)
-        self.generate_button.setToolTip(
-            "The built-in image model is missing (see the note above); pick an imported model."
-            if blocked
-            else "Generate (Ctrl+Enter)"
-        )
+        if self._model_problem and (choice is None or not choice.is_sd):
+            return (
+                "The built-in image model is missing (see the note above); pick an imported model."
+            )
+        return None
 
     def import_model_folder(self, src: str | Path | None = None) -> bool:
         """Copy a Stable Diffusion ONNX folder into the models folder on a worker thread.
@@ -1021,20 +935,9 @@ class ImagesPanel(ModePanel):
     # ====================================================================== hooks
 
     def generate(self) -> bool:
-        if self.ctx.project is None:
-            self.ctx.show_message("Open or create a project first: images are saved in it.")
+        s = self.checked_settings()
+        if s is None or (not s.is_sd and self.model_pack_refused()):
             return True
-        try:
-            s = self.current_settings()
-            s.check()
-        except InvalidParamsError as e:
-            self.ctx.show_message(e.user_message(), "error")
-            return True
-        if not s.is_sd:
-            self.refresh_model_state()
-            if self._pack_problem:
-                self.ctx.show_message(self._pack_problem, "error")
-                return True
         try:
             s.mask = self.write_mask()
         except (GenStudioError, OSError) as e:
@@ -1046,15 +949,9 @@ class ImagesPanel(ModePanel):
         job = self.submit(state.GENERATOR, s.to_params(), title=title)
         if job is None:
             return True
-        self._my_jobs.add(job.id)
-        self._batch_job = job.id
-        self._batch_total = s.count
-        self._batch_first = None
-        self.progress.setValue(0)
-        self.progress.show()
+        self.start_batch(job, s.count)
         self.cancel_button.show()
         self.canvas.set_view("result")  # the live preview shows there
-        self.batch_info.setText(f"generating {s.count}\u2026")
         return True
 
     def busy(self) -> bool:
@@ -1139,15 +1036,7 @@ class ImagesPanel(ModePanel):
         if self._import_thread is not None:
             self._import_thread.join(10.0)
             self._import_thread = None
-        for sig, slot in (
-            (self.ctx.jobs.job_event, self._on_job_event),
-            (self.ctx.jobs.jobs_reset, self._on_jobs_reset),
-            (self.ctx.project_changed, self._on_project_changed),
-        ):
-            try:
-                sig.disconnect(slot)
-            except (RuntimeError, TypeError):
-                pass
+        self.unfollow_jobs()
 
     # ====================================================================== jobs -> results
 
@@ -1162,11 +1051,7 @@ class ImagesPanel(ModePanel):
         self.canvas.set_preview(None)
 
     def _on_project_changed(self, _project: Project | None) -> None:
-        self._results.clear()
-        self.results.blockSignals(True)
-        self.results.clear()
-        self.results.blockSignals(False)
-        self._current = None
+        self.clear_results()
         self._end_batch()
         self.batch_info.setText("")
         self.canvas.set_result(None)
@@ -1174,51 +1059,26 @@ class ImagesPanel(ModePanel):
         self.refresh_models()
         self._update_canvas_info()
 
-    def _on_job_event(self, event: JobEvent) -> None:
-        if event.job_id not in self._my_jobs:
+    def _on_batch_progress(self, event: JobEvent) -> None:
+        if event.preview:
+            img = QImage.fromData(QByteArray(event.preview))
+            if not img.isNull():
+                self.canvas.set_preview(img)
+                self.canvas_info.setText(event.message or "")
+
+    def _on_job_over(self, job_id: str, st: str) -> None:
+        self._my_jobs.discard(job_id)
+        if job_id != self._batch_job:
             return
-        if event.type == "asset" and event.asset_id:
-            self._add_asset(event.asset_id, event.job_id)
-        elif event.type == "progress" and event.job_id == self._batch_job:
-            self.progress.setValue(int(event.fraction * 1000))
-            if event.preview:
-                img = QImage.fromData(QByteArray(event.preview))
-                if not img.isNull():
-                    self.canvas.set_preview(img)
-                    self.canvas_info.setText(event.message or "")
-        elif event.type == "state" and event.state is not None:
-            st = event.state.value
-            if st not in ("done", "failed", "cancelled", "set_aside"):
-                return
-            self._my_jobs.discard(event.job_id)
-            if event.job_id != self._batch_job:
-                return
-            self._end_batch()
-            self._update_canvas_info()
-            n = sum(1 for r in self._results.values() if r.job_id == event.job_id)
-            if st == "done":
-                self.batch_info.setText(f"{n} new \u2022 saved in the gallery")
-                return
-            try:
-                err = self.ctx.jobs.get(event.job_id).error or st
-            except Exception:
-                err = st
-            self.batch_info.setText(f"{st}: {n} made")
-            if st == "failed":
-                self.ctx.show_message(f"Image generation failed: {err}", "error")
+        self._end_batch()
+        self._update_canvas_info()
+        self.report_batch_end(job_id, st, self.made_by(job_id), "Image")
 
     def _add_asset(self, asset_id: str, job_id: str) -> None:
-        project = self.ctx.project
-        if project is None:
+        rec = self.gallery_record(asset_id, "image asset")
+        if rec is None or rec.kind != "image" or self.ctx.project is None:
             return
-        try:
-            rec = project.gallery.get(asset_id)
-        except GenStudioError as e:
-            log.warning("image asset %s not readable from the gallery: %s", asset_id, e)
-            return
-        if rec.kind != "image":
-            return
-        path = project.asset_path(rec)
+        path = self.ctx.project.asset_path(rec)
         img, why = read_image(path, 4 * THUMB)
         if img is None:
             log.warning("image asset %s unreadable: %s", asset_id, why)
@@ -1229,46 +1089,16 @@ class ImagesPanel(ModePanel):
         self._results[rec.id] = r
         item = QListWidgetItem(f"seed {rec.seed}" if rec.seed is not None else "")
         item.setIcon(QIcon(thumbnail(img, THUMB, self._dark(), r.pixel_art)))
-        item.setData(AssetRole, rec.id)
         item.setToolTip(f"{state.describe_result(rec.params, w, h)}\n{rec.file}")
         item.setSizeHint(TILE)
-        self.results.insertItem(0, item)
-        while self.results.count() > state.MAX_RESULTS:
-            old = self.results.takeItem(self.results.count() - 1)
-            if old is not None:
-                self._results.pop(old.data(AssetRole), None)
-        if job_id == self._batch_job and self._batch_first is None:
-            self._batch_first = rec.id
-            self._auto_select = True
-            try:
-                self.results.setCurrentItem(item)
-            finally:
-                self._auto_select = False
-        if self.progress.isVisible():
-            done = sum(1 for x in self._results.values() if x.job_id == job_id)
-            self.batch_info.setText(f"{done} of {self._batch_total}")
-        self.result_added.emit(rec.id)
+        self.add_result_item(item, rec.id, job_id)
 
-    def result_ids(self) -> list[str]:
-        """Results in strip order (newest first)."""
-        return [self.results.item(i).data(AssetRole) for i in range(self.results.count())]
-
-    def result(self, asset_id: str) -> Result | None:
-        return self._results.get(asset_id)
-
-    def current_result(self) -> Result | None:
-        return self._current
-
-    def select_result(self, asset_id: str) -> None:
-        for i in range(self.results.count()):
-            if self.results.item(i).data(AssetRole) == asset_id:
-                self.results.setCurrentRow(i)
-                return
-
-    def _current_item_changed(self, item: QListWidgetItem | None, _prev=None) -> None:
-        r = self._results.get(item.data(AssetRole)) if item is not None else None
-        if r is not None:
-            self._show(r)
+    def _select_first_of_batch(self, item: QListWidgetItem) -> None:
+        self._auto_select = True
+        try:
+            self.results.setCurrentItem(item)
+        finally:
+            self._auto_select = False
 
     def _show(self, r: Result) -> None:
         img, why = read_image(r.path, state.MAX_EDIT_SIDE)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QMouseEvent, QPalette, QRegularExpressionValidator
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -36,14 +36,11 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QSizePolicy,
     QSpinBox,
-    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -51,13 +48,26 @@ from PySide6.QtWidgets import (
 
 from genstudio.core.errors import GenStudioError, InvalidParamsError
 from genstudio.ui import icons
-from genstudio.ui.modes.base import ModePanel, add_generate_button, controls_scroll, muted_label
+from genstudio.ui.modes.base import (
+    Card,
+    ModelBanner,
+    ResultsPanel,
+    add_generate_button,
+    batch_progress,
+    controls_body,
+    controls_scroll,
+    field_label,
+    mode_layout,
+    muted_label,
+    section_title,
+    seed_row,
+)
 from genstudio.ui.modes.music import state
 from genstudio.ui.modes.music.pianoroll import PianoRoll
+from genstudio.ui.modes.widgets import DICE_SVG, PAUSE_SVG, PLAY_SVG, register_icons
 
 if TYPE_CHECKING:
     from genstudio.core.assets import AssetRecord
-    from genstudio.core.jobs import JobEvent
     from genstudio.core.project import Project
     from genstudio.generators.music.playback import Player
     from genstudio.generators.music.score import Score
@@ -65,32 +75,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PLAYHEAD_MS = 33  # ~30 fps
-AssetRole = Qt.ItemDataRole.UserRole + 1
 
 # Extra line icons in the house style (24x24 viewBox, stroked), added once to the icon table.
 _EXTRA_SVG = {
-    "play": '<path d="M7 4.5v15l12-7.5z" fill="currentColor"/>',
-    "pause": '<path d="M8 5v14M16 5v14" stroke-width="3"/>',
+    "play": PLAY_SVG,
+    "pause": PAUSE_SVG,
     "stop": '<rect x="6" y="6" width="12" height="12" rx="1.5"/>',
     "loop": '<path d="M4 11V9a3 3 0 0 1 3-3h12M16 3l3 3-3 3M20 13v2a3 3 0 0 1-3 3H5M8 21l-3-3 3-3"/>',
-    "dice": (
-        '<rect x="3.5" y="3.5" width="17" height="17" rx="3.5"/>'
-        '<circle cx="8.5" cy="8.5" r="1.2"/><circle cx="15.5" cy="15.5" r="1.2"/>'
-        '<circle cx="12" cy="12" r="1.2"/><circle cx="15.5" cy="8.5" r="1.2"/>'
-        '<circle cx="8.5" cy="15.5" r="1.2"/>'
-    ),
+    "dice": DICE_SVG,
     "midi": (
         '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M8 5v8M12 5v8M16 5v8"/>'
         '<path d="M6.5 13h3M10.5 13h3M14.5 13h3" stroke-width="0"/>'
     ),
     "drag": '<path d="M12 3v12M7 10l5 5 5-5"/><path d="M4 17v3h16v-3"/>',
 }
-for _name, _body in _EXTRA_SVG.items():
-    icons._SVG.setdefault(f"music-{_name}", _body.replace("currentColor", "none"))
-
-
-def icon(name: str, size: int = 16, role: str = "text"):
-    return icons.icon(f"music-{name}" if name in _EXTRA_SVG else name, size, role)
+icon = register_icons("music", _EXTRA_SVG)
 
 
 _STYLE = """
@@ -107,31 +106,6 @@ QToolButton#Transport { padding: 3px; border-radius: 4px; }
 QToolButton#Transport:checked { background: palette(midlight); border: 1px solid palette(mid); }
 QLabel#ClipList { padding: 6px 8px; border: 1px dashed palette(mid); border-radius: 5px; }
 """
-
-
-def _section(title: str) -> QLabel:
-    lab = QLabel(title)
-    lab.setObjectName("SectionTitle")
-    return lab
-
-
-_muted = muted_label
-
-
-def _field(text: str) -> QLabel:
-    lab = QLabel(text)
-    lab.setObjectName("FieldName")
-    return lab
-
-
-class _Card(QFrame):
-    """A quiet panel with the theme's base colour and a 1-px border (follows the palette)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAutoFillBackground(True)
-        self.setBackgroundRole(QPalette.ColorRole.Base)
 
 
 class _DragHandle(QToolButton):
@@ -187,7 +161,7 @@ class Clip:
     score: Score
 
 
-class MusicPanel(ModePanel):
+class MusicPanel(ResultsPanel):
     """Mode + music settings -> results -> piano roll + playback; MIDI clips in, files out."""
 
     #: a result was added to the list (its MIDI asset id)
@@ -202,14 +176,14 @@ class MusicPanel(ModePanel):
     _audio_ready = Signal(int, object, int, str, str)  # token, audio, sr, note, error
     _player_finished = Signal()
 
+    max_results = state.MAX_RESULTS
+    no_project_message = "Open or create a project first: music is saved in it."
+    pack_kind = "music"
+    _results: dict[str, Result]
+    _current: Result | None
+
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
-        self._my_jobs: set[str] = set()
-        self._batch_job: str | None = None
-        self._batch_total = 0
-        self._batch_first: str | None = None
-        self._results: dict[str, Result] = {}
-        self._current: Result | None = None
         self._clips: list[Clip] = []
         self._shown_key = ""  # what the roll shows: a result's asset id or a clip's path
         self._loaded_key = ""  # whose audio the player holds
@@ -217,30 +191,23 @@ class MusicPanel(ModePanel):
         self._audio_threads: list[threading.Thread] = []
         self._play_when_loaded = False
         self._device_note = ""  # why playback is silent (no sound card), shown once known
-        self._model_problem: str | None = None
         self._player: Player | None = None
         self._mode = "generate"
-        self._closed = False
 
-        root = QHBoxLayout(self)
-        root.setContentsMargins(0, 0, 0, 0)
-        root.setSpacing(0)
-        root.addWidget(self._build_controls())
-        right = QWidget()
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(10, 10, 10, 10)
-        rl.setSpacing(8)
-        rl.addWidget(self._build_banner())
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.setChildrenCollapsible(False)
-        split.addWidget(self._build_roll())
-        split.addWidget(self._build_results())
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
-        split.setSizes([600, 170])
-        self.splitter = split
-        rl.addWidget(split, 1)
-        root.addWidget(right, 1)
+        self.banner = ModelBanner(
+            "Look for the music model pack again (after training or installing it)",
+            self.refresh_model_state,
+        )
+        self.banner_text = self.banner.label
+        self.splitter = mode_layout(
+            self,
+            self._build_controls(),
+            self._build_roll(),
+            self._build_results(),
+            stretch=(3, 1),
+            sizes=[600, 170],
+            banner=self.banner,
+        )
 
         self._timer = QTimer(self)
         self._timer.setInterval(PLAYHEAD_MS)
@@ -248,9 +215,7 @@ class MusicPanel(ModePanel):
         self._audio_ready.connect(self._on_audio_ready, Qt.ConnectionType.QueuedConnection)
         self._player_finished.connect(self._tick, Qt.ConnectionType.QueuedConnection)
 
-        ctx.jobs.job_event.connect(self._on_job_event)
-        ctx.jobs.jobs_reset.connect(self._on_jobs_reset)
-        ctx.project_changed.connect(self._on_project_changed)
+        self.follow_jobs()
         self.setStyleSheet(_STYLE)
         self.apply_to_controls(state.MusicSettings(seed=state.random_seed()))
         self.refresh_model_state()
@@ -259,13 +224,9 @@ class MusicPanel(ModePanel):
     # ====================================================================== controls (left)
 
     def _build_controls(self) -> QWidget:
-        body = QWidget()
-        body.setObjectName("MusicControls")
-        lay = QVBoxLayout(body)
-        lay.setContentsMargins(14, 12, 14, 12)
-        lay.setSpacing(6)
+        body, lay = controls_body("MusicControls")
 
-        lay.addWidget(_section("Music"))
+        lay.addWidget(section_title("Music"))
         grid = QGridLayout()
         grid.setSpacing(4)
         self.mode_buttons = QButtonGroup(self)
@@ -282,7 +243,7 @@ class MusicPanel(ModePanel):
             self.mode_buttons.addButton(btn)
             grid.addWidget(btn, i // 3, i % 3)
         lay.addLayout(grid)
-        self.mode_tip = _muted()
+        self.mode_tip = muted_label()
         self.mode_tip.setWordWrap(True)
         self.mode_tip.setMinimumHeight(30)
         lay.addWidget(self.mode_tip)
@@ -290,7 +251,7 @@ class MusicPanel(ModePanel):
         # --- clips
         lay.addSpacing(4)
         hdr = QHBoxLayout()
-        self.clips_title = _section("Clip")
+        self.clips_title = section_title("Clip")
         hdr.addWidget(self.clips_title)
         hdr.addStretch(1)
         self.choose_button = QPushButton("Choose MIDI\u2026")
@@ -313,7 +274,7 @@ class MusicPanel(ModePanel):
 
         # --- the piece
         lay.addSpacing(6)
-        lay.addWidget(_section("Piece"))
+        lay.addWidget(section_title("Piece"))
         form = QGridLayout()
         form.setHorizontalSpacing(8)
         form.setVerticalSpacing(6)
@@ -325,7 +286,7 @@ class MusicPanel(ModePanel):
         for s in state.STYLES:
             self.style.addItem(state.style_label(s), s)
         self.style.setToolTip("What plays: the tracks and their instruments")
-        form.addWidget(_field("Style"), row, 0)
+        form.addWidget(field_label("Style"), row, 0)
         form.addWidget(self.style, row, 1, 1, 2)
         row += 1
 
@@ -338,7 +299,7 @@ class MusicPanel(ModePanel):
         self.scale = QComboBox()
         for sc_name in state.SCALES:
             self.scale.addItem(sc_name, sc_name)
-        self.key_label = _field("Key")
+        self.key_label = field_label("Key")
         form.addWidget(self.key_label, row, 0)
         form.addWidget(self.tonic, row, 1)
         form.addWidget(self.scale, row, 2)
@@ -357,7 +318,7 @@ class MusicPanel(ModePanel):
         for ts in state.TIME_SIGNATURES:
             self.time_signature.addItem(ts, ts)
         self.time_signature.setToolTip("Time signature")
-        self.tempo_label = _field("Tempo")
+        self.tempo_label = field_label("Tempo")
         form.addWidget(self.tempo_label, row, 0)
         form.addWidget(self.tempo, row, 1)
         form.addWidget(self.time_signature, row, 2)
@@ -365,14 +326,14 @@ class MusicPanel(ModePanel):
 
         self.bars = QSpinBox()
         self.bars.setRange(*state.BARS_RANGE)
-        self.bars_label = _field("Bars")
+        self.bars_label = field_label("Bars")
         form.addWidget(self.bars_label, row, 0)
         form.addWidget(self.bars, row, 1)
         lay.addLayout(form)
 
         # --- sampling
         lay.addSpacing(6)
-        lay.addWidget(_section("Sampling"))
+        lay.addWidget(section_title("Sampling"))
         sf = QGridLayout()
         sf.setHorizontalSpacing(8)
         sf.setVerticalSpacing(6)
@@ -383,22 +344,22 @@ class MusicPanel(ModePanel):
         self.temperature.setSingleStep(0.05)
         self.temperature.setDecimals(2)
         self.temperature.setToolTip("Lower: safer, more repetitive; higher: more surprising")
-        sf.addWidget(_field("Temperature"), 0, 0)
+        sf.addWidget(field_label("Temperature"), 0, 0)
         sf.addWidget(self.temperature, 0, 1)
         self.top_p = QDoubleSpinBox()
         self.top_p.setRange(0.01, 1.0)
         self.top_p.setSingleStep(0.05)
         self.top_p.setDecimals(2)
         self.top_p.setToolTip("Nucleus sampling: keep the likeliest tokens up to this share")
-        sf.addWidget(_field("Top-p"), 0, 2)
+        sf.addWidget(field_label("Top-p"), 0, 2)
         sf.addWidget(self.top_p, 0, 3)
         self.top_k = QSpinBox()
         self.top_k.setRange(0, 512)
         self.top_k.setSpecialValueText("off")
         self.top_k.setToolTip("Keep only the k likeliest tokens (0 = off)")
-        sf.addWidget(_field("Top-k"), 1, 0)
+        sf.addWidget(field_label("Top-k"), 1, 0)
         sf.addWidget(self.top_k, 1, 1)
-        self.strength_label = _field("Strength")
+        self.strength_label = field_label("Strength")
         self.strength = QDoubleSpinBox()
         self.strength.setRange(0.0, 1.0)
         self.strength.setSingleStep(0.1)
@@ -410,7 +371,7 @@ class MusicPanel(ModePanel):
 
         # --- batch
         lay.addSpacing(6)
-        lay.addWidget(_section("Batch"))
+        lay.addWidget(section_title("Batch"))
         b = QGridLayout()
         b.setHorizontalSpacing(8)
         b.setVerticalSpacing(6)
@@ -418,25 +379,16 @@ class MusicPanel(ModePanel):
         self.count = QSpinBox()
         self.count.setRange(1, state.MAX_COUNT)
         self.count.setSuffix(" pieces")
-        b.addWidget(_field("Count"), 0, 0)
+        b.addWidget(field_label("Count"), 0, 0)
         b.addWidget(self.count, 0, 1)
-        seed_row = QHBoxLayout()
-        seed_row.setSpacing(4)
-        self.seed = QLineEdit()
-        self.seed.setToolTip(
-            "Piece i of a batch uses seed + i; the same seed and settings give the same music"
+        srow, self.seed, self.dice = seed_row(
+            "Piece i of a batch uses seed + i; the same seed and settings give the same music",
+            19,
+            icon("dice"),
+            self.roll_seed,
         )
-        self.seed.setMaxLength(19)
-        self.seed.setValidator(QRegularExpressionValidator(r"\d{0,19}", self.seed))
-        self.dice = QToolButton()
-        self.dice.setIcon(icon("dice"))
-        self.dice.setIconSize(QSize(18, 18))
-        self.dice.setToolTip("New random seed")
-        self.dice.clicked.connect(self.roll_seed)
-        seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(self.dice)
-        b.addWidget(_field("Seed"), 1, 0)
-        b.addLayout(seed_row, 1, 1)
+        b.addWidget(field_label("Seed"), 1, 0)
+        b.addLayout(srow, 1, 1)
         self.audio = QCheckBox("Render audio (.wav) with each piece")
         self.audio.setToolTip(
             "Also save a WAV of every piece in the gallery (SoundFont when one is installed, "
@@ -449,33 +401,15 @@ class MusicPanel(ModePanel):
         self.generate_button = add_generate_button(lay, self.generate, "Generate (Ctrl+Enter)")
         return controls_scroll(body, 340, "MusicControlsScroll")
 
-    def _build_banner(self) -> QWidget:
-        """Shown when the model pack is missing (styled like the window's message bar)."""
-        self.banner = QFrame()
-        self.banner.setObjectName("MessageBar")
-        self.banner.setProperty("level", "warning")
-        bl = QHBoxLayout(self.banner)
-        bl.setContentsMargins(10, 6, 6, 6)
-        self.banner_text = QLabel()
-        self.banner_text.setWordWrap(True)
-        self.banner_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        bl.addWidget(self.banner_text, 1)
-        again = QPushButton("Check again")
-        again.setToolTip("Look for the music model pack again (after training or installing it)")
-        again.clicked.connect(self.refresh_model_state)
-        bl.addWidget(again, 0, Qt.AlignmentFlag.AlignTop)
-        self.banner.hide()
-        return self.banner
-
     def _build_roll(self) -> QWidget:
-        card = _Card()
+        card = Card()
         lay = QVBoxLayout(card)
         lay.setContentsMargins(12, 10, 12, 10)
         lay.setSpacing(8)
         hdr = QHBoxLayout()
-        self.roll_title = _section("Piano roll")
+        self.roll_title = section_title("Piano roll")
         hdr.addWidget(self.roll_title)
-        self.roll_info = _muted()
+        self.roll_info = muted_label()
         self.roll_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.roll_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         hdr.addWidget(self.roll_info, 1)
@@ -524,7 +458,7 @@ class MusicPanel(ModePanel):
         self.time_label = QLabel("0:00.0 / 0:00.0")
         self.time_label.setMinimumWidth(110)
         bar.addWidget(self.time_label)
-        self.audio_state = _muted()
+        self.audio_state = muted_label()
         self.audio_state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar.addWidget(self.audio_state, 1)
         self.drag_button = _DragHandle(self.roll)
@@ -539,27 +473,23 @@ class MusicPanel(ModePanel):
         bar.addWidget(self.drag_button)
         lay.addLayout(bar)
         # why playback is silent (no sound card) or which renderer was used: said in the panel
-        self.audio_note = _muted()
+        self.audio_note = muted_label()
         self.audio_note.setWordWrap(True)
         self.audio_note.hide()
         lay.addWidget(self.audio_note)
         return card
 
     def _build_results(self) -> QWidget:
-        card = _Card()
+        card = Card()
         lay = QVBoxLayout(card)
         lay.setContentsMargins(12, 10, 12, 10)
         lay.setSpacing(6)
         hdr = QHBoxLayout()
-        hdr.addWidget(_section("Results"))
-        self.batch_info = _muted()
+        hdr.addWidget(section_title("Results"))
+        self.batch_info = muted_label()
         hdr.addWidget(self.batch_info)
         hdr.addStretch(1)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setFixedWidth(140)
-        self.progress.setTextVisible(False)
-        self.progress.hide()
+        self.progress = batch_progress(140)
         hdr.addWidget(self.progress)
         lay.addLayout(hdr)
         self.results = QListWidget()
@@ -625,11 +555,6 @@ class MusicPanel(ModePanel):
         self.count.setValue(s.count)
         self.audio.setChecked(s.audio)
         self.set_mode(s.mode)
-
-    def roll_seed(self) -> int:
-        seed = state.random_seed()
-        self.seed.setText(str(seed))
-        return seed
 
     def _update_mode_ui(self) -> None:
         mode = self._mode
@@ -739,31 +664,14 @@ class MusicPanel(ModePanel):
     # ====================================================================== hooks
 
     def generate(self) -> bool:
-        if self.ctx.project is None:
-            self.ctx.show_message("Open or create a project first: music is saved in it.")
+        s = self.checked_settings()
+        if s is None or (s.mode in state.MODEL_MODES and self.model_pack_refused()):
             return True
-        try:
-            s = self.current_settings()
-            s.check()
-        except InvalidParamsError as e:
-            self.ctx.show_message(e.user_message(), "error")
-            return True
-        if s.mode in state.MODEL_MODES:
-            self.refresh_model_state()
-            if self._model_problem:
-                self.ctx.show_message(self._model_problem, "error")
-                return True
         title = state.job_title(s)
         job = self.submit(state.GENERATOR, s.to_params(), title=title)
         if job is None:
             return True
-        self._my_jobs.add(job.id)
-        self._batch_job = job.id
-        self._batch_total = s.count
-        self._batch_first = None
-        self.progress.setValue(0)
-        self.progress.show()
-        self.batch_info.setText(f"generating {s.count}\u2026")
+        self.start_batch(job, s.count)
         return True
 
     def apply_settings(self, record: AssetRecord) -> None:
@@ -812,103 +720,46 @@ class MusicPanel(ModePanel):
         for t in self._audio_threads:
             t.join(10.0)
         self._audio_threads = []
-        for sig, slot in (
-            (self.ctx.jobs.job_event, self._on_job_event),
-            (self.ctx.jobs.jobs_reset, self._on_jobs_reset),
-            (self.ctx.project_changed, self._on_project_changed),
-        ):
-            try:
-                sig.disconnect(slot)
-            except (RuntimeError, TypeError):
-                pass
+        self.unfollow_jobs()
 
     # ====================================================================== model pack
 
-    def refresh_model_state(self) -> None:
-        """Look for the model pack; show why the model modes cannot run when it is missing."""
-        try:
-            self._model_problem = state.model_pack_problem()
-        except Exception as e:  # never let a probe break the panel
-            log.warning("music model pack check failed: %s", e)
-            self._model_problem = None
-        self.banner_text.setText(self._model_problem or "")
-        self.banner.setVisible(bool(self._model_problem))
-        self._update_generate_button()
+    def _probe_model_pack(self) -> str | None:
+        """Why the model modes cannot run (the model pack is missing), or None."""
+        return state.model_pack_problem()
 
-    def model_problem(self) -> str | None:
-        return self._model_problem
-
-    def _update_generate_button(self) -> None:
-        if not hasattr(self, "generate_button"):
-            return
-        blocked = bool(self._model_problem) and self._mode in state.MODEL_MODES
-        self.generate_button.setEnabled(not blocked)
-        self.generate_button.setToolTip(
-            "The music model pack is missing (see the note above); Drums works without it."
-            if blocked
-            else "Generate (Ctrl+Enter)"
-        )
+    def _generation_blocked(self) -> str | None:
+        if self._model_problem and self._mode in state.MODEL_MODES:
+            return "The music model pack is missing (see the note above); Drums works without it."
+        return None
 
     # ====================================================================== jobs -> results
 
-    def _on_jobs_reset(self) -> None:
-        self._my_jobs.clear()
-        self._batch_job = None
-        self.progress.hide()
-
     def _on_project_changed(self, _project: Project | None) -> None:
         self.stop()
-        self._results.clear()
-        self.results.blockSignals(True)
-        self.results.clear()
-        self.results.blockSignals(False)
-        self._current = None
+        self.clear_results()
         self._batch_job = None
         self.progress.hide()
         self.batch_info.setText("")
         self._show(None)
 
-    def _on_job_event(self, event: JobEvent) -> None:
-        if event.job_id not in self._my_jobs:
+    def _on_job_over(self, job_id: str, st: str) -> None:
+        for r in self._results.values():
+            if r.job_id == job_id and r.audio_pending:
+                r.audio_pending = False
+                if r is self._current and r.audio_id is None:
+                    self._load_audio_for(r)
+        if job_id != self._batch_job:
             return
-        if event.type == "asset" and event.asset_id:
-            self._add_asset(event.asset_id, event.job_id)
-        elif event.type == "progress" and event.job_id == self._batch_job:
-            self.progress.setValue(int(event.fraction * 1000))
-        elif event.type == "state" and event.state is not None:
-            st = event.state.value
-            if st not in ("done", "failed", "cancelled", "set_aside"):
-                return
-            for r in self._results.values():
-                if r.job_id == event.job_id and r.audio_pending:
-                    r.audio_pending = False
-                    if r is self._current and r.audio_id is None:
-                        self._load_audio_for(r)
-            if event.job_id != self._batch_job:
-                return
-            self.progress.hide()
-            n = sum(1 for r in self._results.values() if r.job_id == event.job_id)
-            if st == "done":
-                self.batch_info.setText(f"{n} new \u2022 saved in the gallery")
-                return
-            try:
-                err = self.ctx.jobs.get(event.job_id).error or st
-            except Exception:
-                err = st
-            self.batch_info.setText(f"{st}: {n} made")
-            if st == "failed":
-                self.ctx.show_message(f"Music generation failed: {err}", "error")
-                if "model pack" in err.lower():
-                    self.refresh_model_state()
+        self.progress.hide()
+        err = self.report_batch_end(job_id, st, self.made_by(job_id), "Music")
+        if st == "failed" and "model pack" in err.lower():
+            self.refresh_model_state()
 
     def _add_asset(self, asset_id: str, job_id: str) -> None:
+        rec = self.gallery_record(asset_id, "music asset")
         project = self.ctx.project
-        if project is None:
-            return
-        try:
-            rec = project.gallery.get(asset_id)
-        except GenStudioError as e:
-            log.warning("music asset %s not readable from the gallery: %s", asset_id, e)
+        if rec is None or project is None:
             return
         if rec.kind == "audio":
             parent = rec.parent or rec.extra.get("rendered_from")
@@ -936,41 +787,8 @@ class MusicPanel(ModePanel):
         item.setText(
             f"{state.describe_result(rec.params, rec.extra)}\n{state.describe_score(score)}"
         )
-        item.setData(AssetRole, rec.id)
         item.setToolTip(f"{rec.id}\n{rec.file}")
-        self.results.insertItem(0, item)
-        while self.results.count() > state.MAX_RESULTS:
-            old = self.results.takeItem(self.results.count() - 1)
-            if old is not None:
-                self._results.pop(old.data(AssetRole), None)
-        if job_id == self._batch_job and self._batch_first is None:
-            self._batch_first = rec.id
-            self.results.setCurrentItem(item)
-        if self.progress.isVisible():
-            done = sum(1 for x in self._results.values() if x.job_id == job_id)
-            self.batch_info.setText(f"{done} of {self._batch_total}")
-        self.result_added.emit(rec.id)
-
-    def result_ids(self) -> list[str]:
-        """Results in list order (newest first)."""
-        return [self.results.item(i).data(AssetRole) for i in range(self.results.count())]
-
-    def result(self, asset_id: str) -> Result | None:
-        return self._results.get(asset_id)
-
-    def current_result(self) -> Result | None:
-        return self._current
-
-    def select_result(self, asset_id: str) -> None:
-        for i in range(self.results.count()):
-            if self.results.item(i).data(AssetRole) == asset_id:
-                self.results.setCurrentRow(i)
-                return
-
-    def _current_item_changed(self, item: QListWidgetItem | None, _prev=None) -> None:
-        r = self._results.get(item.data(AssetRole)) if item is not None else None
-        if r is not None:
-            self._show(r)
+        self.add_result_item(item, rec.id, job_id)
 
     # ====================================================================== showing
 

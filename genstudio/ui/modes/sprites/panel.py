@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QPalette, QRegularExpressionValidator
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -28,18 +28,15 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListView,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
     QSlider,
     QSpinBox,
-    QSplitter,
     QStackedWidget,
     QToolButton,
     QVBoxLayout,
@@ -49,7 +46,22 @@ from PySide6.QtWidgets import (
 from genstudio.core.errors import GenStudioError, InvalidParamsError
 from genstudio.generators.sprites import palettes, procedural
 from genstudio.ui import icons, theme
-from genstudio.ui.modes.base import ModePanel, add_generate_button, controls_scroll, muted_label
+from genstudio.ui.modes.base import (
+    FINAL_STATES,
+    Card,
+    GeneratingPanel,
+    add_generate_button,
+    batch_progress,
+    controls_body,
+    controls_scroll,
+    field_label,
+    item_ids,
+    mode_layout,
+    muted_label,
+    section_title,
+    seed_row,
+    select_item,
+)
 from genstudio.ui.modes.sprites import state
 from genstudio.ui.modes.sprites.widgets import (
     TILE,
@@ -126,28 +138,10 @@ class Candidate:
         return self.frames[direction][column]
 
 
-def _section(title: str) -> QLabel:
-    lab = QLabel(title)
-    lab.setObjectName("SectionTitle")
-    return lab
-
-
-_muted = muted_label
-
-
-class _Card(QFrame):
-    """A quiet panel with the theme's base colour and a 1-px border (follows the palette)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAutoFillBackground(True)
-        self.setBackgroundRole(QPalette.ColorRole.Base)
-
-
-class SpritesPanel(ModePanel):
+class SpritesPanel(GeneratingPanel):
     """Prompt + attribute pickers -> candidates -> animated preview -> export."""
 
+    no_project_message = "Open or create a project first: sprites are saved in it."
     #: a candidate tile was added (asset id); for tests and listeners
     candidate_added = Signal(str)
     #: the previewed frame changed (column index in the animation)
@@ -155,42 +149,28 @@ class SpritesPanel(ModePanel):
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
-        self._my_jobs: set[str] = set()
-        self._batch_job: str | None = None
         self._batch_title = ""
         self._candidates: dict[str, Candidate] = {}
         self._current: Candidate | None = None
         self._frame = 0
         self._export_dir: Path | None = None
-        self._batch_total = 0
         self._animation = "walk"
         self.export_dialog: ExportDialog | None = None
 
-        root = QHBoxLayout(self)
-        root.setContentsMargins(0, 0, 0, 0)
-        root.setSpacing(0)
-        root.addWidget(self._build_controls())
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.setChildrenCollapsible(False)
-        split.addWidget(self._build_candidates())
-        split.addWidget(self._build_preview())
-        split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 1)
-        split.setSizes([380, 420])
-        self.splitter = split
-        right = QWidget()
-        rl = QVBoxLayout(right)
-        rl.setContentsMargins(10, 10, 10, 10)
-        rl.addWidget(split)
-        root.addWidget(right, 1)
+        self.splitter = mode_layout(
+            self,
+            self._build_controls(),
+            self._build_candidates(),
+            self._build_preview(),
+            stretch=(1, 1),
+            sizes=[380, 420],
+        )
 
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
         self._set_animation("walk")
 
-        ctx.jobs.job_event.connect(self._on_job_event)
-        ctx.jobs.jobs_reset.connect(self._on_jobs_reset)
-        ctx.project_changed.connect(self._on_project_changed)
+        self.follow_jobs()
         self.setStyleSheet(_STYLE)
         self.apply_to_controls(state.SpriteSettings(seed=state.random_seed()))
         self._update_prompt_feedback()
@@ -199,15 +179,11 @@ class SpritesPanel(ModePanel):
     # ====================================================================== controls (left)
 
     def _build_controls(self) -> QWidget:
-        body = QWidget()
-        body.setObjectName("SpriteControls")
-        lay = QVBoxLayout(body)
-        lay.setContentsMargins(14, 12, 14, 12)
-        lay.setSpacing(6)
+        body, lay = controls_body("SpriteControls")
 
         # --- model
         top = QHBoxLayout()
-        top.addWidget(_section("Sprites"))
+        top.addWidget(section_title("Sprites"))
         top.addStretch(1)
         self.model = QComboBox()
         self.model.setToolTip("Which generator draws the characters")
@@ -218,7 +194,7 @@ class SpritesPanel(ModePanel):
                 state.MODEL_TIPS.get(name, name),
                 Qt.ItemDataRole.ToolTipRole,
             )
-        top.addWidget(_muted("Model"))
+        top.addWidget(muted_label("Model"))
         top.addWidget(self.model)
         lay.addLayout(top)
 
@@ -242,7 +218,7 @@ class SpritesPanel(ModePanel):
         # --- attributes
         lay.addSpacing(6)
         hdr = QHBoxLayout()
-        hdr.addWidget(_section("Character"))
+        hdr.addWidget(section_title("Character"))
         hdr.addStretch(1)
         self.reset_attrs = QToolButton()
         self.reset_attrs.setText("All any")
@@ -258,18 +234,16 @@ class SpritesPanel(ModePanel):
         grid.setColumnStretch(2, 1)
         self.attr_combos: dict[str, QComboBox] = {}
         for row, (label, style_key, colour_key) in enumerate(state.ATTR_ROWS):
-            lab = QLabel(label)
-            lab.setObjectName("FieldName")
-            grid.addWidget(lab, row, 0)
+            grid.addWidget(field_label(label), row, 0)
             grid.addWidget(self._attr_combo(style_key), row, 1, 1, 1 if colour_key else 2)
             if colour_key:
                 grid.addWidget(self._attr_combo(colour_key), row, 2)
         lay.addLayout(grid)
-        lay.addWidget(_muted("'any' is drawn from the seed; a choice is locked."))
+        lay.addWidget(muted_label("'any' is drawn from the seed; a choice is locked."))
 
         # --- pixels
         lay.addSpacing(6)
-        lay.addWidget(_section("Pixels"))
+        lay.addWidget(section_title("Pixels"))
         form = QGridLayout()
         form.setHorizontalSpacing(8)
         form.setVerticalSpacing(6)
@@ -279,7 +253,7 @@ class SpritesPanel(ModePanel):
         for s in state.SIZES:
             self.size.addItem(f"{s} x {s} px" + ("  (native)" if s == state.NATIVE_SIZE else ""), s)
         self.size.setToolTip("Frame size; sizes other than 32 are nearest-neighbour scaled")
-        form.addWidget(self._field("Frame size"), 0, 0)
+        form.addWidget(field_label("Frame size"), 0, 0)
         form.addWidget(self.size, 0, 1)
 
         self.colors = QSpinBox()
@@ -289,7 +263,7 @@ class SpritesPanel(ModePanel):
         self.colors.setToolTip("Limit every sheet to this many colours (0 = no limit, 2..64)")
         self._last_colors = 0
         self.colors.valueChanged.connect(self._colors_changed)
-        form.addWidget(self._field("Colours"), 1, 0)
+        form.addWidget(field_label("Colours"), 1, 0)
         form.addWidget(self.colors, 1, 1)
 
         pal_row = QHBoxLayout()
@@ -309,10 +283,9 @@ class SpritesPanel(ModePanel):
         pal_row.addWidget(self.palette_button)
         pal_row.addWidget(self.palette_clear)
         pal_row.addStretch(1)
-        form.addWidget(self._field("Palette"), 2, 0)
+        form.addWidget(field_label("Palette"), 2, 0)
         form.addLayout(pal_row, 2, 1)
-        self.palette_info = QLabel()
-        self.palette_info.setObjectName("Muted")
+        self.palette_info = muted_label()
         self.palette_info.setWordWrap(True)
         form.addWidget(self.palette_info, 3, 1)
         self.palette_swatch = QLabel()
@@ -325,7 +298,7 @@ class SpritesPanel(ModePanel):
 
         # --- batch
         lay.addSpacing(6)
-        lay.addWidget(_section("Batch"))
+        lay.addWidget(section_title("Batch"))
         b = QGridLayout()
         b.setHorizontalSpacing(8)
         b.setColumnStretch(1, 1)
@@ -333,25 +306,16 @@ class SpritesPanel(ModePanel):
         self.count.setRange(1, state.MAX_COUNT)
         self.count.setValue(state.DEFAULT_COUNT)
         self.count.setSuffix(" characters")
-        b.addWidget(self._field("Count"), 0, 0)
+        b.addWidget(field_label("Count"), 0, 0)
         b.addWidget(self.count, 0, 1)
-        seed_row = QHBoxLayout()
-        seed_row.setSpacing(4)
-        self.seed = QLineEdit()
-        self.seed.setToolTip(
-            "Sheet i of a batch uses seed + i; the same seed and settings give the same sheets"
+        srow, self.seed, self.dice = seed_row(
+            "Sheet i of a batch uses seed + i; the same seed and settings give the same sheets",
+            19,
+            icon("dice"),
+            self.roll_seed,
         )
-        self.seed.setMaxLength(19)
-        self.seed.setValidator(QRegularExpressionValidator(r"\d{0,19}", self.seed))
-        self.dice = QToolButton()
-        self.dice.setIcon(icon("dice"))
-        self.dice.setIconSize(QSize(18, 18))
-        self.dice.setToolTip("New random seed")
-        self.dice.clicked.connect(self.roll_seed)
-        seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(self.dice)
-        b.addWidget(self._field("Seed"), 1, 0)
-        b.addLayout(seed_row, 1, 1)
+        b.addWidget(field_label("Seed"), 1, 0)
+        b.addLayout(srow, 1, 1)
         lay.addLayout(b)
 
         lay.addStretch(1)
@@ -359,11 +323,6 @@ class SpritesPanel(ModePanel):
             lay, self.generate, "Generate a batch (Ctrl+Enter)"
         )
         return controls_scroll(body, 348, "SpriteControlsScroll")
-
-    def _field(self, text: str) -> QLabel:
-        lab = QLabel(text)
-        lab.setObjectName("FieldName")
-        return lab
 
     def _attr_combo(self, key: str) -> QComboBox:
         combo = QComboBox()
@@ -393,20 +352,16 @@ class SpritesPanel(ModePanel):
     # ====================================================================== candidates (top)
 
     def _build_candidates(self) -> QWidget:
-        card = _Card()
+        card = Card()
         lay = QVBoxLayout(card)
         lay.setContentsMargins(12, 10, 12, 10)
         lay.setSpacing(8)
         hdr = QHBoxLayout()
-        hdr.addWidget(_section("Candidates"))
-        self.batch_info = _muted()
+        hdr.addWidget(section_title("Candidates"))
+        self.batch_info = muted_label()
         hdr.addWidget(self.batch_info)
         hdr.addStretch(1)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setFixedWidth(120)
-        self.progress.setTextVisible(False)
-        self.progress.hide()
+        self.progress = batch_progress(120)
         hdr.addWidget(self.progress)
         self.reroll_button = QPushButton("Re-roll")
         self.reroll_button.setIcon(icons.icon("retry", 16))
@@ -452,13 +407,13 @@ class SpritesPanel(ModePanel):
     # ====================================================================== preview (bottom)
 
     def _build_preview(self) -> QWidget:
-        card = _Card()
+        card = Card()
         lay = QVBoxLayout(card)
         lay.setContentsMargins(12, 10, 12, 10)
         lay.setSpacing(8)
         hdr = QHBoxLayout()
-        hdr.addWidget(_section("Preview"))
-        self.preview_info = _muted()
+        hdr.addWidget(section_title("Preview"))
+        self.preview_info = muted_label()
         self.preview_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.preview_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         hdr.addWidget(self.preview_info, 1)
@@ -492,7 +447,7 @@ class SpritesPanel(ModePanel):
         self.preview_empty = QLabel("Select a candidate to see it idle and walk.")
         self.preview_empty.setObjectName("EmptyState")
         self.preview_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.preview_desc = _muted()
+        self.preview_desc = muted_label()
         self.preview_desc.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview_desc.setWordWrap(True)
         self.preview_stack = QStackedWidget()
@@ -535,12 +490,12 @@ class SpritesPanel(ModePanel):
         self.fps.valueChanged.connect(self._fps_changed)
         bar.addWidget(self.fps)
         bar.addSpacing(6)
-        self.frame_label = _muted()
+        self.frame_label = muted_label()
         self.frame_label.setMinimumWidth(34)
         self.frame_label.setToolTip("Frame of the animation")
         bar.addWidget(self.frame_label)
         bar.addStretch(1)
-        zl = _muted("Zoom")
+        zl = muted_label("Zoom")
         zl.setContentsMargins(0, 0, 6, 0)
         bar.addWidget(zl)
         self.zoom = QSlider(Qt.Orientation.Horizontal)
@@ -609,11 +564,6 @@ class SpritesPanel(ModePanel):
             i = combo.findData(attrs.get(k, ANY))
             combo.setCurrentIndex(max(0, i))
             self._style_combo(combo)
-
-    def roll_seed(self) -> int:
-        seed = state.random_seed()
-        self.seed.setText(str(seed))
-        return seed
 
     def _colors_changed(self, v: int) -> None:
         if v == 1:  # 1 colour is not a palette: step over it
@@ -757,15 +707,7 @@ class SpritesPanel(ModePanel):
 
     def shutdown(self) -> None:
         self._timer.stop()
-        for sig, slot in (
-            (self.ctx.jobs.job_event, self._on_job_event),
-            (self.ctx.jobs.jobs_reset, self._on_jobs_reset),
-            (self.ctx.project_changed, self._on_project_changed),
-        ):
-            try:
-                sig.disconnect(slot)
-            except (RuntimeError, TypeError):
-                pass
+        self.unfollow_jobs()
 
     # ====================================================================== jobs -> candidates
 
@@ -775,8 +717,7 @@ class SpritesPanel(ModePanel):
         return f"{n} sprite{'s' if n != 1 else ''}: {what} (seed {s.seed})"
 
     def _submit(self, s: state.SpriteSettings, title: str, source: Candidate | None = None) -> bool:
-        if self.ctx.project is None:
-            self.ctx.show_message("Open or create a project first: sprites are saved in it.")
+        if self.need_project():
             return True
         params = s.to_params()
         if source is not None:
@@ -784,23 +725,13 @@ class SpritesPanel(ModePanel):
         job = self.submit(s.model, params, title=title)
         if job is None:
             return True
-        self._my_jobs.add(job.id)
-        self._batch_job = job.id
         self._batch_title = title
-        self._batch_total = s.count
         self._clear_candidates()
         if source is not None:
             self._add_candidate(source.record, badge="source")
-        self.progress.setValue(0)
-        self.progress.show()
-        self.batch_info.setText(f"generating {s.count}\u2026")
+        self.start_batch(job, s.count)
         self._update_buttons()
         return True
-
-    def _on_jobs_reset(self) -> None:
-        self._my_jobs.clear()
-        self._batch_job = None
-        self.progress.hide()
 
     def _on_project_changed(self, _project: Project | None) -> None:
         self._clear_candidates()
@@ -819,19 +750,14 @@ class SpritesPanel(ModePanel):
             self.progress.setValue(int(event.fraction * 1000))
         elif event.type == "state" and event.state is not None:
             st = event.state.value
-            if st in ("done", "failed", "cancelled", "set_aside"):
+            if st in FINAL_STATES:
                 self.progress.hide()
-                n = sum(1 for c in self._candidates.values() if c.asset_id)
-                if st == "done":
-                    self.batch_info.setText(f"{self._count_new()} new \u2022 saved in the gallery")
-                else:
-                    try:
-                        err = self.ctx.jobs.get(event.job_id).error or st
-                    except Exception:
-                        err = st
-                    self.batch_info.setText(f"{st}: {n} made")
-                    if st == "failed":
-                        self.ctx.show_message(f"Sprite generation failed: {err}", "error")
+                n = (
+                    self._count_new()
+                    if st == "done"
+                    else sum(1 for c in self._candidates.values() if c.asset_id)
+                )
+                self.report_batch_end(event.job_id, st, n, "Sprite")
             elif st == "running":
                 self.batch_info.setText(f"generating {self._batch_total}\u2026")
 
@@ -839,15 +765,9 @@ class SpritesPanel(ModePanel):
         return sum(1 for i in range(self.grid.count()) if not self.grid.item(i).data(BadgeRole))
 
     def _add_asset(self, asset_id: str) -> None:
-        project = self.ctx.project
-        if project is None:
-            return
-        try:
-            rec = project.gallery.get(asset_id)
-        except GenStudioError as e:
-            log.warning("sprite %s not readable from the gallery: %s", asset_id, e)
-            return
-        self._add_candidate(rec)
+        rec = self.gallery_record(asset_id, "sprite")
+        if rec is not None:
+            self._add_candidate(rec)
 
     def load_candidate(self, rec: AssetRecord) -> Candidate | None:
         project = self.ctx.project
@@ -898,17 +818,14 @@ class SpritesPanel(ModePanel):
         self.select(None)
 
     def candidate_ids(self) -> list[str]:
-        return [self.grid.item(i).data(AssetRole) for i in range(self.grid.count())]
+        return item_ids(self.grid, AssetRole)
 
     def _current_item_changed(self, item: QListWidgetItem | None, _prev=None) -> None:
         cand = self._candidates.get(item.data(AssetRole)) if item is not None else None
         self.select(cand)
 
     def select_asset(self, asset_id: str) -> None:
-        for i in range(self.grid.count()):
-            if self.grid.item(i).data(AssetRole) == asset_id:
-                self.grid.setCurrentRow(i)
-                return
+        select_item(self.grid, asset_id, AssetRole)
 
     # ====================================================================== preview
 

@@ -19,29 +19,30 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
 
-from genstudio.ui import icons
 from genstudio.ui.modes.sprites import state
+from genstudio.ui.modes.widgets import (
+    DICE_SVG,
+    PAUSE_SVG,
+    PLAY_SVG,
+    begin_tile,
+    end_tile,
+    register_icons,
+)
 
 if TYPE_CHECKING:
     from genstudio.ui.modes.sprites.panel import SpritesPanel
 
 # Extra line icons in the house style (24x24 viewBox, stroked); added once to the icon table.
 _EXTRA_SVG = {
-    "play": '<path d="M7 4.5v15l12-7.5z" fill="currentColor"/>',
-    "pause": '<path d="M8 5v14M16 5v14" stroke-width="3"/>',
-    "dice": (
-        '<rect x="3.5" y="3.5" width="17" height="17" rx="3.5"/>'
-        '<circle cx="8.5" cy="8.5" r="1.2"/><circle cx="15.5" cy="15.5" r="1.2"/>'
-        '<circle cx="12" cy="12" r="1.2"/><circle cx="15.5" cy="8.5" r="1.2"/>'
-        '<circle cx="8.5" cy="15.5" r="1.2"/>'
-    ),
+    "play": PLAY_SVG,
+    "pause": PAUSE_SVG,
+    "dice": DICE_SVG,
     "export": '<path d="M12 3v12M7 10l5 5 5-5"/><path d="M4 17v3h16v-3"/>',
     "palette": (
         '<path d="M12 3a9 9 0 1 0 0 18c1.4 0 2-1 1.6-2.1-.5-1.3.3-2.4 1.7-2.4H18a3 3 0 0 0 '
@@ -53,12 +54,7 @@ _EXTRA_SVG = {
         'r="5"/>'
     ),
 }
-for _name, _body in _EXTRA_SVG.items():
-    icons._SVG.setdefault(f"sprites-{_name}", _body.replace("currentColor", "none"))
-
-
-def icon(name: str, role: str = "text"):
-    return icons.icon(f"sprites-{name}" if name in _EXTRA_SVG else name, 16, role)
+icon = register_icons("sprites", _EXTRA_SVG)
 
 
 # --- checkerboard --------------------------------------------------------------------------------
@@ -200,14 +196,7 @@ class CandidateDelegate(QStyledItemDelegate):
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
         pal = option.palette
-        r = option.rect.adjusted(4, 4, -4, -4)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        hover = bool(option.state & QStyle.StateFlag.State_MouseOver)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(pal.color(QPalette.ColorRole.Base))
-        painter.drawRoundedRect(r, 7, 7)
+        r, selected, hover = begin_tile(painter, option, 4, 7)
         box = QRect(r.x() + (r.width() - THUMB_BOX) // 2, r.y() + 4, THUMB_BOX, THUMB_BOX)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         frame = index.data(FrameRole)
@@ -233,16 +222,7 @@ class CandidateDelegate(QStyledItemDelegate):
         if badge:
             label = f"{badge} \u2022 {label}"
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignCenter, label)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        if selected:
-            painter.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 2.5))
-            painter.drawRoundedRect(r.adjusted(1, 1, -1, -1), 7, 7)
-        else:
-            painter.setPen(
-                QPen(pal.color(QPalette.ColorRole.Highlight if hover else QPalette.ColorRole.Mid))
-            )
-            painter.drawRoundedRect(r, 7, 7)
-        painter.restore()
+        end_tile(painter, pal, r, 7, selected, hover)
 
 
 def swatch_pixmap(colors: list[tuple[int, int, int]], w: int = 14, h: int = 14) -> QPixmap:
