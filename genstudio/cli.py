@@ -779,7 +779,7 @@ def build_parser() -> argparse.ArgumentParser:
     mu.add_argument("--bars", type=int, default=8, help="bars to generate (1-128)")
     mu.add_argument("--input", action="append", type=Path, help="a MIDI clip (repeatable)")
     mu.add_argument("--temperature", type=float, default=1.0)
-    mu.add_argument("--top-p", type=float, default=0.95)
+    mu.add_argument("--top-p", type=float, help="nucleus sampling (default: the style's)")
     mu.add_argument("--top-k", type=int, default=0)
     mu.add_argument("--strength", type=float, default=0.5, help="variations: pitches re-sampled")
     mu.add_argument("--no-key-lock", action="store_true", help="allow notes outside the key")

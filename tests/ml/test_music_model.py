@@ -144,3 +144,13 @@ def test_generated_bars_are_never_silent_unless_allowed(pack):
     assert g.mask()[v.id("BAR")]  # an empty bar may follow when allowed
     g = sampler.Grammar(prompt + [v.id("BAR")], sampler.Constraints(bars=3))
     assert not g.mask()[v.id("BAR")] and not g.mask()[v.id("EOS")]
+
+
+def test_top_p_defaults_to_the_style_and_the_user_value_wins():
+    from genstudio.generators.music.generator import STYLE_TOP_P, MusicParams
+
+    assert MusicParams.from_dict({"style": "folk"}).nucleus() == STYLE_TOP_P["folk"] == 0.9
+    assert MusicParams.from_dict({"style": "chorale"}).nucleus() == 0.95
+    assert MusicParams.from_dict({"style": "folk", "top_p": 0.5}).nucleus() == 0.5
+    with pytest.raises(Exception, match="top-p|Top-p|top_p"):
+        MusicParams.from_dict({"style": "folk", "top_p": 1.5})

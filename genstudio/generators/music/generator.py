@@ -30,6 +30,9 @@ from genstudio.generators.music import score as sc
 MODES = ("generate", "continue", "variations", "interpolate", "loop", "drums")
 MODEL_STYLES = ("chorale", "folk", "melody_accomp")
 INPUTS_NEEDED = {"continue": 1, "variations": 1, "interpolate": 2, "drums": 1}
+#: default nucleus (top-p) per style, chosen on the corpus' validation split (never the held-out
+#: one): at 0.95 folk tunes wander over a wider range than real ones (pitch range +13%)
+STYLE_TOP_P = {"chorale": 0.95, "folk": 0.9, "melody_accomp": 0.95}
 SEAM_CANDIDATES = 6
 BRIDGE_CANDIDATES = 4
 
@@ -44,7 +47,7 @@ class MusicParams(GenParams):
     bars: int = 8
     temperature: float = 1.0
     top_k: int = 0
-    top_p: float = 0.95
+    top_p: float | None = None  # None: the style's default (STYLE_TOP_P)
     seed: int = 0
     count: int = 1
     key_lock: bool = True
@@ -76,7 +79,7 @@ class MusicParams(GenParams):
             raise InvalidParamsError(f"{self.bars!r} bars is out of range.", hint="Use 1-128.")
         if not 0.0 <= float(self.temperature) <= 3.0:
             raise InvalidParamsError("Temperature must be between 0 and 3.")
-        if not 0.0 < float(self.top_p) <= 1.0:
+        if self.top_p is not None and not 0.0 < float(self.top_p) <= 1.0:
             raise InvalidParamsError("top-p must be in (0, 1].")
         if not isinstance(self.top_k, int) or self.top_k < 0:
             raise InvalidParamsError("top-k must be 0 (off) or a positive whole number.")
@@ -90,6 +93,10 @@ class MusicParams(GenParams):
                 f"The {self.mode} mode needs {need} MIDI clip{'s' if need > 1 else ''}.",
                 hint="Drop a .mid file onto the piano roll, or pass --input FILE.",
             )
+
+    def nucleus(self) -> float:
+        """The top-p to sample with: the user's, else the style's default."""
+        return float(self.top_p) if self.top_p is not None else STYLE_TOP_P.get(self.style, 0.95)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MusicParams:
@@ -150,7 +157,7 @@ class MusicGenerator(Generator):
             out = drums.add_drums(clip, seed=seed)
             return replace(out, tempo=clip.tempo), info
         model = sampler.load_model(self.pack_dir)
-        settings = sampler.SampleSettings(p.temperature, p.top_k, p.top_p, seed)
+        settings = sampler.SampleSettings(p.temperature, p.top_k, p.nucleus(), seed)
         if p.mode == "generate" or p.mode == "loop":
             key = sc.parse_key(p.key) if p.key else None
             prompt = sampler.header_tokens(p.style, str(key) if key else None, ts, p.tempo)
@@ -220,7 +227,7 @@ class MusicGenerator(Generator):
         cons = sampler.Constraints(bars=1, key_lock=p.key_lock, silent_bars=p.silent_bars)
         best, best_lp, lps = seq, -np.inf, []
         for c in range(SEAM_CANDIDATES):
-            s = sampler.SampleSettings(p.temperature, p.top_k, p.top_p, seed * 1000 + c + 1)
+            s = sampler.SampleSettings(p.temperature, p.top_k, p.nucleus(), seed * 1000 + c + 1)
             cand = sampler.generate_tokens(
                 model, head, sampler.Grammar(head, cons), s, cancel=cancel
             )
@@ -253,7 +260,12 @@ class MusicGenerator(Generator):
             resample = v.kind(tok) == "PITCH" and rng.random() < p.strength
             if resample or not mask[tok]:
                 tok = sampler.sample_logits(
-                    logits[0], mask, rng, temperature=p.temperature, top_k=p.top_k, top_p=p.top_p
+                    logits[0],
+                    mask,
+                    rng,
+                    temperature=p.temperature,
+                    top_k=p.top_k,
+                    top_p=p.nucleus(),
                 )
             out.append(tok)
             grammar.advance(tok)
@@ -280,7 +292,7 @@ class MusicGenerator(Generator):
         )
         best, best_lp = None, -np.inf
         for c in range(BRIDGE_CANDIDATES):
-            s = sampler.SampleSettings(p.temperature, p.top_k, p.top_p, seed * 1000 + c + 1)
+            s = sampler.SampleSettings(p.temperature, p.top_k, p.nucleus(), seed * 1000 + c + 1)
             cand = sampler.generate_tokens(model, seq, sampler.Grammar(seq, cons), s, cancel=cancel)
             lp = sampler.sequence_logprob(model, cand[:-1] + b_open, len(cand) - 1)
             if lp > best_lp:

@@ -74,6 +74,7 @@ class MusicModel:
         self.kv_layout = str(raw.get("kv_layout", "key_transposed"))
         self.past_names = [i.name for i in self.session.get_inputs()][1:]
         self.out_names = [o.name for o in self.session.get_outputs()]
+        self._n_out = len(self.out_names)
         import onnxruntime as ort
 
         self._ortvalue = ort.OrtValue
@@ -134,8 +135,8 @@ class MusicModel:
         for name in self.out_names:
             io.bind_output(name, dev)
         self.session._sess.run_with_iobinding(io, None)
-        logits, *present = io.get_outputs()
-        return logits.numpy(), present
+        outs = io.get_outputs()  # indexed, not iterated: iteration ends in a slow IndexError
+        return outs[0].numpy(), [outs[i] for i in range(1, self._n_out)]
 
     @staticmethod
     def cache_len(past: list) -> int:

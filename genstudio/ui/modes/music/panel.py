@@ -286,6 +286,7 @@ class MusicPanel(ResultsPanel):
         for s in state.STYLES:
             self.style.addItem(state.style_label(s), s)
         self.style.setToolTip("What plays: the tracks and their instruments")
+        self.style.currentIndexChanged.connect(self._style_changed)
         form.addWidget(field_label("Style"), row, 0)
         form.addWidget(self.style, row, 1, 1, 2)
         row += 1
@@ -555,6 +556,13 @@ class MusicPanel(ResultsPanel):
         self.count.setValue(s.count)
         self.audio.setChecked(s.audio)
         self.set_mode(s.mode)
+
+    def _style_changed(self, _index: int) -> None:
+        """A new style brings its own nucleus default (the user may still change it)."""
+        from genstudio.generators.music.generator import STYLE_TOP_P
+
+        if hasattr(self, "top_p"):
+            self.top_p.setValue(STYLE_TOP_P.get(self.style.currentData(), 0.95))
 
     def _update_mode_ui(self) -> None:
         mode = self._mode

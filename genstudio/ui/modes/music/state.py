@@ -97,7 +97,7 @@ class MusicSettings:
     bars: int = 8
     temperature: float = 1.0
     top_k: int = 0
-    top_p: float = 0.95
+    top_p: float = 0.9  # the default style's (generator.STYLE_TOP_P); follows the style
     seed: int = 0
     count: int = 2
     key_lock: bool = True
