@@ -136,9 +136,13 @@ class SessionCache:
                 prefer = (CPU,) if s.provider == "cpu" else DEFAULT_PREFER
         return threads, prefer
 
-    def get(self, pack: ModelPack, name: str | None = None) -> InferenceSession:
+    def get(
+        self, pack: ModelPack, name: str | None = None, *, threads: int | None = None
+    ) -> InferenceSession:
+        """``threads``: intra-op threads for this model (e.g. 1 for a tiny step-by-step model,
+        where a second thread only adds hand-off latency); default: the settings'."""
         path = pack.onnx_path(name)
-        key = (pack.id, str(path.resolve()))
+        key = (pack.id, str(path.resolve()) + (f"#t{threads}" if threads else ""))
         with self._lock:
             hit = self._sessions.get(key)
             if hit is not None:
@@ -146,8 +150,10 @@ class SessionCache:
             # Loading under the lock: two generators asking for the same model load it once.
             if not pack.verified:
                 verify_pack(pack)
-            threads, prefer = self._settings()
-            sess, provider, message = create_session(path, prefer=prefer, threads=threads)
+            default_threads, prefer = self._settings()
+            sess, provider, message = create_session(
+                path, prefer=prefer, threads=threads or default_threads
+            )
             self._sessions[key] = (sess, provider, message)
             if message:
                 self.fallback_message = message

@@ -2,7 +2,7 @@
 
 * **tokens/s at batch 1**: a run feeds the header and then ``steps`` single tokens through the
   cache (the model's own greedy choices, so both back-ends do the same work); runs alternate
-  ONNX Runtime / PyTorch (A B A B ...), same thread count; p50/p95 per back-end, ratio of medians.
+  ONNX Runtime / PyTorch (A B A B ...), same thread count (the product's: one); p50/p95 per back-end, ratio of medians.
 * **32 bars of Generate** per style through the whole sampler (masks, top-p, sliding window).
 * **rendering 32 bars to audio** with the built-in synth and, when one is found, a SoundFont.
 """
@@ -79,9 +79,9 @@ def bench_music(
     from genstudio.generators.music import sampler
     from genstudio.generators.music.generator import MusicGenerator, MusicParams
 
-    threads = os.cpu_count() or 1
+    threads = sampler.STEP_THREADS  # the thread count the product runs the model with
     out: dict[str, Any] = {
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": threads},
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
         "threads": threads,
     }
     try:
