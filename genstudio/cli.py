@@ -799,7 +799,7 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--negative", default="")
     im.add_argument("--model", default="builtin", help='"builtin" or an SD ONNX folder')
     im.add_argument("--steps", type=int, default=20)
-    im.add_argument("--guidance", type=float, default=4.0)
+    im.add_argument("--guidance", type=float, default=7.5)
     im.add_argument(
         "--scheduler", default="dpmpp_2m", choices=["ddim", "euler", "euler_a", "dpmpp_2m", "lcm"]
     )

@@ -31,7 +31,7 @@ class ImageParams(GenParams):
     negative: str = ""
     model: str = BUILTIN  # "builtin" or an SD ONNX folder
     steps: int = 20
-    guidance: float = 4.0
+    guidance: float = 7.5  # icons.DEFAULT_GUIDANCE; the usual SD default as well
     scheduler: str = "dpmpp_2m"
     seed: int = 0
     count: int = 1

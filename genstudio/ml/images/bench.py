@@ -68,7 +68,7 @@ def _torch_pipeline(model, threads: int):
 def bench_images(
     pack_dir: Path | None = None, runs: int = 20, warmup: int = 2, steps: int = 20
 ) -> dict[str, Any]:
-    from genstudio.generators.images.icons import IconModel, IconRequest
+    from genstudio.generators.images.icons import DEFAULT_GUIDANCE, IconModel, IconRequest
 
     threads = os.cpu_count() or 1
     model = IconModel(pack_dir)
@@ -83,14 +83,14 @@ def bench_images(
         prompt, seed = prompts[i % len(prompts)], i
         model.text._cache.clear()
         t = time.perf_counter()
-        res = model.generate(IconRequest(prompt, steps=steps, guidance=4.0, seed=seed))
+        res = model.generate(IconRequest(prompt, steps=steps, seed=seed))
         if i >= warmup:
             ort_t.append(time.perf_counter() - t)
             parts.append(res.timings)
         if torch_run is not None:
             model.text._cache.clear()
             t = time.perf_counter()
-            torch_run(prompt, seed, steps, 4.0)
+            torch_run(prompt, seed, steps, DEFAULT_GUIDANCE)
             if i >= warmup:
                 torch_t.append(time.perf_counter() - t)
     row: dict[str, Any] = {
@@ -115,6 +115,6 @@ def _bench_sd() -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             tiny = build_tiny_sd(Path(tmp) / "tiny-sd")
-            return {"model": "tiny random SD 1.x export", **bench_sd_overhead(tiny.onnx_dir)}
+            return {**bench_sd_overhead(tiny.onnx_dir), "export": "tiny random SD 1.x (bench time)"}
     except ImportError as e:
         return {"skipped": f"building the tiny SD export needs diffusers + transformers: {e}"}

@@ -81,15 +81,16 @@ def evaluate(
     pack_dir: Path | None = None,
     per_category: int = 6,
     steps: int = 20,
-    guidance: float = 4.0,
+    guidance: float | None = None,  # None: the product default
     scheduler: str = "dpmpp_2m",
     seed: int = 0,
     progress=None,
 ) -> dict[str, Any]:
-    from genstudio.generators.images.icons import IconModel, IconRequest
+    from genstudio.generators.images.icons import DEFAULT_GUIDANCE, IconModel, IconRequest
     from genstudio.ml.images.train import evaluate_judge, judge_features, load_run, topk_accuracy
 
     t0 = time.time()
+    guidance = DEFAULT_GUIDANCE if guidance is None else guidance
     ds = Dataset(data_dir)
     judge, _, _ = load_run(judge_run, "judge")
     model = IconModel(pack_dir)

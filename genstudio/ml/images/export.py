@@ -133,8 +133,9 @@ def write_image_pack(
         output_names=["mean"],
         dynamic_axes={"image": {0: "batch"}, "mean": {0: "batch"}},
     )
-    state = {f"unet.{k}": v for k, v in unet.state_dict().items()}
-    state.update({f"ae.{k}": v for k, v in ae.state_dict().items()})
+    # fp16 copy of the weights for fine-tuning (half the size; the ONNX graphs stay fp32)
+    state = {f"unet.{k}": v.half() for k, v in unet.state_dict().items()}
+    state.update({f"ae.{k}": v.half() for k, v in ae.state_dict().items()})
     common.save_checkpoint(out / "weights.safetensors", state, {"version": version})
     shutil.copyfile(te.default_tokenizer_path(), out / "tokenizer.json")
     attribution = (

@@ -2,7 +2,7 @@
 card (pack README.md + docs/models/images-icons.md).
 
 Every picture is made through the product's own pipeline (``IconModel.generate``, DPM++ 2M,
-20 steps, guidance 4) so the sheet shows what a user gets.
+20 steps, the default guidance) so the sheet shows what a user gets.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def contact_sheet(pack_dir: Path | None, out: Path, *, cols: int = 8, scale: int
     sheet = Image.new("RGB", (cols * (cell + 8) + 8, rows * (cell + label_h + 8) + 8), "#2b2d31")
     draw = ImageDraw.Draw(sheet)
     for i, prompt in enumerate(PROMPTS):
-        img = model.generate(IconRequest(prompt, steps=20, guidance=4.0, seed=i)).images[0]
+        img = model.generate(IconRequest(prompt, steps=20, seed=i)).images[0]
         x = 8 + (i % cols) * (cell + 8)
         y = 8 + (i // cols) * (cell + label_h + 8)
         tile = Image.fromarray(_checker(cell), "RGBA")  # transparency shows as a checkerboard

@@ -68,7 +68,7 @@ class ImagesSettings:
     negative: str = ""
     model: str = BUILTIN
     steps: int = 20
-    guidance: float = 4.0
+    guidance: float = 7.5
     scheduler: str = "dpmpp_2m"
     seed: int = 0
     count: int = 4
