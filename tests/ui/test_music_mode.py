@@ -424,3 +424,13 @@ def test_screenshots(qtbot, window, panel, monkeypatch):
         window.set_theme(name, save=False)
         qtbot.wait(300)
         window.grab().save(str(docs / f"music-{name}.png"))
+
+
+def test_top_p_follows_the_style_default(panel):
+    from genstudio.generators.music.generator import STYLE_TOP_P
+
+    for style in ("chorale", "folk", "melody_accomp"):
+        panel.style.setCurrentIndex(panel.style.findData(style))
+        assert panel.top_p.value() == pytest.approx(STYLE_TOP_P[style])
+    panel.top_p.setValue(0.7)  # the user's value stands until the style changes again
+    assert panel.top_p.value() == pytest.approx(0.7)
