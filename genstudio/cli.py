@@ -600,34 +600,34 @@ def cmd_ml_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_model_card(args: argparse.Namespace, model: Path, docs: Path, name: str, build) -> None:
+    """``build(pack, eval, bench)`` -> the card, written to the pack's README and docs/models."""
+    from genstudio.core.atomic import atomic_write_text, read_json
+
+    ev = read_json(args.eval, what="eval file") if args.eval else None
+    bench = read_json(args.bench, what="bench file") if args.bench else None
+    card = build(model, ev, bench)
+    atomic_write_text(model / "README.md", card)
+    atomic_write_text(docs / "models" / f"{name}.md", card)
+    print(docs / "models" / f"{name}.md")
+
+
 def cmd_ml_report(args: argparse.Namespace) -> int:
     if args.what == "images":
-        from genstudio.core.atomic import atomic_write_text, read_json
         from genstudio.ml.images.report import contact_sheet, model_card
 
         model, docs = Path(args.model), Path(args.docs)
         print(contact_sheet(model, docs / "images-icons-contact-sheet.png"))
-        ev = read_json(args.eval, what="eval file") if args.eval else None
-        bench = read_json(args.bench, what="bench file") if args.bench else None
-        card = model_card(model, ev, bench)
-        atomic_write_text(model / "README.md", card)
-        atomic_write_text(docs / "models" / "images-icons.md", card)
-        print(docs / "models" / "images-icons.md")
+        _write_model_card(args, model, docs, "images-icons", model_card)
         return 0
     if args.what == "music":
-        from genstudio.core.atomic import atomic_write_text, read_json
         from genstudio.ml.music.report import model_card, write_examples
 
         model = Path(args.model)
         docs = Path(args.docs)
         for row in write_examples(docs, model):
             print(docs / "music" / f"{row['name']}.mid")
-        ev = read_json(args.eval, what="eval file") if args.eval else None
-        bench = read_json(args.bench, what="bench file") if args.bench else None
-        card = model_card(model, ev, bench)
-        atomic_write_text(model / "README.md", card)
-        atomic_write_text(docs / "models" / "music-gpt.md", card)
-        print(docs / "models" / "music-gpt.md")
+        _write_model_card(args, model, docs, "music-gpt", model_card)
         return 0
     from genstudio.ml.sprites.report import write_report
 

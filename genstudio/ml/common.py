@@ -34,6 +34,14 @@ def pick_device(prefer: str = "auto") -> str:
     return "cpu"
 
 
+def hardware(device: str | None = None) -> str:
+    """ "CPU: x86_64, 2 cores" - where a model was trained, for its model card."""
+    import platform
+
+    device = device or pick_device()
+    return f"{device.upper()}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
 def optimizer_step(net: Any, opt: Any, loss: Any, lr: float, clip: float = 1.0) -> None:
     """One update: set the learning rate, backpropagate, clip the gradient norm, step."""
     import torch

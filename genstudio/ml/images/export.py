@@ -54,7 +54,7 @@ def export_pack(
             "steps": ae_meta["step"],
             "wall_s": ae_meta.get("wall_s"),
         },
-        "hardware": _hardware(),
+        "hardware": common.hardware(),
         "data": {
             "sources": [*idx["sources"], idx["emojibase"]],
             "items": len(idx["items"]),
@@ -195,16 +195,6 @@ def write_random_pack(out: Path, seed: int = 0) -> Path:
         torch.nn.init.normal_(p, 0.0, 0.02)
     return write_image_pack(
         unet, unet_cfg, ae, ae_cfg, 1.0, out, version="0.random", training={"notes": ["random"]}
-    )
-
-
-def _hardware() -> str:
-    import os
-    import platform
-
-    return (
-        f"{common.pick_device().upper()}: {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores"
     )
 
 

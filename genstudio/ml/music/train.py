@@ -284,21 +284,11 @@ def export_pack(
         "train_config": read_json(run / "train_config.json"),
         "steps": meta["step"],
         "wall_s": meta.get("wall_s"),
-        "hardware": common_hardware(),
+        "hardware": common.hardware(),
         "notes": notes or [],
     }
     return write_music_pack(
         net, net_cfg, out, version=f"1.{meta['step']}", training=training, metrics=metrics
-    )
-
-
-def common_hardware() -> str:
-    import os
-    import platform
-
-    return (
-        f"{common.pick_device().upper()}: {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores"
     )
 
 

@@ -174,14 +174,6 @@ def load_trained(run: Path):
     return net, export_cls, net_cfg, meta
 
 
-def _hardware(device: str) -> str:
-    import os
-    import platform
-
-    cpu = platform.processor() or platform.machine()
-    return f"{device.upper()}: {cpu}, {os.cpu_count()} cores, torch CPU build"
-
-
 def export_pack(
     run: Path,
     out: Path,
@@ -245,7 +237,7 @@ def export_pack(
             "wall_s": meta.get("wall_s"),
             "data": "genstudio.generators.sprites.procedural, split 'train' (seeds from 0)",
             "loss": "class-weighted cross-entropy on material codes + KL/pixels (CVAE ELBO)",
-            "hardware": _hardware(meta.get("device", "cpu")),
+            "hardware": f"{common.hardware(meta.get('device', 'cpu'))}, torch CPU build",
             "notes": notes or [],
             "logit_adjust": bool(logit_adjust),
         },
