@@ -555,6 +555,8 @@ def cmd_ml_train(args: argparse.Namespace) -> int:
             )
         what = {"images-ae": "ae", "images": "diffusion", "images-judge": "judge"}[args.what]
         icfg = ImageConfig(what=what, threads=args.threads, seed=args.seed)
+        if args.init:
+            icfg.init = str(args.init)
         for name in ("steps", "batch", "lr"):
             if getattr(args, name):
                 setattr(icfg, name, getattr(args, name))
@@ -660,6 +662,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         if not (args.data and args.judge):
             raise GenStudioError("eval images needs --data DIR and --judge RUN")
+        if args.guidance_sweep:
+            from genstudio.ml.images.evaluate import guidance_sweep
+
+            try:
+                scales = [float(v) for v in args.guidance_sweep.split(",")]
+            except ValueError:
+                raise GenStudioError(
+                    f"--guidance-sweep takes numbers separated by commas, not "
+                    f"{args.guidance_sweep!r}"
+                ) from None
+            result = guidance_sweep(
+                Path(args.data), Path(args.judge), scales, pack_dir=args.model,
+                progress=lambda m: print(m, file=sys.stderr, flush=True),
+            )  # fmt: skip
+            if args.out:
+                atomic_write_json(args.out, result)
+            _print_json(result)
+            return 0
         result = evaluate_images(
             Path(args.data),
             Path(args.judge),
@@ -837,6 +857,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mt.add_argument("--data", type=Path, help="music/images: the data cache folder")
     mt.add_argument("--ae", type=Path, help="images: the autoencoder run")
+    mt.add_argument("--init", type=Path, help="images: start from this diffusion run's weights")
     mt.add_argument("--lr", type=float)
     mt.add_argument("--run", required=True, type=Path, help="run folder (resumes if present)")
     mt.add_argument(
@@ -878,6 +899,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("-n", type=int, default=0, help="pieces/sheets (sprites 500, music 200)")
     ev.add_argument("--colors", type=int, default=0, help="palette limit to apply and check")
     ev.add_argument("--out", type=Path, help="also write the JSON here")
+    ev.add_argument(
+        "--guidance-sweep",
+        metavar="G1,G2,...",
+        help="images: judge top-5 per guidance scale on training-emoji prompts (picks the default)",
+    )
     ev.set_defaults(func=cmd_eval)
 
     m = sub.add_parser("models", help="model packs").add_subparsers(dest="sub", required=True)

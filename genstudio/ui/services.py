@@ -139,6 +139,12 @@ THIRD_PARTY = (
     ("Fluent Emoji (image model training data)", "MIT", "Microsoft Corporation"),
     ("Noto Emoji (image model training data)", "Apache-2.0", "Google LLC"),
     ("FxEmoji (image model training data)", "Apache-2.0", "Mozilla Foundation"),
+    ("flag-icons (image model training data: flags)", "MIT", "Panayiotis Lipiridis"),
+    (
+        "Twemoji (image model training data: skin-tone and hair-style components)",
+        "CC BY 4.0",
+        "Copyright Twitter, Inc and other contributors, https://github.com/jdecked/twemoji",
+    ),
     ("emojibase-data (image captions)", "MIT", "Miles Johnson"),
 )
 

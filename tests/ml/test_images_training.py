@@ -55,9 +55,35 @@ EMOJIBASE = [
     },  # noqa: E501
     {"label": "star", "hexcode": "2B50", "tags": ["star", "night"], "group": 4, "subgroup": 3},
 ]
+EMOJIBASE += [
+    {"label": "flag: United States", "hexcode": "1F1FA-1F1F8", "group": 9, "subgroup": 98},
+    {
+        "label": "flag: Scotland",
+        "hexcode": "1F3F4-E0067-E0062-E0073-E0063-E0074-E007F",
+        "group": 9,
+        "subgroup": 99,
+    },
+    {"label": "light skin tone", "hexcode": "1F3FB", "group": 2, "subgroup": 32},
+]
 GROUPS = {
-    "groups": {"0": "smileys-emotion", "4": "travel-places", "9": "symbols"},
-    "subgroups": {"1": "geometric", "2": "heart", "3": "sky-weather"},
+    "groups": {"0": "smileys-emotion", "2": "component", "4": "travel-places", "9": "symbols"},
+    "subgroups": {
+        "1": "geometric",
+        "2": "heart",
+        "3": "sky-weather",
+        "32": "skin-tone",
+        "98": "country-flag",
+        "99": "subdivision-flag",
+    },
+}
+STRIPES = '<rect width="640" height="240" fill="#c00"/><rect y="240" width="640" height="240"/>'
+#: flag-icons names: 4:3 flags join through their ISO code; square variants and flags
+#: without an emoji (the Arab League's) are left out
+FLAGS = {
+    "us-4x3": {"body": STRIPES, "width": 640, "height": 480},
+    "us-1x1": {"body": STRIPES},
+    "gb-sct-4x3": {"body": STRIPES, "width": 640, "height": 480},
+    "arab-4x3": {"body": STRIPES, "width": 640, "height": 480},
 }
 
 
@@ -80,6 +106,17 @@ def cache(tmp_path_factory):
     for package, version, *_ in data.ICON_SETS:
         files = {"icons.json": {"icons": icons, "width": 32, "height": 32}, "chars.json": chars}
         _tgz(npm / data._tarball_name(package, version), files)
+    flags = {"icons": {"us-4x3": FLAGS["us-4x3"]}, "aliases": {}, "width": 512, "height": 512}
+    flags["icons"].update(FLAGS)
+    _tgz(npm / data._tarball_name(*data.FLAG_SET[:2]), {"icons.json": flags, "chars.json": {}})
+    tw = {  # only the components are taken from Twemoji (a duck is not)
+        "light-skin-tone": {"body": '<rect width="36" height="36" fill="#f7dece"/>'},
+        "duck": {"body": '<circle cx="18" cy="18" r="9" fill="#fc0"/>'},
+    }
+    _tgz(
+        npm / data._tarball_name(*data.TWEMOJI[:2]),
+        {"icons.json": {"icons": tw, "width": 36, "height": 36}, "chars.json": {"1f986": "duck"}},
+    )
     _tgz(
         npm / data._tarball_name(*data.EMOJIBASE[:2]),
         {"en/data.json": EMOJIBASE, "meta/groups.json": GROUPS},
@@ -92,9 +129,17 @@ def cache(tmp_path_factory):
 def test_data_cache_joins_rasterises_captions_and_splits(cache):
     out, idx = cache
     items = idx["items"]
-    assert len(items) == 4 * len(data.ICON_SETS)  # the skin-tone variant is left out
+    # the skin-tone variant is left out; two flags and one skin-tone swatch join
+    assert len(items) == 4 * len(data.ICON_SETS) + 3
     assert idx["skips"]["skin_tone_variant"] == len(data.ICON_SETS)
-    assert idx["categories"] == ["geometric", "heart", "sky-weather"]
+    assert idx["skips"]["no_codepoint"] == 2  # us-1x1 and arab-4x3
+    assert idx["categories"] == [
+        "country-flag", "geometric", "heart", "skin-tone", "sky-weather", "subdivision-flag"
+    ]  # fmt: skip
+    by_label = {it["label"]: it for it in items if it["set"] in (data.FLAG_SET[0], data.TWEMOJI[0])}
+    assert set(by_label) == {"flag: United States", "flag: Scotland", "light skin tone"}
+    assert by_label["light skin tone"]["license"] == "CC-BY-4.0"
+    assert "Twemoji" in data.attribution(idx) and "flag-icons" in data.attribution(idx)
     ds = data.Dataset(out)
     assert ds.rgba.shape == (len(items), 64, 64, 4) and ds.rgba.dtype == np.uint8
     red = ds.rgba[[i for i, it in enumerate(items) if it["name"] == "red-circle"][0]]
@@ -143,17 +188,63 @@ def test_training_resume_export_parity_eval_and_report(cache, tmp_path):
     par = export.parity(pack, diff_run, ae_run)
     assert par["unet_max_abs_diff"] < 1e-4 and par["decoder_max_abs_diff"] < 1e-4
     raw = json.loads((pack / "model.json").read_text())
-    assert raw["kind"] == "image" and raw["categories"] == ["geometric", "heart", "sky-weather"]
-    assert {s["license"] for s in raw["training"]["data"]["sources"]} == {"MIT", "Apache-2.0"}
+    assert raw["kind"] == "image" and len(raw["categories"]) == 6
+    assert {s["license"] for s in raw["training"]["data"]["sources"]} == {
+        "MIT", "Apache-2.0", "CC-BY-4.0"
+    }  # fmt: skip
+    assert "Twemoji" in raw["attribution"] and "CC BY 4.0" in raw["attribution"]
     img = IconModel(pack).generate(IconRequest("red circle", steps=3)).images[0]
     assert img.shape == (64, 64, 4)
     ev = evaluate.evaluate(out, judge_run, pack_dir=pack, per_category=1, steps=2)
-    assert ev["n_generated"] == 3 and 0.0 <= ev["adherence"]["generated_top5"] <= 1.0
+    sweep = evaluate.guidance_sweep(out, judge_run, [1.0, 3.0], pack_dir=pack, steps=2)
+    assert sweep["split"] == "train" and set(sweep["top5"]) == {"1", "3"}
+    assert sweep["best"] in (1.0, 3.0) and sweep["prompts"] <= 6
+    assert ev["n_generated"] == 6 and 0.0 <= ev["adherence"]["generated_top5"] <= 1.0
     assert ev["frechet"]["generated_vs_heldout"] >= 0.0
     card = report.model_card(pack, ev, None)
     assert "judge top-5" in card and "Fluent" in card
     sheet = report.contact_sheet(pack, tmp_path / "sheet.png")
     assert sheet.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_flag_names_map_to_emoji_code_points():
+    assert data.flag_hexcode("us-4x3") == "1f1fa-1f1f8"
+    assert data.flag_hexcode("gb-sct-4x3") == "1f3f4-e0067-e0062-e0073-e0063-e0074-e007f"
+    for name in ("us-1x1", "fr-eng-4x3", "es-ct-4x3", "arab-4x3"):
+        assert data.flag_hexcode(name) is None
+
+
+def test_starting_from_an_older_run_keeps_its_function(tmp_path):
+    """A run without cross-attention and with text_scale 1 seeds a run with both: same output
+    at step 0 (the new layers start at zero, the scale is folded into the first text layer)."""
+    from genstudio.ml.images import train
+    from genstudio.ml.images.model import UNetConfig, build_unet
+
+    torch.manual_seed(0)
+    old_net = {"latent": 4, "ch": 16, "emb": 32, "heads": 2}
+    old = build_unet(UNetConfig(**old_net))
+    for p in old.out.parameters():
+        torch.nn.init.normal_(p, 0.0, 0.05)
+    src = tmp_path / "src"
+    src.mkdir()
+    cfg = train.TrainConfig(what="diffusion", net=old_net)
+    (src / "train_config.json").write_text(json.dumps(train.asdict(cfg)))
+    state = {f"model.{k}": v for k, v in old.state_dict().items()}
+    state.update({f"ema.{k}": v.clone() for k, v in old.state_dict().items()})
+    train.common.save_checkpoint(src / "checkpoint.safetensors", state, {"step": 7})
+    new_cfg = UNetConfig(**{**old_net, **train.UNET_NET})
+    net, ema = build_unet(new_cfg), build_unet(new_cfg)
+    train._init_from(src, net, ema, new_cfg)
+    x, t = torch.randn(3, 4, 16, 16), torch.tensor([5, 400, 950])
+    text = torch.nn.functional.normalize(torch.randn(3, 384), dim=1)
+    use = torch.tensor([[1.0], [0.0], [1.0]])
+    with torch.no_grad():
+        want = old(x, t, text, use)
+        assert torch.allclose(net(x, t, text, use), want, atol=1e-5)
+        assert torch.allclose(ema(x, t, text, use), want, atol=1e-5)
+    bigger = UNetConfig(**{**old_net, "ch": 32})
+    with pytest.raises(RuntimeError):
+        train._init_from(src, build_unet(bigger), build_unet(bigger), bigger)
 
 
 def test_frechet_distance_and_diversity_numbers():

@@ -6,6 +6,12 @@ Everything arrives through the npm registry at dataset-build time (never at run 
   Microsoft Fluent Emoji), ``@iconify-json/noto`` and ``@iconify-json/noto-v1`` (Apache-2.0,
   Google Noto Emoji, current and first design), ``@iconify-json/fxemoji`` (Apache-2.0, Mozilla
   FxEmoji) - four drawing styles of the same emoji;
+* ``@iconify-json/flag`` (MIT, lipis/flag-icons): the country and subdivision flags (4:3), which
+  none of the emoji sets above draws - joined to emojibase through the ISO code (``us`` ->
+  regional indicators U+1F1FA U+1F1F8, ``gb-eng`` -> the England tag sequence);
+* ``@iconify-json/twemoji`` (CC BY 4.0, attributed in the pack and the About box): only the
+  emoji components - the five skin-tone swatches and four hair styles - which no set above
+  draws (:data:`TWEMOJI_COMPONENTS`);
 * ``emojibase-data`` (MIT): for every emoji its CLDR label ("red apple"), tags ("fruit",
   "red", ...), group and subgroup ("food-fruit") - the captions and the categories.
 
@@ -43,6 +49,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 import subprocess
 import tarfile
 import time
@@ -56,7 +63,7 @@ from genstudio.core.atomic import atomic_write_bytes, atomic_write_json, read_js
 log = logging.getLogger(__name__)
 
 FORMAT = "genstudio-image-data"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 SIZE = 64
 N_CAPTIONS = 4
 SKIN_TONES = ("1f3fb", "1f3fc", "1f3fd", "1f3fe", "1f3ff")
@@ -68,7 +75,28 @@ ICON_SETS: tuple[tuple[str, str, str, str, str], ...] = (
     ("@iconify-json/noto-v1", "1.2.5", "noto-v1", "Apache-2.0", "googlefonts/noto-emoji"),
     ("@iconify-json/fxemoji", "1.2.2", "fxemoji", "Apache-2.0", "mozilla/fxemoji"),
 )
+#: flags (none of the emoji sets above has them), joined through ISO codes
+FLAG_SET = ("@iconify-json/flag", "1.2.12", "flag-icons", "MIT", "lipis/flag-icons")
+#: the emoji components only (skin-tone swatches, hair styles), joined by these names
+TWEMOJI = ("@iconify-json/twemoji", "1.2.5", "twemoji", "CC-BY-4.0", "jdecked/twemoji")
+TWEMOJI_COMPONENTS = {
+    "light-skin-tone": "1f3fb",
+    "medium-light-skin-tone": "1f3fc",
+    "medium-skin-tone": "1f3fd",
+    "medium-dark-skin-tone": "1f3fe",
+    "dark-skin-tone": "1f3ff",
+    "red-haired": "1f9b0",
+    "curly-haired": "1f9b1",
+    "bald": "1f9b2",
+    "white-haired": "1f9b3",
+}
+TWEMOJI_ATTRIBUTION = (
+    "Twemoji graphics (skin-tone and hair-style components in the image model's training data) "
+    "Copyright Twitter, Inc and other contributors, CC BY 4.0"
+)
+ALL_SETS = (*ICON_SETS, FLAG_SET, TWEMOJI)
 EMOJIBASE = ("emojibase-data", "17.0.0", "MIT")
+_FLAG_NAME = re.compile(r"^([a-z]{2})(?:-(eng|sct|wls))?-4x3$")
 
 
 def _tarball_name(package: str, version: str) -> str:
@@ -79,7 +107,7 @@ def fetch(npm_dir: Path) -> dict[str, Path]:
     """The npm tarballs in ``npm_dir`` (``npm pack`` fetches a missing one; build time only)."""
     npm_dir.mkdir(parents=True, exist_ok=True)
     out = {}
-    for package, version, *_ in (*ICON_SETS, EMOJIBASE):
+    for package, version, *_ in (*ALL_SETS, EMOJIBASE):
         path = npm_dir / _tarball_name(package, version)
         if not path.exists():
             log.info("npm pack %s@%s", package, version)
@@ -138,6 +166,70 @@ def _svg(body: str, width: int, height: int, left: int = 0, top: int = 0) -> str
     )
 
 
+#: how each source is credited (the pack's attribution, the About box, the model card)
+CREDITS = {
+    "@iconify-json/fluent-emoji-flat": "Microsoft Fluent Emoji (MIT)",
+    "@iconify-json/noto": "Google Noto Emoji (Apache-2.0)",
+    "@iconify-json/noto-v1": "Google Noto Emoji, first design (Apache-2.0)",
+    "@iconify-json/fxemoji": "Mozilla FxEmoji (Apache-2.0)",
+    FLAG_SET[0]: "flag-icons by Panayiotis Lipiridis (MIT)",
+    TWEMOJI[0]: TWEMOJI_ATTRIBUTION,
+}
+
+
+def attribution(index: dict[str, Any]) -> str:
+    """One sentence crediting every source a data cache was built from."""
+    arts = [CREDITS.get(s["package"], f"{s['package']} ({s['license']})") for s in index["sources"]]
+    return (
+        f"Trained by GenStudio on emoji artwork: {'; '.join(arts)}; labels and tags from "
+        "emojibase-data (MIT); text encoder all-MiniLM-L6-v2 (Apache-2.0)."
+    )
+
+
+def flag_hexcode(name: str) -> str | None:
+    """The emoji of a flag-icons name: ``us-4x3`` -> ``1f1fa-1f1f8``, ``gb-sct-4x3`` -> the
+    Scotland tag sequence; None for anything else (square variants, regions without an emoji)."""
+    m = _FLAG_NAME.match(name)
+    if m is None:
+        return None
+    iso, sub = m.groups()
+    if sub is None:
+        return "-".join(f"{0x1F1E6 + ord(c) - ord('a'):x}" for c in iso)
+    if iso != "gb":
+        return None
+    tags = "-".join(f"{0xE0000 + ord(c):x}" for c in iso + sub)
+    return f"1f3f4-{tags}-e007f"
+
+
+def _icon_codepoints(package, icons, chars, known_names):
+    """(name, icon, hexcode or None) for every icon of a set, joined as the module doc says."""
+    if package == FLAG_SET[0]:
+        every = dict(icons["icons"])
+        for name, alias in (icons.get("aliases") or {}).items():
+            if alias.get("parent") in icons["icons"]:
+                every[name] = icons["icons"][alias["parent"]]
+        for name, icon in sorted(every.items()):
+            yield name, icon, flag_hexcode(name)
+        return
+    if package == TWEMOJI[0]:
+        for name, cp in TWEMOJI_COMPONENTS.items():
+            if name in icons["icons"]:
+                yield name, icons["icons"][name], cp
+        return
+    name_to_hex: dict[str, str] = {}
+    for cp, name in chars.items():
+        name_to_hex.setdefault(name, cp.lower())
+    # sets without chars.json (noto-v1, fxemoji) are joined by icon name through the
+    # names of the sets that have one (fxemoji writes them without hyphens)
+    for name, cp in name_to_hex.items():
+        known_names.setdefault(name, cp)
+        known_names.setdefault(name.replace("-", ""), cp)
+    if not chars:
+        name_to_hex = known_names
+    for name, icon in icons["icons"].items():
+        yield name, icon, name_to_hex.get(name)
+
+
 def split_of(hexcode: str) -> str:
     return "heldout" if hashlib.sha1(hexcode.encode()).digest()[0] % 10 == 0 else "train"
 
@@ -165,7 +257,7 @@ def build(out: Path, npm_dir: Path | None = None, *, encoder=None, limit: int | 
     def skip(why: str) -> None:
         skips[why] = skips.get(why, 0) + 1
 
-    for package, version, style, licence, upstream in ICON_SETS:
+    for package, version, style, licence, upstream in ALL_SETS:
         tgz = tarballs[package]
         sources.append(
             {
@@ -178,24 +270,13 @@ def build(out: Path, npm_dir: Path | None = None, *, encoder=None, limit: int | 
         )
         got = _members(tgz, ("icons.json", "chars.json"))
         icons, chars = got["icons.json"], got["chars.json"]
-        name_to_hex: dict[str, str] = {}
-        for cp, name in chars.items():
-            name_to_hex.setdefault(name, cp.lower())
-        # sets without chars.json (noto-v1, fxemoji) are joined by icon name through the
-        # names of the sets that have one (fxemoji writes them without hyphens)
-        for name, cp in name_to_hex.items():
-            known_names.setdefault(name, cp)
-            known_names.setdefault(name.replace("-", ""), cp)
-        if not chars:
-            name_to_hex = known_names
         w0, h0 = int(icons.get("width", 16)), int(icons.get("height", 16))
         n_set = 0
-        for name, icon in icons["icons"].items():
-            cp = name_to_hex.get(name)
+        for name, icon, cp in _icon_codepoints(package, icons, chars, known_names):
             if cp is None:
                 skip("no_codepoint")
                 continue
-            if any(t in cp for t in SKIN_TONES):
+            if cp not in SKIN_TONES and any(t in cp for t in SKIN_TONES):
                 skip("skin_tone_variant")
                 continue
             e = by_hex.get(cp) or by_hex.get(cp.replace("-fe0f", ""))

@@ -15,6 +15,10 @@ domain's feature space, not comparable with published FIDs.
 * **Diversity**: mean pairwise feature distance of the generated set vs the held-out set.
 * **Copying**: mean distance of each generated image to its nearest training icon (features),
   beside the same for the held-out icons (a model that copies scores far below).
+
+The product's default guidance is chosen by :func:`guidance_sweep` (``genstudio eval images
+--guidance-sweep 4,6,8``) on prompts of *training* emoji, one per category - never on the
+eval's held-out prompts.
 """
 
 from __future__ import annotations
@@ -150,3 +154,42 @@ def evaluate(
         "wall_s": time.time() - t0,
     }
     return out
+
+
+def guidance_sweep(
+    data_dir: Path,
+    judge_run: Path,
+    scales: list[float],
+    *,
+    pack_dir: Path | None = None,
+    steps: int = 20,
+    seed: int = 123,
+    progress=None,
+) -> dict[str, Any]:
+    """Judge top-5 on the prompted category for each guidance scale, on one prompt of a
+    *training* emoji per category (the eval's prompts are held-out emoji; these are not)."""
+    from genstudio.generators.images.icons import IconModel, IconRequest
+    from genstudio.ml.images.train import judge_features, load_run, topk_accuracy
+
+    ds = Dataset(data_dir)
+    judge, _, _ = load_run(judge_run, "judge")
+    model = IconModel(pack_dir)
+    rng = np.random.Generator(np.random.PCG64(seed))
+    rows = []
+    for c, name in enumerate(ds.categories):
+        pool = [i for i, it in enumerate(ds.items) if it["subgroup"] == name and it["split"] == "train"]  # fmt: skip
+        if pool:
+            rows.append((ds.items[pool[int(rng.integers(len(pool)))]]["captions"][1], c))
+    labels = np.array([c for _, c in rows])
+    top5: dict[str, float] = {}
+    for g in scales:
+        imgs = []
+        for k, (prompt, _) in enumerate(rows):
+            req = IconRequest(prompt, steps=steps, guidance=g, seed=seed * 10_000 + k)
+            imgs.append(model.generate(req).images[0])
+        _, lg = judge_features(judge, np.stack(imgs))
+        top5[f"{g:g}"] = topk_accuracy(lg, labels, 5)
+        if progress:
+            progress(f"guidance {g:g}: top-5 {top5[f'{g:g}']:.3f}")
+    best = max(top5, key=lambda k: top5[k])
+    return {"prompts": len(rows), "split": "train", "top5": top5, "best": float(best)}

@@ -34,6 +34,7 @@ def export_pack(
     metrics: dict | None = None,
     notes: list[str] | None = None,
 ) -> Path:
+    from genstudio.ml.images import data
     from genstudio.ml.images.train import load_run
 
     unet, unet_cfg, meta = load_run(run, "diffusion")
@@ -66,7 +67,7 @@ def export_pack(
     return write_image_pack(
         unet, unet_cfg, ae, ae_cfg, float(lat["latent_scale"]), out,
         version=f"1.{meta['step']}", training=training, metrics=metrics,
-        categories=idx["categories"],
+        categories=idx["categories"], attribution=data.attribution(idx),
     )  # fmt: skip
 
 
@@ -82,6 +83,7 @@ def write_image_pack(
     training: dict[str, Any],
     metrics: dict | None = None,
     categories: list[str] | None = None,
+    attribution: str = "",
 ) -> Path:
     """Export trained (or, in tests, random) networks as a pack folder ``out``."""
     import torch
@@ -138,11 +140,6 @@ def write_image_pack(
     state.update({f"ae.{k}": v.half() for k, v in ae.state_dict().items()})
     common.save_checkpoint(out / "weights.safetensors", state, {"version": version})
     shutil.copyfile(te.default_tokenizer_path(), out / "tokenizer.json")
-    attribution = (
-        "Trained by GenStudio on emoji artwork: Microsoft Fluent Emoji (MIT), Google Noto Emoji "
-        "(Apache-2.0), Mozilla FxEmoji (Apache-2.0); labels and tags from emojibase-data (MIT); "
-        "text encoder all-MiniLM-L6-v2 (Apache-2.0)."
-    )
     write_pack(
         out,
         id=PACK_ID,
@@ -189,13 +186,17 @@ def write_random_pack(out: Path, seed: int = 0) -> Path:
     from genstudio.ml.images.model import AEConfig, UNetConfig, build_ae, build_unet
 
     torch.manual_seed(seed)
-    ae_cfg, unet_cfg = AEConfig(ch=8, latent=4), UNetConfig(latent=4, ch=16, emb=32, heads=2)
+    ae_cfg = AEConfig(ch=8, latent=4)
+    unet_cfg = UNetConfig(latent=4, ch=16, emb=32, heads=2, text_scale=384**0.5, text_tokens=2)
     ae, unet = build_ae(ae_cfg), build_unet(unet_cfg)
-    for p in unet.out.parameters():  # zero-initialised output: give the test model a signal
-        torch.nn.init.normal_(p, 0.0, 0.02)
+    # zero-initialised outputs: give the test model a signal through every path
+    for m in (unet.out, unet.xa2.out, unet.xma.out, unet.xua2.out):
+        for p in m.parameters():
+            torch.nn.init.normal_(p, 0.0, 0.02)
     return write_image_pack(
-        unet, unet_cfg, ae, ae_cfg, 1.0, out, version="0.random", training={"notes": ["random"]}
-    )
+        unet, unet_cfg, ae, ae_cfg, 1.0, out, version="0.random",
+        training={"notes": ["random"]}, attribution="random weights, never shipped",
+    )  # fmt: skip
 
 
 def parity(pack: Path, run: Path, ae_run: Path, seed: int = 0) -> dict[str, float]:

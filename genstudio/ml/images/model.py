@@ -13,9 +13,16 @@ Diffusion UNet (``IconUNet``)
     0.00085..0.012, 1000 steps), so the numpy schedulers of ``generators.images.schedulers``
     (DDIM, Euler, Euler a, DPM++ 2M, LCM) drive it exactly as they drive SD. Levels 16/8/4 with
     (c, 2c, 2c) channels, residual blocks with scale-shift conditioning (time + text), and
-    self-attention at 8x8 and 4x4. Text: the MiniLM sentence vector (384) -> MLP, added to the
-    time embedding; ``use_text`` = 0 selects a learned null vector instead (classifier-free
-    guidance; captions are dropped with probability ``p_uncond`` in training).
+    self-attention at 8x8 and 4x4. Text: the MiniLM sentence vector (384, unit length) times
+    ``text_scale`` -> MLP, added to the time embedding; ``use_text`` = 0 selects a learned null
+    vector instead (classifier-free guidance; captions are dropped with probability ``p_uncond``
+    in training). ``text_scale`` = sqrt(384) gives the text entries unit size like the time
+    features' (at 1.0 - the first runs - Adam moved the text path ~20x slower than the time path
+    and the UNet barely used the caption). ``text_tokens`` > 0 adds cross-attention after each
+    self-attention, over that many tokens projected from the (scaled) sentence vector: a
+    conditioning that can differ from place to place, which a per-channel scale-shift cannot.
+    Their output projections start at zero, so a run can start from a checkpoint without them
+    (``TrainConfig.init``) and compute the same function at step 0.
 
 Judge (``IconJudge``)
     a small CNN over the icon composited on mid-grey -> emoji subgroup; its penultimate layer is
@@ -41,6 +48,8 @@ class UNetConfig:
     text_dim: int = 384
     emb: int = 256
     heads: int = 4
+    text_scale: float = 1.0
+    text_tokens: int = 0
 
 
 @dataclass
@@ -123,6 +132,10 @@ def build_ae(cfg: AEConfig):
     return IconAE()
 
 
+def _same(h):
+    return h
+
+
 def build_unet(cfg: UNetConfig):
     import math
 
@@ -162,6 +175,28 @@ def build_unet(cfg: UNetConfig):
             y = (v @ att.transpose(-1, -2)).reshape(b, c, hh, ww)
             return x + self.out(y)
 
+    class XAttn(nn.Module):
+        """Cross-attention of the feature map (queries) to the text tokens (keys, values)."""
+
+        def __init__(self, c: int) -> None:
+            super().__init__()
+            self.n = norm(c)
+            self.q = nn.Conv2d(c, c, 1)
+            self.kv = nn.Linear(c, 2 * c)
+            self.out = nn.Conv2d(c, c, 1)
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
+            self.h = cfg.heads
+
+        def forward(self, x, tok):
+            b, c, hh, ww = x.shape
+            dh = c // self.h
+            q = self.q(self.n(x)).reshape(b, self.h, dh, hh * ww)
+            k, v = self.kv(tok).reshape(b, -1, 2, self.h, dh).permute(2, 0, 3, 4, 1).unbind(0)
+            att = torch.softmax(q.transpose(-1, -2) @ k * dh**-0.5, dim=-1)  # (b, h, hw, T)
+            y = (v @ att.transpose(-1, -2)).reshape(b, c, hh, ww)
+            return x + self.out(y)
+
     c1, c2 = cfg.ch, 2 * cfg.ch
 
     class IconUNet(nn.Module):
@@ -192,6 +227,9 @@ def build_unet(cfg: UNetConfig):
             self.out = nn.Sequential(norm(c1), nn.SiLU(), nn.Conv2d(c1, cfg.latent, 3, padding=1))
             nn.init.zeros_(self.out[-1].weight)
             nn.init.zeros_(self.out[-1].bias)
+            if cfg.text_tokens:
+                self.tok = nn.Linear(cfg.text_dim, cfg.text_tokens * c2)
+                self.xa2, self.xma, self.xua2 = XAttn(c2), XAttn(c2), XAttn(c2)
 
         def time_embedding(self, t):
             half = cfg.ch // 2
@@ -203,16 +241,21 @@ def build_unet(cfg: UNetConfig):
 
         def forward(self, x, t, text, use_text):
             """x (B,8,16,16), t (B,) timesteps 0..999, text (B,384), use_text (B,1) in {0,1}."""
-            txt = use_text * text + (1 - use_text) * self.null[None]
+            txt = (use_text * text + (1 - use_text) * self.null[None]) * cfg.text_scale
             e = F.silu(self.t_mlp(self.time_embedding(t)) + self.txt(txt))
+            if cfg.text_tokens:
+                tok = self.tok(txt).reshape(txt.shape[0], cfg.text_tokens, c2)
+                xa2, xma, xua2 = (lambda h, m=m: m(h, tok) for m in (self.xa2, self.xma, self.xua2))
+            else:
+                xa2 = xma = xua2 = _same
             h0 = self.inp(x)
             h1 = self.d1(h0, e)
             hd = self.down1(h1)
-            h2 = self.a2(self.d2(hd, e))
+            h2 = xa2(self.a2(self.d2(hd, e)))
             h = self.down2(h2)
-            h = self.m2(self.ma(self.m1(h, e)), e)
+            h = self.m2(xma(self.ma(self.m1(h, e))), e)
             h = F.interpolate(h, scale_factor=2.0, mode="nearest")
-            h = self.ua2(self.u2(torch.cat([h, h2], 1), e))
+            h = xua2(self.ua2(self.u2(torch.cat([h, h2], 1), e)))
             h = self.u2b(torch.cat([h, hd], 1), e)
             h = F.interpolate(h, scale_factor=2.0, mode="nearest")
             h = self.u1(torch.cat([h, h1], 1), e)

@@ -105,7 +105,9 @@ def model_card(pack_dir: Path, ev: dict[str, Any] | None, bench: dict[str, Any] 
         "Text -> 64x64 RGBA icon. A small KL autoencoder (64x64 premultiplied RGBA <-> 16x16x8 "
         "latents) and a latent diffusion UNet (epsilon prediction, Stable Diffusion's noise "
         "schedule, classifier-free guidance with a learned null vector) conditioned on the "
-        "all-MiniLM-L6-v2 sentence embedding of the prompt (int8 ONNX). Code: "
+        "all-MiniLM-L6-v2 sentence embedding of the prompt (int8 ONNX): through the time "
+        "embedding's scale-shift of every residual block and, when the UNet has text tokens, "
+        "cross-attention at 8x8 and 4x4 over tokens projected from that embedding. Code: "
         "`genstudio/ml/images/` (training), `genstudio/generators/images/icons.py` (inference, "
         "numpy + ONNX Runtime).",
         "",
@@ -118,8 +120,11 @@ def model_card(pack_dir: Path, ev: dict[str, Any] | None, bench: dict[str, Any] 
         f"{data.get('items', '?')} icons ({data.get('train', '?')} for training), "
         f"{data.get('categories', '?')} categories (emoji subgroups), rasterised from SVG at "
         "64x64 by resvg; captions from emojibase labels, tags and subgroups plus the style "
-        "name (`genstudio/ml/images/data.py`). Splits by emoji (all styles of one emoji on the "
-        "same side): held-out emoji are concepts the model never saw.",
+        "name (`genstudio/ml/images/data.py`). Four emoji sets draw the emoji; the country and "
+        "subdivision flags (which none of them has) come from flag-icons, and the nine emoji "
+        "components (skin-tone swatches, hair styles) from Twemoji. Splits by emoji (all "
+        "styles of one emoji on the same side): held-out emoji are concepts the model never "
+        "saw.",
         "",
         "| source (npm) | version | licence |",
         "|---|---|---|",
@@ -128,9 +133,8 @@ def model_card(pack_dir: Path, ev: dict[str, Any] | None, bench: dict[str, Any] 
         lines.append(f"| {s['package']} | {s['version']} | {s['license']} |")
     lines += [
         "",
-        "Attribution (also in the app's About box): Microsoft Fluent Emoji (MIT), Google Noto "
-        "Emoji (Apache-2.0), Mozilla FxEmoji (Apache-2.0), emojibase-data (MIT), "
-        "sentence-transformers all-MiniLM-L6-v2 (Apache-2.0). The model and its outputs: MIT.",
+        f"Attribution (also in the app's About box): {raw.get('attribution', '?')} The model "
+        "and its outputs: MIT (the CC BY 4.0 Twemoji components are credited above).",
         "",
         "## Training",
         "",

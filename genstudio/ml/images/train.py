@@ -69,6 +69,12 @@ class TrainConfig:
     p_uncond: float = 0.1  # diffusion: caption dropped -> learned null vector
     ema: float = 0.999  # diffusion: EMA of the weights (what ships)
     net: dict[str, Any] = field(default_factory=dict)
+    init: str = ""  # diffusion: a run whose weights (model and EMA) this run starts from
+
+
+#: a new diffusion run's network settings (UNetConfig's own defaults are those of the first
+#: runs, which stored no value for these; see the model module)
+UNET_NET: dict[str, Any] = {"text_scale": 384**0.5, "text_tokens": 8}
 
 
 def premultiplied(rgba_u8: np.ndarray) -> np.ndarray:
@@ -138,6 +144,8 @@ def train(cfg: TrainConfig, data_dir: Path, run: Path, *, ae_run: Path | None = 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     ds = Dataset(data_dir)
+    if cfg.what == "diffusion":
+        cfg.net = {**UNET_NET, **cfg.net}
     net_cfg = _net_config(cfg, ds)
     cfg.net = asdict(net_cfg)
     cfg_path = run / "train_config.json"
@@ -160,6 +168,8 @@ def train(cfg: TrainConfig, data_dir: Path, run: Path, *, ae_run: Path | None = 
             ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
         start, wall = int(meta["step"]), float(meta.get("wall_s", 0.0))
         log.info("resuming %s at step %d", run, start)
+    elif cfg.init:
+        _init_from(Path(cfg.init), net, ema, net_cfg)
     train_idx = ds.split("train")
     extra: dict[str, Any] = {}
     if cfg.what == "judge":
@@ -232,6 +242,23 @@ def train(cfg: TrainConfig, data_dir: Path, run: Path, *, ae_run: Path | None = 
         report = evaluate_judge(run, data_dir)
         atomic_write_json(run / "judge_eval.json", report)
     return run
+
+
+def _init_from(src: Path, net, ema, net_cfg: UNetConfig) -> None:
+    """Start a diffusion run from another run's weights. Layers the source lacks (the
+    cross-attention, zero-initialised) keep their fresh values; a different ``text_scale`` is
+    folded into the first text layer, so the network computes the source's function at step 0."""
+    tensors, meta = common.load_checkpoint(src / "checkpoint.safetensors")
+    src_cfg = UNetConfig(**TrainConfig(**read_json(src / "train_config.json")).net)
+    ratio = src_cfg.text_scale / net_cfg.text_scale
+    new_layers = ("tok.", "xa2.", "xma.", "xua2.")
+    for prefix, module in (("model.", net), ("ema.", ema)):
+        sd = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        sd["txt.0.weight"] = sd["txt.0.weight"] * ratio
+        missing, unexpected = module.load_state_dict(sd, strict=False)
+        if unexpected or any(not m.startswith(new_layers) for m in missing):
+            raise RuntimeError(f"{src} does not fit this network: {unexpected or missing}")
+    log.info("starting from %s (step %s)", src, meta.get("step"))
 
 
 def load_run(run: Path, what: str):
