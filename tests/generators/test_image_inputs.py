@@ -11,9 +11,12 @@ import pytest
 from PIL import Image, ImageFile
 
 from genstudio.core.errors import InvalidParamsError
+from genstudio.generators.images import imageio
+from genstudio.generators.images.generator import ImageParams, load_inputs
 from genstudio.generators.images.imageio import (
     MAX_INPUT_PIXELS,
     load_init_image,
+    load_init_image_and_size,
     load_mask,
     upscale,
 )
@@ -349,6 +352,47 @@ def test_mask_with_exif_rotation_matches_the_rotated_image():
     exif[274] = 6
     m = load_mask(encode(Image.fromarray(g, "L"), exif=exif.tobytes()), size=(2, 4))
     assert m.shape == (4, 2) and m[0, 1] == 1.0 and m.sum() == 1.0
+
+
+def test_init_image_and_its_original_size_from_one_decode():
+    px = noise(30, 80)
+    exif = Image.Exif()
+    exif[274] = 6  # rotate: the original size is the displayed one, (30, 80)
+    data = encode(Image.fromarray(px, "RGBA"), exif=exif.tobytes())
+    rgba, orig = load_init_image_and_size(data, size=(16, 16))
+    assert orig == (30, 80)
+    assert np.array_equal(rgba, load_init_image(data, size=(16, 16)))
+    same, orig2 = load_init_image_and_size(data)
+    assert orig2 == (30, 80) and np.array_equal(same, load_init_image(data))
+    with pytest.raises(InvalidParamsError, match="limit"):
+        load_init_image_and_size(data, max_pixels=100)
+
+
+def test_load_inputs_decodes_the_init_image_once(tmp_path, monkeypatch):
+    init = tmp_path / "init.png"
+    Image.fromarray(noise(96, 128), "RGBA").save(init)
+    mask = tmp_path / "mask.png"
+    Image.new("L", (64, 48), 255).save(mask)  # half the size, the same proportions
+    decoded: list[str] = []
+    real = imageio._open_decoded
+
+    def counting(source, *, max_pixels, what):
+        decoded.append(what)
+        return real(source, max_pixels=max_pixels, what=what)
+
+    monkeypatch.setattr(imageio, "_open_decoded", counting)
+    p = ImageParams(prompt="x", init=str(init), mask=str(mask))
+    img, m = load_inputs(p, (64, 64))
+    assert decoded.count("init image") == 1
+    assert np.array_equal(img, load_init_image(init, size=(64, 64)))
+    assert m.shape == (64, 64) and m.min() > 0.99
+    decoded.clear()
+    img, m = load_inputs(ImageParams(prompt="x", init=str(init)), (32, 32))
+    assert decoded == ["init image"] and img.shape == (32, 32, 4) and m is None
+    wide = tmp_path / "wide.png"
+    Image.new("L", (200, 50), 255).save(wide)
+    with pytest.raises(InvalidParamsError, match="200x50 but the init image is 128x96"):
+        load_inputs(ImageParams(prompt="x", init=str(init), mask=str(wide)), (64, 64))
 
 
 # --- upscale -----------------------------------------------------------------------------------

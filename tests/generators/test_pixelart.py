@@ -10,12 +10,8 @@ import pytest
 from PIL import Image
 
 from genstudio.core.errors import InvalidParamsError
-from genstudio.generators.images.pixelart import (
-    PixelArtResult,
-    parse_pal,
-    pixelate,
-    read_palette,
-)
+from genstudio.generators.images.pixelart import PixelArtResult, pixelate
+from genstudio.generators.sprites.palettes import parse_pal, read_palette
 
 
 def opaque_colours(img: np.ndarray) -> set[tuple[int, int, int]]:
@@ -359,7 +355,7 @@ def test_bad_palette_files(tmp_path, name, content, words):
     with pytest.raises(InvalidParamsError) as e:
         read_palette(p)
     assert words in str(e.value)
-    assert e.value.hint
+    assert ".pal" in e.value.hint and ".gpl" in e.value.hint and ".hex" in e.value.hint
 
 
 def test_missing_palette_file_and_folder(tmp_path):

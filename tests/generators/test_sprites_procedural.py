@@ -334,6 +334,22 @@ def test_palette_file_locks_colours(tmp_path):
     assert len(colours(export.decode_png(o.data))) <= 3
 
 
+def test_pal_palette_file_locks_colours(tmp_path):
+    f = tmp_path / "p.pal"
+    f.write_text("JASC-PAL\n0100\n4\n0 0 0\n255 255 255\n200 40 40\n40 40 200\n")
+    (o,) = run_gen(seed=3, palette_file=str(f))
+    assert colours(export.decode_png(o.data)) <= {
+        (0, 0, 0),
+        (255, 255, 255),
+        (200, 40, 40),
+        (40, 40, 200),
+    }
+    bad = tmp_path / "bad.pal"
+    bad.write_text("JASC-PAL\n0100\n3\n0 0 0\n")
+    with pytest.raises(InvalidParamsError, match="declares 3 colours"):
+        run_gen(seed=3, palette_file=str(bad))
+
+
 def test_cancel_stops_the_run():
     ev = threading.Event()
     outs = []

@@ -107,12 +107,10 @@ def load_inputs(p: ImageParams, size: tuple[int, int]):
 
     if not p.init:
         return None, None
-    raw = imageio.load_init_image(p.init)
-    init = imageio.load_init_image(p.init, size=size)
+    init, (iw, ih) = imageio.load_init_image_and_size(p.init, size=size)
     if not p.mask:
         return init, None
     m = imageio.load_mask(p.mask, size=None)
-    ih, iw = raw.shape[:2]
     mh, mw = m.shape
     if abs(mw / mh - iw / ih) > 0.02 * (iw / ih):
         raise InvalidParamsError(
@@ -125,10 +123,11 @@ def load_inputs(p: ImageParams, size: tuple[int, int]):
 def postprocess(rgba: np.ndarray, p: ImageParams) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Pixel art and upscaling; returns the image and the chain applied (for the record)."""
     from genstudio.generators.images import imageio, pixelart
+    from genstudio.generators.sprites import palettes
 
     chain: list[dict[str, Any]] = []
     if p.pixel_art:
-        pal = pixelart.read_palette(p.palette) if p.palette else None
+        pal = palettes.read_palette(p.palette) if p.palette else None
         res = pixelart.pixelate(
             rgba, grid=p.grid, colors=None if pal is not None else p.colors, palette=pal,
             outline=p.outline,

@@ -29,7 +29,8 @@ exception or a half-read array:
 Sizes: ``size=(W, H)`` makes the init image exactly that size. ``fit="crop"`` (default) scales
 to cover the size keeping the aspect ratio and cuts the centre; ``fit="stretch"`` scales each
 axis on its own. Init images are resized with Lanczos (on premultiplied alpha, as Pillow does
-for RGBA). A mask must already have the requested size unless ``resize=True``; it is then
+for RGBA); :func:`load_init_image_and_size` also returns the size before the resize, from the
+same single decode. A mask must already have the requested size unless ``resize=True``; it is then
 resized with the same geometry as the init image (so a mask painted over the original photo
 still lines up), bilinear, clipped to [0, 1].
 
@@ -247,17 +248,32 @@ def load_init_image(
     size (``fit`` says how, Lanczos). Raises :class:`InvalidParamsError` for anything that is
     not a safe, readable image (see the module docstring).
     """
+    rgba, _ = load_init_image_and_size(source, size=size, max_pixels=max_pixels, fit=fit)
+    return rgba
+
+
+def load_init_image_and_size(
+    source: Source,
+    *,
+    size: tuple[int, int] | None = None,
+    max_pixels: int = MAX_INPUT_PIXELS,
+    fit: Fit = "crop",
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """:func:`load_init_image`, plus the image's own ``(W, H)`` before any resize (EXIF
+    orientation applied), from the same single decode - for checking that a mask lines up
+    with the original without reading the file twice."""
     from PIL import Image
 
     target = _check_size(size, "init image") if size is not None else None
     im = _open_decoded(source, max_pixels=max_pixels, what="init image")
     im = _apply_orientation(im)
     rgba = pil_to_rgba(im)
-    if target is None or (rgba.shape[1], rgba.shape[0]) == target:
-        return rgba
-    box = _fit_box((rgba.shape[1], rgba.shape[0]), target, fit)
+    original = (int(rgba.shape[1]), int(rgba.shape[0]))
+    if target is None or original == target:
+        return rgba, original
+    box = _fit_box(original, target, fit)
     out = Image.fromarray(rgba, "RGBA").resize(target, Image.Resampling.LANCZOS, box=box)
-    return np.array(out, dtype=np.uint8)
+    return np.array(out, dtype=np.uint8), original
 
 
 def _mask_from_pil(im: Any) -> np.ndarray:

@@ -49,8 +49,9 @@ The result carries the grid (``(h, w, 4) uint8``), its palette, per-pixel palett
 optional nearest-neighbour enlargement for display, and metrics measured on the final pixels
 (share of opaque pixels whose colour is in the palette, share of alpha values in {0, 255}).
 
-Palette files: :func:`read_palette` reads JASC ``.pal`` (and the binary RIFF ``.pal``) here and
-passes ``.gpl``, ``.hex`` and palette images to :mod:`genstudio.generators.sprites.palettes`.
+Palette files are not read here: :func:`genstudio.generators.sprites.palettes.read_palette`
+reads every format (GIMP ``.gpl``, ``.hex``, JASC and RIFF ``.pal``, palette images, with one
+file-size guard) into the ``(N, 3) uint8`` array that ``palette=`` takes.
 
 Cross-machine note: the sRGB -> OKLab conversion is float64 (a cube root); it is rounded to
 integers before use, so only a colour sitting exactly on a rounding boundary could differ
@@ -62,13 +63,11 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from genstudio.core.errors import InvalidParamsError
-from genstudio.generators.sprites import palettes as sprite_palettes
 
 #: OKLab coordinates are stored as integers in units of 1/_LAB_SCALE.
 _LAB_SCALE = 4096
@@ -257,112 +256,6 @@ def _median_cut(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
 # --- palettes ------------------------------------------------------------------------------
 
 
-def _bad_pal(path: Path, why: str) -> InvalidParamsError:
-    return InvalidParamsError(
-        f"Palette file {path.name!r} cannot be used: {why}",
-        hint="Use a JASC .pal, a GIMP .gpl, a .hex file (one RRGGBB per line) or a palette "
-        f"image with 1 to {sprite_palettes.MAX_PALETTE_COLORS} colours.",
-    )
-
-
-def _finish_pal(path: Path, colours: list[tuple[int, int, int]]) -> np.ndarray:
-    if not colours:
-        raise _bad_pal(path, "it holds no colours.")
-    uniq = list(dict.fromkeys(colours))
-    if len(uniq) > sprite_palettes.MAX_PALETTE_COLORS:
-        raise _bad_pal(path, f"it holds {len(uniq)} colours, more than 256.")
-    return np.array(uniq, dtype=np.uint8).reshape(-1, 3)
-
-
-def parse_pal(raw: bytes, path: Path = Path("palette.pal")) -> np.ndarray:
-    """A JASC-PAL text palette (``JASC-PAL`` / ``0100`` / count / ``R G B`` lines) or a RIFF
-    ``PAL `` palette (``data`` chunk: version, count, ``R G B flags`` entries)."""
-    if raw[:4] == b"RIFF":
-        return _parse_riff_pal(raw, path)
-    try:
-        lines = [ln.strip() for ln in raw.decode("utf-8-sig").splitlines()]
-    except UnicodeDecodeError:
-        raise _bad_pal(path, "it is neither a JASC-PAL text file nor a RIFF palette.") from None
-    while lines and not lines[-1]:
-        lines.pop()
-    if not lines or lines[0] != "JASC-PAL":
-        raise _bad_pal(path, "a .pal file must start with the line 'JASC-PAL'.")
-    if len(lines) < 3 or lines[1] != "0100":
-        raise _bad_pal(path, "line 2 of a JASC-PAL file must be the version '0100'.")
-    try:
-        count = int(lines[2])
-    except ValueError:
-        raise _bad_pal(
-            path, f"line 3 must be the number of colours, got {lines[2][:40]!r}."
-        ) from None
-    if not 1 <= count <= sprite_palettes.MAX_PALETTE_COLORS:
-        raise _bad_pal(path, f"it declares {count} colours; 1 to 256 are allowed.")
-    body = lines[3:]
-    if len(body) != count:
-        raise _bad_pal(path, f"it declares {count} colours but lists {len(body)}.")
-    colours: list[tuple[int, int, int]] = []
-    for no, s in enumerate(body, start=4):
-        parts = s.split()
-        try:
-            vals = [int(p) for p in parts]
-        except ValueError:
-            raise _bad_pal(path, f"line {no} is not 'R G B': {s[:40]!r}.") from None
-        if len(vals) != 3 or not all(0 <= v <= 255 for v in vals):
-            raise _bad_pal(path, f"line {no} needs three values 0..255: {s[:40]!r}.")
-        colours.append((vals[0], vals[1], vals[2]))
-    return _finish_pal(path, colours)
-
-
-def _parse_riff_pal(raw: bytes, path: Path) -> np.ndarray:
-    if len(raw) < 24 or raw[8:12] != b"PAL ":
-        raise _bad_pal(path, "it is a RIFF file but not a RIFF palette ('PAL ').")
-    pos = 12
-    while pos + 8 <= len(raw):
-        cid, size = raw[pos : pos + 4], int.from_bytes(raw[pos + 4 : pos + 8], "little")
-        body = raw[pos + 8 : pos + 8 + size]
-        if cid == b"data":
-            if len(body) < 4 or len(body) < size:
-                raise _bad_pal(path, "its data chunk is truncated.")
-            count = int.from_bytes(body[2:4], "little")
-            if not 1 <= count <= sprite_palettes.MAX_PALETTE_COLORS:
-                raise _bad_pal(path, f"it declares {count} colours; 1 to 256 are allowed.")
-            if len(body) < 4 + 4 * count:
-                raise _bad_pal(path, "its data chunk is truncated.")
-            ent = body[4 : 4 + 4 * count]
-            return _finish_pal(
-                path, [(ent[i], ent[i + 1], ent[i + 2]) for i in range(0, 4 * count, 4)]
-            )
-        pos += 8 + size + (size & 1)
-    raise _bad_pal(path, "its RIFF palette has no data chunk.")
-
-
-def read_palette(path: str | Path) -> np.ndarray:
-    """Read a palette file into ``(N, 3) uint8`` (1 <= N <= 256 distinct colours, file order):
-    ``.pal`` (JASC or RIFF) here, ``.gpl``/``.hex``/images by the sprite palette readers."""
-    path = Path(path)
-    if path.suffix.lower() != ".pal":
-        return sprite_palettes.read_palette(path)
-    try:
-        if path.is_dir():
-            raise IsADirectoryError
-        if path.stat().st_size > 1 << 20:
-            raise _bad_pal(path, "it is larger than 1 MB; palette files are small.")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidParamsError(
-            f"Palette file {str(path)!r} does not exist.", hint="Choose the file again."
-        ) from None
-    except IsADirectoryError:
-        raise InvalidParamsError(f"Palette file {str(path)!r} is a folder.") from None
-    except OSError as e:
-        raise InvalidParamsError(
-            f"Palette file {str(path)!r} cannot be read: {e.strerror or e}"
-        ) from None
-    if not raw.strip():
-        raise _bad_pal(path, "the file is empty.")
-    return parse_pal(raw, path)
-
-
 def _as_palette(palette: Palette) -> np.ndarray:
     try:
         arr = np.asarray(palette)
@@ -372,7 +265,7 @@ def _as_palette(palette: Palette) -> np.ndarray:
     if not ok or not 1 <= len(arr) <= 256 or arr.min() < 0 or arr.max() > 255:
         raise InvalidParamsError(
             "A palette must be 1 to 256 (r, g, b) colours with values 0..255.",
-            hint="Load one with read_palette(), or pass a list of (r, g, b) tuples.",
+            hint="Load one with palettes.read_palette(), or pass a list of (r, g, b) tuples.",
         )
     _, first = np.unique(arr.astype(np.int64) @ np.array([65536, 256, 1]), return_index=True)
     return arr[np.sort(first)].astype(np.uint8)  # distinct, first occurrence kept

@@ -12,7 +12,7 @@ count              1 .. 64 sheets
 size               16, 32 (native), 48 or 64 px frames (others by nearest scaling; the
                    feet stay on the last row)
 palette_colors     0 = no limit, else 2 .. 64 colours per sheet
-palette_file       "" or a .gpl / .hex / palette .png to lock the colours to
+palette_file       "" or a .gpl / .pal / .hex / palette .png to lock the colours to
 outline            draw the 1-px dark outline
 outline_color      "" = the built-in dark outline, or "#rrggbb"
 remove_strays      drop isolated opaque pixels

@@ -10,13 +10,20 @@ Palette files (to lock a sheet to a user palette):
 
 * ``.gpl`` - GIMP palette: first line ``GIMP Palette``, optional ``Name:``/``Columns:`` lines,
   ``#`` comments, then ``R G B [name]`` per line (0..255 each).
-* ``.hex`` - one ``RRGGBB`` per line (``#`` prefix and ``AARRGGBB``/``RRGGBBAA`` are not
-  accepted: 6 hex digits exactly, the Lospec export).
-* ``.png`` (or any image Pillow reads) - every distinct opaque colour, in row-major order of first
-  appearance (the usual 1-pixel-per-colour strip from Lospec).
+* ``.hex`` (or ``.txt``) - one ``RRGGBB`` per line (an optional ``#`` prefix is allowed;
+  ``AARRGGBB``/``RRGGBBAA`` are not: 6 hex digits exactly, the Lospec export).
+* ``.pal`` - JASC-PAL text (``JASC-PAL`` / ``0100`` / colour count / ``R G B`` per line, as
+  Paint Shop Pro, Aseprite and Lospec write it) or the binary RIFF ``PAL `` palette (a ``data``
+  chunk: version, count, then ``R G B flags`` per entry); told apart by the ``RIFF`` magic.
+* ``.png``, ``.gif``, ``.bmp``, ``.webp`` - every distinct opaque colour, in row-major order of
+  first appearance (the usual 1-pixel-per-colour strip from Lospec).
 
-All readers return an ``(N, 3) uint8`` array with 1 <= N <= 256 distinct colours in file order,
-and raise :class:`InvalidParamsError` for anything else.
+All readers return an ``(N, 3) uint8`` array with 1 <= N <= 256 distinct colours in file order
+(duplicates dropped, first kept), and raise :class:`InvalidParamsError` for anything else.
+:func:`read_palette` picks the reader by extension and refuses any file over
+``_MAX_PALETTE_FILE_BYTES`` (16 MB) before reading it - the one size guard for every format
+(real palettes are a few kB); palette images are further limited to 1 MP by their header.
+The Images mode's pixel art (:mod:`genstudio.generators.images.pixelart`) uses these readers too.
 """
 
 from __future__ import annotations
@@ -156,8 +163,8 @@ MOUTH_RAMP = _ramp("#4a1a1e", "#7a2a2e", "#a84444", "#d87070")
 def _bad(path: Path, why: str) -> InvalidParamsError:
     return InvalidParamsError(
         f"Palette file {path.name!r} cannot be used: {why}",
-        hint="Use a GIMP .gpl, a .hex file (one RRGGBB per line) or a palette .png "
-        f"with 1 to {MAX_PALETTE_COLORS} colours.",
+        hint="Use a GIMP .gpl, a JASC or RIFF .pal, a .hex file (one RRGGBB per line) or a "
+        f"palette image (.png) with 1 to {MAX_PALETTE_COLORS} colours.",
     )
 
 
@@ -214,6 +221,65 @@ def parse_hex(raw: bytes, path: Path = Path("palette.hex")) -> np.ndarray:
     return _finish(path, colours)
 
 
+def parse_pal(raw: bytes, path: Path = Path("palette.pal")) -> np.ndarray:
+    """A JASC-PAL text palette (``JASC-PAL`` / ``0100`` / count / ``R G B`` lines) or a RIFF
+    ``PAL `` palette (``data`` chunk: version, count, ``R G B flags`` entries)."""
+    if raw[:4] == b"RIFF":
+        return _parse_riff_pal(raw, path)
+    try:
+        lines = [ln.strip() for ln in raw.decode("utf-8-sig").splitlines()]
+    except UnicodeDecodeError:
+        raise _bad(path, "it is neither a JASC-PAL text file nor a RIFF palette.") from None
+    while lines and not lines[-1]:
+        lines.pop()
+    if not lines or lines[0] != "JASC-PAL":
+        raise _bad(path, "a .pal file must start with the line 'JASC-PAL'.")
+    if len(lines) < 3 or lines[1] != "0100":
+        raise _bad(path, "line 2 of a JASC-PAL file must be the version '0100'.")
+    try:
+        count = int(lines[2])
+    except ValueError:
+        raise _bad(path, f"line 3 must be the number of colours, got {lines[2][:40]!r}.") from None
+    if not 1 <= count <= MAX_PALETTE_COLORS:
+        raise _bad(path, f"it declares {count} colours; 1 to {MAX_PALETTE_COLORS} are allowed.")
+    body = lines[3:]
+    if len(body) != count:
+        raise _bad(path, f"it declares {count} colours but lists {len(body)}.")
+    colours: list[tuple[int, int, int]] = []
+    for no, s in enumerate(body, start=4):
+        try:
+            vals = [int(p) for p in s.split()]
+        except ValueError:
+            raise _bad(path, f"line {no} is not 'R G B': {s[:40]!r}.") from None
+        if len(vals) != 3 or not all(0 <= v <= 255 for v in vals):
+            raise _bad(path, f"line {no} needs three values 0..255: {s[:40]!r}.")
+        colours.append((vals[0], vals[1], vals[2]))
+    return _finish(path, colours)
+
+
+def _parse_riff_pal(raw: bytes, path: Path) -> np.ndarray:
+    if len(raw) < 24 or raw[8:12] != b"PAL ":
+        raise _bad(path, "it is a RIFF file but not a RIFF palette ('PAL ').")
+    pos = 12
+    while pos + 8 <= len(raw):
+        cid, size = raw[pos : pos + 4], int.from_bytes(raw[pos + 4 : pos + 8], "little")
+        body = raw[pos + 8 : pos + 8 + size]
+        if cid == b"data":
+            if len(body) < 4 or len(body) < size:
+                raise _bad(path, "its data chunk is truncated.")
+            count = int.from_bytes(body[2:4], "little")
+            if not 1 <= count <= MAX_PALETTE_COLORS:
+                raise _bad(
+                    path, f"it declares {count} colours; 1 to {MAX_PALETTE_COLORS} are allowed."
+                )
+            if len(body) < 4 + 4 * count:
+                raise _bad(path, "its data chunk is truncated.")
+            ent = body[4 : 4 + 4 * count]
+            return _finish(path, [(ent[i], ent[i + 1], ent[i + 2]) for i in range(0, 4 * count, 4)])
+        pos += 8 + size + (size & 1)
+    raise _bad(path, "its RIFF palette has no data chunk.")
+
+
 def parse_png(raw: bytes, path: Path = Path("palette.png")) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
@@ -238,15 +304,21 @@ def parse_png(raw: bytes, path: Path = Path("palette.png")) -> np.ndarray:
 
 
 def read_palette(path: str | Path) -> np.ndarray:
-    """Read a .gpl, .hex or palette image into ``(N, 3) uint8`` (N in 1..256, file order)."""
+    """Read a .gpl, .hex/.txt, .pal (JASC or RIFF) or palette image (.png/.gif/.bmp/.webp) into
+    ``(N, 3) uint8`` (N in 1..256, file order). Files over ``_MAX_PALETTE_FILE_BYTES`` are
+    refused unread."""
     path = Path(path)
     try:
+        if path.is_dir():
+            raise IsADirectoryError
         size = path.stat().st_size
         if size > _MAX_PALETTE_FILE_BYTES:
             raise _bad(path, f"it is {size} bytes; palette files are small.")
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise InvalidParamsError(f"Palette file {str(path)!r} does not exist.") from None
+        raise InvalidParamsError(
+            f"Palette file {str(path)!r} does not exist.", hint="Choose the file again."
+        ) from None
     except IsADirectoryError:
         raise InvalidParamsError(f"Palette file {str(path)!r} is a folder.") from None
     except OSError as e:
@@ -260,6 +332,8 @@ def read_palette(path: str | Path) -> np.ndarray:
         return parse_gpl(raw, path)
     if ext in (".hex", ".txt"):
         return parse_hex(raw, path)
+    if ext == ".pal":
+        return parse_pal(raw, path)
     if ext in (".png", ".gif", ".bmp", ".webp"):
         return parse_png(raw, path)
     raise _bad(path, f"unknown palette format {ext or '(no extension)'!r}.")

@@ -83,9 +83,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ANY = ""  # combo data of the "any" entry
-PALETTE_SUFFIXES = (".gpl", ".hex")
+PALETTE_SUFFIXES = (".gpl", ".hex", ".pal")
 PALETTE_FILTER = (
-    "Palettes (*.gpl *.hex *.png);;GIMP palette (*.gpl);;Hex list (*.hex);;Images (*.png)"
+    "Palettes (*.gpl *.pal *.hex *.png);;GIMP palette (*.gpl);;JASC/RIFF palette (*.pal);;"
+    "Hex list (*.hex);;Images (*.png)"
 )
 
 _RAMPS = {
@@ -271,8 +272,8 @@ class SpritesPanel(GeneratingPanel):
         self.palette_button = QPushButton("Palette file\u2026")
         self.palette_button.setIcon(icon("palette"))
         self.palette_button.setToolTip(
-            "Lock the colours to a palette: GIMP .gpl, .hex (one RRGGBB per line) or a palette "
-            ".png. You can also drop a .gpl/.hex file on the window."
+            "Lock the colours to a palette: GIMP .gpl, JASC or RIFF .pal, .hex (one RRGGBB per "
+            "line) or a palette .png. You can also drop a .gpl/.pal/.hex file on the window."
         )
         self.palette_button.clicked.connect(self.choose_palette)
         self.palette_clear = QToolButton()
