@@ -64,13 +64,17 @@ def save_checkpoint(path: Path, state: dict[str, Any], meta: dict[str, Any]) -> 
 
 
 def load_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    from safetensors import safe_open
     from safetensors.torch import load_file
 
-    tensors = load_file(str(path))
+    return load_file(str(path)), checkpoint_meta(path)
+
+
+def checkpoint_meta(path: Path) -> dict[str, Any]:
+    """A checkpoint's metadata (step, wall time ...) without loading its tensors."""
+    from safetensors import safe_open
+
     with safe_open(str(path), framework="pt") as f:
-        meta = json.loads((f.metadata() or {}).get("meta", "{}"))
-    return tensors, meta
+        return json.loads((f.metadata() or {}).get("meta", "{}"))
 
 
 def flat_state(model: Any, optimizer: Any | None = None) -> dict[str, Any]:

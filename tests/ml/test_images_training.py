@@ -242,6 +242,14 @@ def test_starting_from_an_older_run_keeps_its_function(tmp_path):
         want = old(x, t, text, use)
         assert torch.allclose(net(x, t, text, use), want, atol=1e-5)
         assert torch.allclose(ema(x, t, text, use), want, atol=1e-5)
+    from genstudio.ml.images.export import _init_chain
+
+    dst = tmp_path / "dst"  # the pack records where its weights started
+    dst.mkdir()
+    cfg_new = train.TrainConfig(what="diffusion", net=train.asdict(new_cfg), init=str(src))
+    (dst / "train_config.json").write_text(json.dumps(train.asdict(cfg_new)))
+    chain = _init_chain(dst)
+    assert [(c["run"], c["steps"]) for c in chain] == [(str(src), 7)]
     bigger = UNetConfig(**{**old_net, "ch": 32})
     with pytest.raises(RuntimeError):
         train._init_from(src, build_unet(bigger), build_unet(bigger), bigger)

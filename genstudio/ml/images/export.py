@@ -49,6 +49,7 @@ def export_pack(
             "train_config": read_json(run / "train_config.json"),
             "steps": meta["step"],
             "wall_s": meta.get("wall_s"),
+            "started_from": _init_chain(run),
         },
         "autoencoder": {
             "train_config": read_json(ae_run / "train_config.json"),
@@ -69,6 +70,26 @@ def export_pack(
         version=f"1.{meta['step']}", training=training, metrics=metrics,
         categories=idx["categories"], attribution=data.attribution(idx),
     )  # fmt: skip
+
+
+def _init_chain(run: Path) -> list[dict[str, Any]]:
+    """The runs a diffusion run started from (``TrainConfig.init``), newest first, each with its
+    config and the step it had reached - the whole provenance of the weights."""
+    chain: list[dict[str, Any]] = []
+    cfg = read_json(run / "train_config.json")
+    while cfg.get("init") and len(chain) < 16:
+        src = Path(cfg["init"])
+        try:
+            cfg = read_json(src / "train_config.json")
+            meta = common.checkpoint_meta(src / "checkpoint.safetensors")
+        except Exception as e:  # noqa: BLE001 - a missing source is recorded, not fatal
+            chain.append({"run": str(src), "missing": str(e)})
+            break
+        chain.append(
+            {"run": str(src), "train_config": cfg, "steps": meta.get("step"),
+             "wall_s": meta.get("wall_s")}
+        )  # fmt: skip
+    return chain
 
 
 def write_image_pack(

@@ -148,6 +148,14 @@ def model_card(pack_dir: Path, ev: dict[str, Any] | None, bench: dict[str, Any] 
             f"{cfg.get('lr')}, seed {cfg.get('seed')}, "
             f"{'%.0f min' % (wall / 60) if wall else '?'} on {tr.get('hardware', '?')}."
         )
+    for src in tr.get("diffusion", {}).get("started_from", []):
+        cfg = src.get("train_config", {})
+        wall = src.get("wall_s")
+        lines.append(
+            f"- the diffusion run started from the weights of `{Path(src['run']).name}` at step "
+            f"{src.get('steps')} (batch {cfg.get('batch')}, peak lr {cfg.get('lr')}, net "
+            f"{json.dumps(cfg.get('net'))}, {'%.0f min' % (wall / 60) if wall else '?'})."
+        )
     for note in tr.get("notes", []):
         lines.append(f"- {note}")
     if ev:
