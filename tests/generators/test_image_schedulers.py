@@ -35,6 +35,7 @@ import numpy as np
 import pytest
 
 from genstudio.core.errors import InvalidParamsError
+from genstudio.generators.images import schedulers
 from genstudio.generators.images.schedulers import (
     DEFAULTS,
     SCHEDULERS,
@@ -52,32 +53,9 @@ SHAPE = (2, 4, 8, 8)
 
 # -- configs (the scheduler_config.json of well-known model folders, trimmed) -----------------
 
-SD15 = {  # runwayml SD 1.5: PNDM's config; no timestep_spacing, so each class's default applies
-    "_class_name": "PNDMScheduler",
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "num_train_timesteps": 1000,
-    "set_alpha_to_one": False,
-    "skip_prk_steps": True,
-    "steps_offset": 1,
-    "trained_betas": None,
-    "clip_sample": False,
-}
+SD15 = schedulers.SD15_CONFIG
 SD15_LEADING = {**SD15, "timestep_spacing": "leading"}
-SD2_V = {  # SD 2.x 768-v
-    "_class_name": "DDIMScheduler",
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "clip_sample": False,
-    "num_train_timesteps": 1000,
-    "prediction_type": "v_prediction",
-    "set_alpha_to_one": False,
-    "steps_offset": 1,
-    "timestep_spacing": "leading",
-    "trained_betas": None,
-}
+SD2_V = schedulers.SD2_V_CONFIG
 TURBO = {  # SD-Turbo
     "_class_name": "EulerDiscreteScheduler",
     "beta_start": 0.00085,
@@ -100,20 +78,7 @@ COSINE = {"beta_schedule": "squaredcos_cap_v2", "timestep_spacing": "linspace", 
 KARRAS = {**SD15, "use_karras_sigmas": True}
 SIGMA_MIN = {**SD15, "final_sigmas_type": "sigma_min"}
 KARRAS_SIGMA_MIN = {**KARRAS, "final_sigmas_type": "sigma_min"}  # DPM: last step has h = 0
-LCM = {  # LCM-distilled SD 1.5 / LCM-LoRA
-    "_class_name": "LCMScheduler",
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "clip_sample": False,
-    "num_train_timesteps": 1000,
-    "original_inference_steps": 50,
-    "prediction_type": "epsilon",
-    "set_alpha_to_one": True,
-    "steps_offset": 1,
-    "timestep_scaling": 10.0,
-    "timestep_spacing": "leading",
-}
+LCM = schedulers.LCM_CONFIG
 DEFAULT = {}  # the diffusers class defaults
 
 _BASE = {

@@ -123,6 +123,51 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "thresholding": False,
     },
 }
+# -- the scheduler_config.json of well-known model folders (tests, tiny exports, documentation) --
+
+#: runwayml SD 1.5: PNDM's config; no timestep_spacing, so each class's default applies
+SD15_CONFIG: dict[str, Any] = {
+    "_class_name": "PNDMScheduler",
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "num_train_timesteps": 1000,
+    "set_alpha_to_one": False,
+    "skip_prk_steps": True,
+    "steps_offset": 1,
+    "trained_betas": None,
+    "clip_sample": False,
+}
+#: SD 2.x 768-v (v-prediction)
+SD2_V_CONFIG: dict[str, Any] = {
+    "_class_name": "DDIMScheduler",
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "clip_sample": False,
+    "num_train_timesteps": 1000,
+    "prediction_type": "v_prediction",
+    "set_alpha_to_one": False,
+    "steps_offset": 1,
+    "timestep_spacing": "leading",
+    "trained_betas": None,
+}
+#: LCM-distilled SD 1.5 / LCM-LoRA
+LCM_CONFIG: dict[str, Any] = {
+    "_class_name": "LCMScheduler",
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "clip_sample": False,
+    "num_train_timesteps": 1000,
+    "original_inference_steps": 50,
+    "prediction_type": "epsilon",
+    "set_alpha_to_one": True,
+    "steps_offset": 1,
+    "timestep_scaling": 10.0,
+    "timestep_spacing": "leading",
+}
+
 # Keys whose only supported value is the default: another value is refused, never ignored.
 _ONLY_DEFAULT = (
     "thresholding",

@@ -44,6 +44,7 @@ from typing import Any
 
 from genstudio.core.atomic import atomic_write_json, atomic_write_text
 from genstudio.core.errors import InvalidParamsError
+from genstudio.generators.images import schedulers
 
 KINDS = ("sd1", "sd2", "inpaint", "lcm")
 IMAGE_SIZE = 32  # pixels; latents are 16x16 (the tiny VAE downsamples 2x)
@@ -56,45 +57,9 @@ _WORDS = (
     "oil watercolor sketch anime cinematic lighting sunset golden hour rain fog"
 ).split()
 
-SD15_SCHEDULER = {
-    "_class_name": "PNDMScheduler",
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "num_train_timesteps": 1000,
-    "set_alpha_to_one": False,
-    "skip_prk_steps": True,
-    "steps_offset": 1,
-    "trained_betas": None,
-    "clip_sample": False,
-}
-SD21_V_SCHEDULER = {
-    "_class_name": "DDIMScheduler",
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "clip_sample": False,
-    "num_train_timesteps": 1000,
-    "prediction_type": "v_prediction",
-    "set_alpha_to_one": False,
-    "steps_offset": 1,
-    "timestep_spacing": "leading",
-    "trained_betas": None,
-}
-LCM_SCHEDULER = {
-    "_class_name": "LCMScheduler",
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "clip_sample": False,
-    "num_train_timesteps": 1000,
-    "original_inference_steps": 50,
-    "prediction_type": "epsilon",
-    "set_alpha_to_one": True,
-    "steps_offset": 1,
-    "timestep_scaling": 10.0,
-    "timestep_spacing": "leading",
-}
+SD15_SCHEDULER = schedulers.SD15_CONFIG
+SD21_V_SCHEDULER = schedulers.SD2_V_CONFIG
+LCM_SCHEDULER = schedulers.LCM_CONFIG
 
 
 @dataclass(frozen=True)
