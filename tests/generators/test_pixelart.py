@@ -315,9 +315,9 @@ def riff_pal(colours, *, count=None) -> bytes:
 
 
 def test_read_riff_pal(tmp_path):
-    p = tmp_path / "ms.pal"
-    p.write_bytes(riff_pal([(1, 2, 3), (250, 128, 0)]))
-    assert read_palette(p).tolist() == [[1, 2, 3], [250, 128, 0]]
+    p = tmp_path / "MS.PAL"  # the binary (Microsoft) RIFF palette; the extension is any case
+    p.write_bytes(riff_pal([(1, 2, 3), (250, 128, 0), (1, 2, 3)]))
+    assert read_palette(p).tolist() == [[1, 2, 3], [250, 128, 0]]  # duplicate dropped
 
 
 def test_gpl_and_hex_are_read_too(tmp_path):
@@ -343,6 +343,7 @@ def test_gpl_and_hex_are_read_too(tmp_path):
         ("g.pal", b"\xff\xfe\x00garbage\x80", "neither"),
         ("h.pal", b"   \n", "empty"),
         ("i.pal", riff_pal([(1, 2, 3)], count=5), "truncated"),
+        ("n.pal", riff_pal([(1, 2, 3)], count=300), "300 colours"),
         ("j.pal", b"RIFF\x10\x00\x00\x00WAVEfmt \x00\x00\x00\x00", "not a RIFF palette"),
         ("k.gpl", b"not a gimp palette\n", "GIMP Palette"),
         ("l.hex", b"ff0000\nzzzzzz\n", "RRGGBB"),

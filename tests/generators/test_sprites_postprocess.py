@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import struct
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -139,45 +137,6 @@ def test_read_hex_and_png(tmp_path):
     p = tmp_path / "p.png"
     Image.fromarray(img).save(p)
     assert palettes.read_palette(p).tolist() == [[9, 8, 7], [1, 2, 3]]
-
-
-def _riff_pal(colours, *, count=None) -> bytes:
-    n = len(colours) if count is None else count
-    data = struct.pack("<HH", 0x0300, n) + b"".join(bytes((*c, 0)) for c in colours)
-    body = b"PAL " + b"data" + struct.pack("<I", len(data)) + data
-    return b"RIFF" + struct.pack("<I", len(body)) + body
-
-
-def test_read_jasc_and_riff_pal(tmp_path):
-    jasc = tmp_path / "p.pal"
-    jasc.write_bytes(b"JASC-PAL\r\n0100\r\n4\r\n26 28 44\r\n93 39 93\r\n26 28 44\r\n0 0 0\r\n")
-    pal = palettes.read_palette(jasc)
-    assert pal.tolist() == [[26, 28, 44], [93, 39, 93], [0, 0, 0]]  # duplicate dropped
-    assert pal.dtype == np.uint8
-    riff = tmp_path / "P.PAL"  # the binary (Microsoft) RIFF palette; the extension is any case
-    riff.write_bytes(_riff_pal([(177, 62, 83), (1, 2, 3)]))
-    assert palettes.read_palette(riff).tolist() == [[177, 62, 83], [1, 2, 3]]
-    assert palettes.parse_pal(_riff_pal([(9, 9, 9)])).tolist() == [[9, 9, 9]]
-
-
-@pytest.mark.parametrize(
-    "name,content,words",
-    [
-        ("count.pal", b"JASC-PAL\n0100\n2\n0 0 0\n", "declares 2 colours but lists 1"),
-        ("head.pal", b"GIMP Palette\n0 0 0\n", "JASC-PAL"),
-        ("binary.pal", b"\xff\xfe\x00garbage\x80", "neither"),
-        ("trunc.pal", _riff_pal([(1, 2, 3)], count=5), "truncated"),
-        ("wave.pal", b"RIFF\x10\x00\x00\x00WAVEfmt \x00\x00\x00\x00", "not a RIFF palette"),
-        ("many.pal", _riff_pal([(1, 2, 3)], count=300), "300 colours"),
-    ],
-)
-def test_bad_pal_files(tmp_path, name, content, words):
-    f = tmp_path / name
-    f.write_bytes(content)
-    with pytest.raises(InvalidParamsError) as e:
-        palettes.read_palette(f)
-    assert words in str(e.value) and name in str(e.value)
-    assert ".pal" in e.value.hint
 
 
 @pytest.mark.parametrize(
