@@ -89,6 +89,15 @@ def _checker(n: int) -> np.ndarray:
     return out
 
 
+def _run(r: dict[str, Any]) -> str:
+    """'N steps, batch B, peak lr L, seed S, M min' of a run's record in model.json."""
+    cfg, wall = r.get("train_config", {}), r.get("wall_s")
+    return (
+        f"{r.get('steps')} steps, batch {cfg.get('batch')}, peak lr {cfg.get('lr')}, seed "
+        f"{cfg.get('seed')}, {'%.0f min' % (wall / 60) if wall else '? min'}"
+    )
+
+
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
@@ -141,20 +150,11 @@ def model_card(pack_dir: Path, ev: dict[str, Any] | None, bench: dict[str, Any] 
     ]
     for part in ("autoencoder", "diffusion"):
         p = tr.get(part, {})
-        cfg = p.get("train_config", {})
-        wall = p.get("wall_s")
-        lines.append(
-            f"- {part}: {p.get('steps')} steps, batch {cfg.get('batch')}, peak lr "
-            f"{cfg.get('lr')}, seed {cfg.get('seed')}, "
-            f"{'%.0f min' % (wall / 60) if wall else '?'} on {tr.get('hardware', '?')}."
-        )
+        lines.append(f"- {part}: {_run(p)} on {tr.get('hardware', '?')}.")
     for src in tr.get("diffusion", {}).get("started_from", []):
-        cfg = src.get("train_config", {})
-        wall = src.get("wall_s")
         lines.append(
-            f"- the diffusion run started from the weights of `{Path(src['run']).name}` at step "
-            f"{src.get('steps')} (batch {cfg.get('batch')}, peak lr {cfg.get('lr')}, net "
-            f"{json.dumps(cfg.get('net'))}, {'%.0f min' % (wall / 60) if wall else '?'})."
+            f"- the diffusion run started from the weights of `{Path(src['run']).name}`: "
+            f"{_run(src)}, net {json.dumps(src.get('train_config', {}).get('net'))}."
         )
     for note in tr.get("notes", []):
         lines.append(f"- {note}")
