@@ -5,8 +5,8 @@ weights, and the Stable Diffusion pipeline's own overhead on a tiny SD export.
   classifier-free guidance (one batch-2 UNet call per step) -> decoder -> RGBA. The ONNX
   Runtime run is the product's path (``IconModel.generate``); the PyTorch run is the same
   ``generate`` with the UNet and decoder swapped for the pack's safetensors weights in torch
-  (the text encoder is ONNX in both: there is one int8 MiniLM), and reports the largest pixel
-  difference of the two pictures. Runs alternate A B A B ..., same thread count; the prompt
+  (the text encoder is ONNX in both: there is one int8 MiniLM), and reports how far the two
+  pictures differ (torch gets the pack's fp16 safetensors weights, upcast). Runs alternate A B A B ..., same thread count; the prompt
   cache is cleared so every run encodes its prompt.
 * **SD pipeline overhead**: a tiny random Stable Diffusion export (built with diffusers at bench
   time, test-only dependencies) timed by ``sd_onnx.bench_sd_overhead``: the share of a step
@@ -90,7 +90,7 @@ def bench_images(
         torch_model = _torch_model(model, threads)
     except ImportError:
         torch_model = None
-    ort_t, torch_t, parts, max_diff = [], [], [], 0
+    ort_t, torch_t, parts, diffs = [], [], [], []
     for i in range(warmup + runs):
         prompt, seed = prompts[i % len(prompts)], i
         model.text._cache.clear()
@@ -105,8 +105,7 @@ def bench_images(
             same = torch_model.generate(IconRequest(prompt, steps=steps, seed=seed))
             if i >= warmup:
                 torch_t.append(time.perf_counter() - t)
-            diff = np.abs(same.images[0].astype(int) - res.images[0].astype(int)).max()
-            max_diff = max(max_diff, int(diff))
+            diffs.append(np.abs(same.images[0].astype(int) - res.images[0].astype(int)))
     row: dict[str, Any] = {
         "onnxruntime": _stats(ort_t),
         "parts_mean_s": {k: float(np.mean([p[k] for p in parts])) for k in parts[0]},
@@ -114,7 +113,14 @@ def bench_images(
     if torch_t:
         row["torch_eager"] = _stats(torch_t)
         row["ort_vs_torch_speedup"] = float(np.median(torch_t) / np.median(ort_t))
-        row["max_pixel_diff_ort_vs_torch"] = max_diff  # same seeds: the same pictures
+        d = np.stack(diffs)  # same prompts and seeds: the same pictures, up to the weights' fp16
+        row["pixels_ort_vs_torch"] = {
+            "mean_abs_diff": float(d.mean()),
+            "share_over_16": float((d > 16).mean()),
+            "max_abs_diff": int(d.max()),
+            "note": "torch runs the pack's fp16 safetensors weights (upcast), ONNX Runtime the "
+            "fp32 export; 20 guided steps amplify that rounding at a few alpha edges",
+        }
     out["builtin_64px_one_image"] = row
     out["sd_tiny_overhead"] = _bench_sd() if sd else {"skipped": "not asked for"}
     out["targets"] = {"builtin_64px_s": 0.5, "sd_outside_unet_share_of_step": 0.05}

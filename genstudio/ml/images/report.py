@@ -185,6 +185,7 @@ def model_card(pack_dir: Path, ev: dict[str, Any] | None, bench: dict[str, Any] 
             f"{ev['nearest_training_neighbour']['heldout']:.2f} | not far below real |",
         ]
     if bench:
+        bench = bench.get("images", bench)  # the whole `genstudio bench images --json` or its part
         b = bench.get("builtin_64px_one_image", {})
         lines += [
             "",
@@ -192,8 +193,10 @@ def model_card(pack_dir: Path, ev: dict[str, Any] | None, bench: dict[str, Any] 
             "",
             f"One 64x64 image, {bench.get('steps')} DPM++ 2M steps with guidance: ONNX Runtime "
             f"p50 {b.get('onnxruntime', {}).get('p50_s', 0):.3f} s (target <= 0.5 s); PyTorch "
-            f"eager on the same weights p50 {b.get('torch_eager', {}).get('p50_s', 0):.3f} s "
-            f"(ONNX Runtime {b.get('ort_vs_torch_speedup', 0):.1f}x faster).",
+            f"eager on the same weights (the pack's fp16 copy, upcast) p50 "
+            f"{b.get('torch_eager', {}).get('p50_s', 0):.3f} s (ONNX Runtime "
+            f"{b.get('ort_vs_torch_speedup', 0):.1f}x faster); the two runtimes' pictures differ "
+            f"by {b.get('pixels_ort_vs_torch', {}).get('mean_abs_diff', 0):.2f} of 255 on average.",
         ]
     lines += [
         "",
@@ -202,7 +205,11 @@ def model_card(pack_dir: Path, ev: dict[str, Any] | None, bench: dict[str, Any] 
         "- 64x64 only; trained on emoji artwork, so it draws emoji-like icons. Prompts far from "
         "emoji labels give emoji-like guesses. Fine-tuning on your own icons is the way out "
         "(planned).",
-        "- Contact sheet: docs/images-icons-contact-sheet.png (32 fixed prompts, seed = index).",
+        "- The judge scores the category, not the drawing: look at the contact sheet "
+        "(docs/images-icons-contact-sheet.png, 32 fixed prompts, seed = index) - faces, hearts "
+        "and skin-tone swatches come out closest to emoji art; flags are flag-shaped in "
+        "roughly the right colours but not the right design; many objects are rough shapes in "
+        "the right colours.",
         "",
     ]
     return "\n".join(lines)
