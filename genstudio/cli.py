@@ -556,6 +556,8 @@ def cmd_ml_train(args: argparse.Namespace) -> int:
         what = {"images-ae": "ae", "images": "diffusion", "images-judge": "judge"}[args.what]
         icfg = ImageConfig(what=what, threads=args.threads, seed=args.seed)
         if args.init:
+            if what != "diffusion":
+                raise GenStudioError("--init starts a diffusion run (ml train images) only.")
             icfg.init = str(args.init)
         for name in ("steps", "batch", "lr"):
             if getattr(args, name):

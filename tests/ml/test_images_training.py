@@ -250,6 +250,8 @@ def test_starting_from_an_older_run_keeps_its_function(tmp_path):
     (dst / "train_config.json").write_text(json.dumps(train.asdict(cfg_new)))
     chain = _init_chain(dst)
     assert [(c["run"], c["steps"]) for c in chain] == [(str(src), 7)]
+    with pytest.raises(ValueError, match="diffusion"):
+        train.train(train.TrainConfig(what="judge", init=str(src)), tmp_path, tmp_path / "j")
     bigger = UNetConfig(**{**old_net, "ch": 32})
     with pytest.raises(RuntimeError):
         train._init_from(src, build_unet(bigger), build_unet(bigger), bigger)

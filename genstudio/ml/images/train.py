@@ -143,6 +143,8 @@ def train(cfg: TrainConfig, data_dir: Path, run: Path, *, ae_run: Path | None = 
     run.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if cfg.init and cfg.what != "diffusion":
+        raise ValueError("init (starting from another run's weights) is for the diffusion run")
     ds = Dataset(data_dir)
     if cfg.what == "diffusion":
         cfg.net = {**UNET_NET, **cfg.net}
