@@ -330,14 +330,36 @@ def cmd_generate_music(args: argparse.Namespace) -> int:
     return 0
 
 
+def _image_sampling(args: argparse.Namespace) -> tuple[int, float, str]:
+    """--steps / --guidance / --scheduler, each defaulting to what the model is made for (the
+    built-in model: 20, its default guidance, DPM++ 2M; an SD folder: its recommendation, e.g.
+    SD-Turbo 1 step without guidance)."""
+    from genstudio.generators.images.icons import DEFAULT_GUIDANCE
+
+    rec = {"steps": 20, "guidance_scale": DEFAULT_GUIDANCE, "scheduler": "dpmpp_2m"}
+    if None in (args.steps, args.guidance, args.scheduler) and args.model != "builtin":
+        from genstudio.generators.images.sd_onnx import validate_sd_folder
+
+        try:
+            rec = validate_sd_folder(Path(args.model)).recommended
+        except GenStudioError:
+            pass  # the generator reports what is wrong with the folder
+    return (
+        rec["steps"] if args.steps is None else args.steps,
+        rec["guidance_scale"] if args.guidance is None else args.guidance,
+        rec["scheduler"] if args.scheduler is None else args.scheduler,
+    )
+
+
 def cmd_generate_image(args: argparse.Namespace) -> int:
+    steps, guidance, scheduler = _image_sampling(args)
     params: dict[str, Any] = {
         "prompt": args.prompt,
         "negative": args.negative,
         "model": args.model,
-        "steps": args.steps,
-        "guidance": args.guidance,
-        "scheduler": args.scheduler,
+        "steps": steps,
+        "guidance": guidance,
+        "scheduler": scheduler,
         "seed": args.seed,
         "count": args.count,
         "width": args.width,
@@ -820,10 +842,12 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--prompt", required=True)
     im.add_argument("--negative", default="")
     im.add_argument("--model", default="builtin", help='"builtin" or an SD ONNX folder')
-    im.add_argument("--steps", type=int, default=20)
-    im.add_argument("--guidance", type=float, default=7.5)
+    im.add_argument("--steps", type=int, help="default: the model's (built-in 20)")
+    im.add_argument("--guidance", type=float, help="default: the model's (built-in 7.5)")
     im.add_argument(
-        "--scheduler", default="dpmpp_2m", choices=["ddim", "euler", "euler_a", "dpmpp_2m", "lcm"]
+        "--scheduler",
+        choices=["ddim", "euler", "euler_a", "dpmpp_2m", "lcm"],
+        help="default: the model's (built-in dpmpp_2m)",
     )
     im.add_argument("--seed", type=int, default=0)
     im.add_argument("--count", type=int, default=1)

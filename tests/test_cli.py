@@ -103,3 +103,29 @@ def test_generate_sprite_cli_writes_sheets_exports_and_gallery(tmp_path, capsys)
 def test_generate_sprite_cli_rejects_absurd_values(tmp_path, capsys):
     code = cli.main(["generate", "sprite", "--count", "100000", "--out", str(tmp_path)])
     assert code == 2 and "count" in capsys.readouterr().err
+
+
+def test_image_sampling_defaults_follow_the_model(tmp_path, monkeypatch):
+    """--steps/--guidance/--scheduler default to what the model is made for; given values win.
+    (validate_sd_folder is replaced here: its checks have their own tests in test_sd_onnx.py.)"""
+    from types import SimpleNamespace
+
+    from genstudio.core.errors import ModelPackError
+    from genstudio.generators.images import sd_onnx
+
+    def parse(*extra):
+        argv = ["generate", "image", "--prompt", "x", "--out", str(tmp_path / "o"), *extra]
+        return cli.build_parser().parse_args(argv)
+
+    assert cli._image_sampling(parse()) == (20, 7.5, "dpmpp_2m")
+    turbo = SimpleNamespace(recommended={"steps": 1, "guidance_scale": 0.0, "scheduler": "euler"})
+    monkeypatch.setattr(sd_onnx, "validate_sd_folder", lambda p: turbo)
+    assert cli._image_sampling(parse("--model", str(tmp_path))) == (1, 0.0, "euler")
+    args = parse("--model", str(tmp_path), "--steps", "4", "--scheduler", "lcm")
+    assert cli._image_sampling(args) == (4, 0.0, "lcm")
+
+    def broken(p):
+        raise ModelPackError("not an SD folder")
+
+    monkeypatch.setattr(sd_onnx, "validate_sd_folder", broken)  # the generator says why later
+    assert cli._image_sampling(parse("--model", str(tmp_path))) == (20, 7.5, "dpmpp_2m")

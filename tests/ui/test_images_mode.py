@@ -16,6 +16,7 @@ the shipped ``resources/models/images-icons`` when present.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -434,6 +435,33 @@ def test_cancel_and_model_folders(qtbot, window, panel):
     assert panel.width_spin.isEnabled() and panel.width_spin.value() == 768
     assert panel.height_spin.value() == 512 and panel.model_note.text() == "SD 1.5"
     assert panel.current_settings().model == str(sd)
+
+    # picking a model sets the sampling it is made for (an SD-Turbo export: 1 step, no guidance)
+    turbo = models / "sd-turbo"
+    turbo.mkdir()
+    (turbo / "model_index.json").write_text("{}")
+    rec = {"steps": 1, "guidance_scale": 0.0, "scheduler": "euler"}
+    (turbo / "genstudio-import.json").write_text(json.dumps({"recommended": rec}))
+    odd = models / "odd"  # a hand-edited record out of range changes nothing
+    odd.mkdir()
+    (odd / "model_index.json").write_text("{}")
+    (odd / "genstudio-import.json").write_text(
+        json.dumps({"recommended": {"steps": 0, "guidance_scale": 7, "scheduler": "euler"}})
+    )
+    panel.activated()
+    panel.model.setCurrentIndex([m.id for m in panel.models()].index(str(turbo)))
+    s = panel.current_settings()
+    assert (s.steps, s.guidance, s.scheduler) == (1, 0.0, "euler")
+    panel.model.setCurrentIndex([m.id for m in panel.models()].index(str(odd)))
+    assert (panel.current_settings().steps, panel.current_settings().scheduler) == (1, "euler")
+    panel.model.setCurrentIndex([m.id for m in panel.models()].index(str(turbo)))
+    panel.steps.setValue(3)  # the user's own choice survives re-listing the models
+    panel.width_spin.setValue(640)
+    panel.activated()
+    assert panel.current_settings().steps == 3 and panel.current_settings().width == 640
+    panel.model.setCurrentIndex(0)  # back to the built-in model: its own defaults
+    s = panel.current_settings()
+    assert (s.steps, s.guidance, s.scheduler) == (20, 7.5, "dpmpp_2m")
 
 
 # --- screenshots (opt-in: GENSTUDIO_SCREENSHOTS=1 writes docs/screenshots/images-*.png) --------

@@ -677,7 +677,12 @@ class ImagesPanel(ResultsPanel):
                 self.model.count() - 1, m.description, Qt.ItemDataRole.ToolTipRole
             )
         self.model.blockSignals(False)
-        self.select_model(keep or state.BUILTIN)
+        # re-listing keeps the user's size and sampling: only a model the user picks brings its own
+        applying, self._applying = self._applying, True
+        try:
+            self.select_model(keep or state.BUILTIN)
+        finally:
+            self._applying = applying
 
     def models(self) -> list[state.ModelChoice]:
         return list(self._models)
@@ -706,6 +711,11 @@ class ImagesPanel(ResultsPanel):
         if choice is not None and choice.default_size and not self._applying:
             self.width_spin.setValue(choice.default_size[0])
             self.height_spin.setValue(choice.default_size[1])
+        if choice is not None and choice.recommended and not self._applying:
+            steps, guidance, scheduler = choice.recommended
+            self.steps.setValue(steps)
+            self.guidance.setValue(guidance)
+            self.scheduler.setCurrentIndex(max(0, self.scheduler.findData(scheduler)))
         self._update_model_ui()
 
     def _update_model_ui(self) -> None:

@@ -277,14 +277,36 @@ class ModelChoice:
     where: str = ""  # "project" / "user" / "" for the built-in
     description: str = ""
     default_size: tuple[int, int] | None = None
+    #: (steps, guidance, scheduler) the model is made for (SD-Turbo: 1, 0.0, euler); picking
+    #: the model sets them
+    recommended: tuple[int, float, str] | None = None
 
     @property
     def is_sd(self) -> bool:
         return self.id != BUILTIN
 
 
+def _recommended(doc: Any) -> tuple[int, float, str] | None:
+    """(steps, guidance, scheduler) from an import record's ``recommended``; None if absent or
+    out of the panel's ranges (a hand-edited file never sets a value the controls refuse)."""
+    if not isinstance(doc, dict):
+        return None
+    steps, g, sched = doc.get("steps"), doc.get("guidance_scale"), doc.get("scheduler")
+    if (
+        isinstance(steps, int)
+        and not isinstance(steps, bool)
+        and STEPS_RANGE[0] <= steps <= STEPS_RANGE[1]
+        and isinstance(g, (int, float))
+        and not isinstance(g, bool)
+        and GUIDANCE_RANGE[0] <= g <= GUIDANCE_RANGE[1]
+        and sched in SCHEDULERS
+    ):
+        return steps, float(g), str(sched)
+    return None
+
+
 def _sd_choice(folder: Path, where: str) -> ModelChoice:
-    desc, size = "", None
+    desc, size, rec = "", None, None
     info = folder / IMPORT_FILE
     if info.is_file():
         try:
@@ -300,7 +322,8 @@ def _sd_choice(folder: Path, where: str) -> ModelChoice:
                 and all(isinstance(v, int) and not isinstance(v, bool) for v in ds)
             ):
                 size = (snap8(ds[0]), snap8(ds[1]))
-    return ModelChoice(str(folder), folder.name, where, desc or str(folder), size)
+            rec = _recommended(doc.get("recommended"))
+    return ModelChoice(str(folder), folder.name, where, desc or str(folder), size, rec)
 
 
 def find_sd_folders(root: Path) -> list[Path]:
@@ -318,7 +341,12 @@ def find_sd_folders(root: Path) -> list[Path]:
 
 def find_models(project_models: Path | None, user_models: Path | None) -> list[ModelChoice]:
     """The built-in model, then SD folders in the project's and the user's ``models/``."""
-    out = [ModelChoice(BUILTIN, BUILTIN_TITLE, "", "64x64 icons with transparency")]
+    from genstudio.generators.images.icons import DEFAULT_GUIDANCE
+
+    builtin_rec = (20, DEFAULT_GUIDANCE, "dpmpp_2m")
+    out = [
+        ModelChoice(BUILTIN, BUILTIN_TITLE, "", "64x64 icons with transparency", None, builtin_rec)
+    ]
     seen: set[Path] = set()
     for root, where in ((project_models, "project"), (user_models, "user")):
         if root is None:
