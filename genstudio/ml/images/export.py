@@ -43,13 +43,16 @@ def export_pack(
     if Path(lat["ae_run"]).resolve() != Path(ae_run).resolve():
         raise RuntimeError(f"{run} was trained on the latents of {lat['ae_run']}, not {ae_run}")
     idx = read_json(data_dir / "index.json")
+    chain = _init_chain(run)
+    # the version counts every diffusion step behind the weights, started-from runs included
+    total_steps = int(meta["step"]) + sum(int(c.get("steps") or 0) for c in chain)
     training: dict[str, Any] = {
         "script": "genstudio ml train images-ae / images (genstudio/ml/images/train.py)",
         "diffusion": {
             "train_config": read_json(run / "train_config.json"),
             "steps": meta["step"],
             "wall_s": meta.get("wall_s"),
-            "started_from": _init_chain(run),
+            "started_from": chain,
         },
         "autoencoder": {
             "train_config": read_json(ae_run / "train_config.json"),
@@ -67,7 +70,7 @@ def export_pack(
     }
     return write_image_pack(
         unet, unet_cfg, ae, ae_cfg, float(lat["latent_scale"]), out,
-        version=f"1.{meta['step']}", training=training, metrics=metrics,
+        version=f"1.{total_steps}", training=training, metrics=metrics,
         categories=idx["categories"], attribution=data.attribution(idx),
     )  # fmt: skip
 
