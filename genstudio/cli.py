@@ -334,9 +334,9 @@ def _image_sampling(args: argparse.Namespace) -> tuple[int, float, str]:
     """--steps / --guidance / --scheduler, each defaulting to what the model is made for (the
     built-in model: 20, its default guidance, DPM++ 2M; an SD folder: its recommendation, e.g.
     SD-Turbo 1 step without guidance)."""
-    from genstudio.generators.images.icons import DEFAULT_GUIDANCE
+    from genstudio.generators.images.icons import RECOMMENDED
 
-    rec = {"steps": 20, "guidance_scale": DEFAULT_GUIDANCE, "scheduler": "dpmpp_2m"}
+    rec = RECOMMENDED
     if None in (args.steps, args.guidance, args.scheduler) and args.model != "builtin":
         from genstudio.generators.images.sd_onnx import validate_sd_folder
 

@@ -90,7 +90,7 @@ def evaluate(
     seed: int = 0,
     progress=None,
 ) -> dict[str, Any]:
-    from genstudio.generators.images.icons import DEFAULT_GUIDANCE, IconModel, IconRequest
+    from genstudio.generators.images.icons import DEFAULT_GUIDANCE, IconModel
     from genstudio.ml.images.train import evaluate_judge, judge_features, load_run, topk_accuracy
 
     t0 = time.time()
@@ -99,14 +99,9 @@ def evaluate(
     judge, _, _ = load_run(judge_run, "judge")
     model = IconModel(pack_dir)
     prompts = eval_prompts(ds, per_category, seed)
-    images = []
-    for k, row in enumerate(prompts):
-        req = IconRequest(row["prompt"], steps=steps, guidance=guidance, scheduler=scheduler,
-                          seed=row["seed"])  # fmt: skip
-        images.append(model.generate(req).images[0])
-        if progress:
-            progress(f"{k + 1}/{len(prompts)}")
-    gen = np.stack(images)
+    gen = _generate(
+        model, [(r["prompt"], r["seed"]) for r in prompts], steps, guidance, scheduler, progress
+    )
     labels = np.array([r["category"] for r in prompts])
     held_concept = np.array([r["heldout_concept"] for r in prompts])
     f_gen, lg_gen = judge_features(judge, gen)
@@ -156,6 +151,19 @@ def evaluate(
     return out
 
 
+def _generate(model, jobs, steps, guidance, scheduler, progress=None) -> np.ndarray:
+    """One image per (prompt, seed) through the product's pipeline -> (N, 64, 64, 4) uint8."""
+    from genstudio.generators.images.icons import IconRequest
+
+    images = []
+    for k, (prompt, seed) in enumerate(jobs):
+        req = IconRequest(prompt, steps=steps, guidance=guidance, scheduler=scheduler, seed=seed)
+        images.append(model.generate(req).images[0])
+        if progress:
+            progress(f"{k + 1}/{len(jobs)}")
+    return np.stack(images)
+
+
 def guidance_sweep(
     data_dir: Path,
     judge_run: Path,
@@ -168,7 +176,7 @@ def guidance_sweep(
 ) -> dict[str, Any]:
     """Judge top-5 on the prompted category for each guidance scale, on one prompt of a
     *training* emoji per category (the eval's prompts are held-out emoji; these are not)."""
-    from genstudio.generators.images.icons import IconModel, IconRequest
+    from genstudio.generators.images.icons import IconModel
     from genstudio.ml.images.train import judge_features, load_run, topk_accuracy
 
     ds = Dataset(data_dir)
@@ -182,12 +190,9 @@ def guidance_sweep(
             rows.append((ds.items[pool[int(rng.integers(len(pool)))]]["captions"][1], c))
     labels = np.array([c for _, c in rows])
     top5: dict[str, float] = {}
+    jobs = [(prompt, seed * 10_000 + k) for k, (prompt, _) in enumerate(rows)]
     for g in scales:
-        imgs = []
-        for k, (prompt, _) in enumerate(rows):
-            req = IconRequest(prompt, steps=steps, guidance=g, seed=seed * 10_000 + k)
-            imgs.append(model.generate(req).images[0])
-        _, lg = judge_features(judge, np.stack(imgs))
+        _, lg = judge_features(judge, _generate(model, jobs, steps, g, "dpmpp_2m"))
         top5[f"{g:g}"] = topk_accuracy(lg, labels, 5)
         if progress:
             progress(f"guidance {g:g}: top-5 {top5[f'{g:g}']:.3f}")

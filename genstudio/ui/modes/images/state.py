@@ -341,9 +341,9 @@ def find_sd_folders(root: Path) -> list[Path]:
 
 def find_models(project_models: Path | None, user_models: Path | None) -> list[ModelChoice]:
     """The built-in model, then SD folders in the project's and the user's ``models/``."""
-    from genstudio.generators.images.icons import DEFAULT_GUIDANCE
+    from genstudio.generators.images.icons import RECOMMENDED
 
-    builtin_rec = (20, DEFAULT_GUIDANCE, "dpmpp_2m")
+    builtin_rec = _recommended(RECOMMENDED)
     out = [
         ModelChoice(BUILTIN, BUILTIN_TITLE, "", "64x64 icons with transparency", None, builtin_rec)
     ]
