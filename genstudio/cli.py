@@ -36,7 +36,10 @@ def _opened(path: Path) -> Iterator[Any]:
 
 
 def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+    text = json.dumps(obj, indent=2, ensure_ascii=False, default=str)
+    # json escapes C0 controls itself; C1 controls (e.g. 0x9b, a terminal's CSI) and lone
+    # surrogates can only occur inside strings here, where \\uXXXX is the valid JSON spelling
+    print("".join(f"\\u{ord(c):04x}" if _is_control(ord(c)) and c not in "\n" else c for c in text))
 
 
 # --- ui -------------------------------------------------------------------------------------
@@ -219,7 +222,8 @@ def _print_records(records: list[Any], as_json: bool) -> None:
         return
     for r in rows:
         star = "*" if r["favorite"] else " "
-        print(f"{r['id']}  {star} {r['kind']:7s} {r['status']:7s} {r['prompt'][:60]}")
+        prompt = _safe_text(str(r["prompt"] or ""))[:60]
+        print(f"{r['id']}  {star} {r['kind']:7s} {r['status']:7s} {prompt}")
     print(f"({len(rows)} assets)")
 
 
@@ -250,6 +254,56 @@ def cmd_gallery_rebuild(args: argparse.Namespace) -> int:
 # --- generate -------------------------------------------------------------------------------
 
 
+def output_folder(path: Path) -> Path:
+    """``--out``: create the folder (and its parents) or say exactly why it cannot be."""
+    import errno
+
+    from genstudio.core.errors import InvalidParamsError
+
+    shown = _safe_text(str(path))
+    if len(shown) > 120:
+        shown = shown[:60] + "..." + shown[-40:]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not path.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory")
+        return path
+    except FileExistsError:
+        why, hint = "is a file, not a folder", "Give --out a folder (new or existing)."
+    except NotADirectoryError:
+        why, hint = (
+            "is a file, or is inside a file, not a folder",
+            "Give --out a folder (new or existing).",
+        )
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            why, hint = "has a name that is too long", "Use names of at most 255 bytes each."
+        elif e.errno == errno.EROFS:
+            why, hint = "is on a read-only drive", "Choose a folder on a writable drive."
+        elif e.errno in (errno.EACCES, errno.EPERM):
+            why, hint = "cannot be created (permission denied)", "Choose a folder you may write to."
+        elif e.errno == errno.ENOSPC:
+            why, hint = "cannot be created: the disk is full", "Free some space and try again."
+        else:
+            why, hint = f"cannot be created ({e.strerror or e})", "Choose another folder."
+    raise InvalidParamsError(f"The output folder {shown} {why}.", hint=hint)
+
+
+def _count_arg(lo: int, hi: int):
+    """An argparse type: an integer in ``lo..hi`` (a clear message instead of an overflow)."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"{text} is outside {lo}..{hi:,}")
+        return v
+
+    return parse
+
+
 def _parse_attrs(pairs: list[str]) -> dict[str, str]:
     attrs: dict[str, str] = {}
     for pair in pairs:
@@ -272,7 +326,7 @@ def run_generator_to_dir(
 
     gen = generators.get(generator)
     p = gen.Params.from_dict(params)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out)
     written: list[Path] = []
     project = None
     if project_path is not None:
@@ -777,13 +831,13 @@ def build_parser() -> argparse.ArgumentParser:
     gl.add_argument("--kind")
     gl.add_argument("--favorites", action="store_true")
     gl.add_argument("--trash", action="store_true")
-    gl.add_argument("--limit", type=int, default=100)
+    gl.add_argument("--limit", type=_count_arg(1, 1_000_000), default=100)
     gl.add_argument("--json", action="store_true")
     gl.set_defaults(func=cmd_gallery_list)
     gs = g.add_parser("search")
     gs.add_argument("project", type=Path)
     gs.add_argument("text")
-    gs.add_argument("--limit", type=int, default=100)
+    gs.add_argument("--limit", type=_count_arg(1, 1_000_000), default=100)
     gs.add_argument("--json", action="store_true")
     gs.set_defaults(func=cmd_gallery_search)
     gr = g.add_parser("rebuild")
@@ -947,22 +1001,98 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _is_control(o: int) -> bool:
+    return o < 0x20 or 0x7F <= o < 0xA0 or 0xD800 <= o < 0xE000 or o in (0x2028, 0x2029)
+
+
+def _safe_text(value: str, *, keep_newlines: bool = False) -> str:
+    """``value`` for a terminal: control characters and escape sequences shown as ``\\x1b``,
+    never sent raw (stored prompts come from files anyone can edit)."""
+    out = []
+    for ch in value:
+        o = ord(ch)
+        if _is_control(o) and not (keep_newlines and ch in "\n\t"):
+            out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _check_text_args(args: argparse.Namespace) -> None:
+    """Text options (prompts, names, tags) must be text: a terminal that passes invalid UTF-8
+    bytes gives Python lone surrogates, which no file or model can take."""
+    from genstudio.core.errors import InvalidParamsError
+
+    for name, value in vars(args).items():
+        for v in value if isinstance(value, list) else [value]:
+            if not isinstance(v, str):
+                continue  # paths may hold any bytes the file system allows
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                flag = "--" + name.replace("_", "-")
+                raise InvalidParamsError(
+                    f"The value of {flag} is not valid UTF-8 text: {_safe_text(v)[:80]!r}.",
+                    hint="Type it again in a UTF-8 terminal, or save the text as UTF-8.",
+                ) from None
+
+
+def _unexpected(e: BaseException, command: str) -> int:
+    """Any exception that is not a GenStudioError: one line for the user, the traceback in the
+    log file only (never on the terminal)."""
+    from genstudio.core.logs import log_file_path
+
+    try:
+        where: Any = log_file_path()
+    except Exception:  # the log location itself may be what is broken
+        where = "the log file"
+    file_log = logging.getLogger("genstudio.crash")
+    file_log.propagate = False
+    for h in logging.getLogger("genstudio").handlers:
+        if isinstance(h, logging.FileHandler):
+            file_log.addHandler(h)
+    with contextlib.suppress(Exception):
+        file_log.error("unexpected error in %r", command, exc_info=(type(e), e, e.__traceback__))
+    if isinstance(e, MemoryError):
+        msg = "GenStudio ran out of memory."
+        hint = "Close other programs, or try smaller sizes, counts or files."
+    elif isinstance(e, OSError) and e.errno == 28:
+        msg = f"The disk is full ({e.strerror})."
+        hint = "Free some space and try again; nothing that was already saved is lost."
+    else:
+        msg = (
+            f"GenStudio hit an unexpected problem ({type(e).__name__}: {_safe_text(str(e))[:200]})."
+        )
+        hint = f"This is a bug in GenStudio. Details are in {where}."
+    print(f"error: {msg}\n{hint}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
+    for stream in (sys.stdout, sys.stderr):  # never a UnicodeEncodeError while printing
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     parser = build_parser()
     args = parser.parse_args(argv)
-    from genstudio.core.logs import setup_logging
-
-    setup_logging(verbose=args.verbose)
-    if not getattr(args, "func", None):
-        args = parser.parse_args(["ui", *(argv or [])])
+    command = str(getattr(args, "command", None) or "ui")
     try:
+        from genstudio.core.logs import setup_logging
+
+        setup_logging(verbose=args.verbose)
+        if not getattr(args, "func", None):
+            args = parser.parse_args(["ui", *(argv or [])])
+        _check_text_args(args)
         return int(args.func(args) or 0)
     except GenStudioError as e:
-        print(f"error: {e.user_message()}", file=sys.stderr)
+        print(f"error: {_safe_text(e.message, keep_newlines=True)}", file=sys.stderr)
+        if e.hint:
+            print(_safe_text(e.hint, keep_newlines=True), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # the one top-level handler: a message, the traceback in the log
+        return _unexpected(e, command)
     finally:
         log.debug("command took %.3f s", time.perf_counter() - t0)

@@ -34,34 +34,35 @@ def is_image_name(name: str) -> bool:
 def render_thumbnail(src: Path, size: int, *, pixel_art: bool = False) -> bytes | None:
     """PNG bytes of ``src`` shrunk to fit ``size`` x ``size``, or None. Only the first frame of
     a pixel-art character sheet is enlarged (by a whole factor)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
+
+    from genstudio.core.errors import GenStudioError
+    from genstudio.core.safeimage import read_image_file
 
     try:
-        with Image.open(src) as im:
-            if im.format == "JPEG":
-                im.draft("RGB", (size, size))  # decode at a reduced scale: much faster
-            im.seek(0)
-            im.load()
-            if im.mode not in ("RGB", "RGBA", "L", "LA"):
-                im = im.convert("RGBA")
-            resample = Image.Resampling.NEAREST if pixel_art else Image.Resampling.BICUBIC
-            w, h = im.size
-            if pixel_art and h % SHEET_ROWS == 0 and w * SHEET_ROWS == h * SHEET_COLUMNS:
-                # a character sheet: show its first frame (facing the viewer), enlarged by a
-                # whole factor so every sprite pixel stays a crisp square
-                frame = h // SHEET_ROWS
-                im = im.crop((0, 0, frame, frame))
-                k = max(1, size // frame)
-                im = im.resize((frame * k, frame * k), Image.Resampling.NEAREST)
-            im.thumbnail((size, size), resample)
-            buf = io.BytesIO()
-            im.save(buf, "PNG", compress_level=1)
-            return buf.getvalue()
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError) as e:
-        log.debug("no thumbnail for %s: %s", src, e)
+        # the product's one image reader: regular files only, capped, allowed formats only
+        im = read_image_file(src, what="asset", draft=(size, size))
+    except GenStudioError as e:
+        log.debug("no thumbnail for %s: %s", src, e.message)
         return None
-    except Image.DecompressionBombError as e:
-        log.warning("no thumbnail for %s: %s", src, e)
+    try:
+        if im.mode not in ("RGB", "RGBA", "L", "LA"):
+            im = im.convert("RGBA")
+        resample = Image.Resampling.NEAREST if pixel_art else Image.Resampling.BICUBIC
+        w, h = im.size
+        if pixel_art and h % SHEET_ROWS == 0 and w * SHEET_ROWS == h * SHEET_COLUMNS:
+            # a character sheet: show its first frame (facing the viewer), enlarged by a
+            # whole factor so every sprite pixel stays a crisp square
+            frame = h // SHEET_ROWS
+            im = im.crop((0, 0, frame, frame))
+            k = max(1, size // frame)
+            im = im.resize((frame * k, frame * k), Image.Resampling.NEAREST)
+        im.thumbnail((size, size), resample)
+        buf = io.BytesIO()
+        im.save(buf, "PNG", compress_level=1)
+        return buf.getvalue()
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as e:
+        log.debug("no thumbnail for %s: %s", src, e)
         return None
 
 

@@ -30,6 +30,29 @@ from typing import Any, ClassVar
 from genstudio.core.errors import Cancelled, InvalidParamsError
 
 
+def _check_text(name: str, value: Any, depth: int = 0) -> None:
+    """Every string in a parameter must be text that a file (UTF-8 JSON sidecar) and a model's
+    tokenizer can take: invalid UTF-8 from a terminal arrives as lone surrogates."""
+    if depth > 8:
+        raise InvalidParamsError(f"The parameter {name!r} is nested too deeply.")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidParamsError(
+                f"The {name.replace('_', ' ')} is not valid text (it holds bytes that are not "
+                "UTF-8).",
+                hint="Type it again, or rename the file it names.",
+            ) from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_text(name, k, depth + 1)
+            _check_text(name, v, depth + 1)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _check_text(name, v, depth + 1)
+
+
 @dataclass(frozen=True)
 class GenParams:
     """Base of generator params: JSON round trip with unknown-key and type errors as values."""
@@ -43,6 +66,8 @@ class GenParams:
                 f"Unknown parameter(s) for {cls.__name__}: {', '.join(unknown)}",
                 hint=f"Known parameters: {', '.join(sorted(names))}",
             )
+        for key, value in data.items():
+            _check_text(key, value)
         try:
             obj = cls(**data)
         except TypeError as e:

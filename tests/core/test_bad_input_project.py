@@ -132,15 +132,16 @@ def test_not_a_project(tmp_path):
 def test_unreadable_project_json_is_a_clear_error(made, monkeypatch):
     # Tests run as root here, where chmod 000 does not stop reads: simulate the
     # PermissionError the OS would raise for a normal user.
+    # (files are opened with os.open by core.atomic.read_file_bytes)
     root, _ = made
-    real = Path.read_bytes
+    real = os.open
 
-    def deny(self):
-        if self.name == PROJECT_FILE:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
+    def deny(path, *a, **kw):
+        if Path(path).name == PROJECT_FILE:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *a, **kw)
 
-    monkeypatch.setattr(Path, "read_bytes", deny)
+    monkeypatch.setattr(os, "open", deny)
     with pytest.raises(ProjectError) as ei:
         Project.open(root)
     assert "permission denied" in str(ei.value)

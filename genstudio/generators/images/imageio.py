@@ -4,10 +4,14 @@ the 2x/4x upscale of results. numpy + Pillow only.
 Every failure a user can cause is an :class:`InvalidParamsError` with a hint, never a Pillow
 exception or a half-read array:
 
-* **Missing / unreadable paths** (no file, a folder, no permission) are named as such.
-* **Formats**: only PNG, JPEG, WebP, BMP, GIF and TIFF are opened (``Image.open(formats=...)``);
-  Pillow's many rarely used decoders are never reached with user bytes. Anything else - a text
-  file renamed ``.png``, random bytes - is "not a readable image".
+* **Missing / unreadable paths** (no file, a folder, no permission, a FIFO or a device such as
+  ``/dev/zero``) are named as such; files are read through
+  :func:`genstudio.core.atomic.read_file_bytes` (regular files only, the byte cap enforced while
+  reading).
+* **Formats**: only PNG, JPEG, WebP, BMP, GIF and TIFF are opened, through the product's one
+  image opener :func:`genstudio.core.safeimage.open_image` (which also makes Ghostscript
+  unreachable); Pillow's many rarely used decoders are never reached with user bytes. Anything
+  else - a text file or EPS renamed ``.png``, random bytes - is "not a readable image".
 * **Decompression bombs**: ``Image.open`` only parses the header, so the pixel count
   (``width * height``) is checked against ``max_pixels`` (default :data:`MAX_INPUT_PIXELS`,
   50 MP) *before* ``load()`` allocates or decodes anything. A header beyond twice Pillow's own
@@ -43,30 +47,24 @@ repaint), ``uint8`` (/255) or float in [0, 1], all ``(H, W)``. ``invert=True`` s
 
 from __future__ import annotations
 
-import io
 import os
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from genstudio.core.atomic import read_file_bytes
 from genstudio.core.errors import InvalidParamsError
+from genstudio.core.safeimage import MAX_IMAGE_FILE_BYTES as MAX_INPUT_BYTES
+from genstudio.core.safeimage import MAX_IMAGE_PIXELS as MAX_INPUT_PIXELS
+from genstudio.core.safeimage import open_image, pil_to_rgba
 
-#: Largest image (pixels, read from the header) that is decoded: 50 MP, e.g. an 8K x 6K photo.
-MAX_INPUT_PIXELS = 50_000_000
-#: Largest file read at all.
-MAX_INPUT_BYTES = 256 * 1024 * 1024
 #: Largest side of an image this module returns (a target ``size`` or an upscale result).
 MAX_OUTPUT_SIDE = 16384
 #: Largest upscale result in pixels (64 MP RGBA = 256 MB).
 MAX_UPSCALE_PIXELS = 64 * 1024 * 1024
-#: The formats Pillow may try on user bytes.
-ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview
 Fit = Literal["crop", "stretch"]
-
-_FORMAT_HINT = "Use a PNG, JPEG, WebP, BMP, GIF or TIFF image."
 
 
 def _label(source: Source) -> str:
@@ -88,88 +86,18 @@ def _read_source(source: Source, what: str) -> bytes:
         raise InvalidParamsError(
             f"The {what} must be a file path or bytes, got {type(source).__name__}."
         )
-    path = Path(source)
-    try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise IsADirectoryError
-        if size > MAX_INPUT_BYTES:
-            raise InvalidParamsError(
-                f"{_label(source)} is {size} bytes, more than {MAX_INPUT_BYTES}.",
-                hint="Use a smaller image file.",
-            )
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidParamsError(
-            f"The {what} file {str(path)!r} does not exist.",
-            hint="Check the path, or choose the file again.",
-        ) from None
-    except IsADirectoryError:
-        raise InvalidParamsError(
-            f"The {what} path {str(path)!r} is a folder, not an image file.",
-            hint="Choose an image file inside it.",
-        ) from None
-    except PermissionError:
-        raise InvalidParamsError(
-            f"The {what} file {str(path)!r} cannot be read (permission denied).",
-            hint="Check the file's permissions.",
-        ) from None
-    except OSError as e:
-        raise InvalidParamsError(
-            f"The {what} file {str(path)!r} cannot be read: {e.strerror or e}.",
-            hint="Check that the file is readable.",
-        ) from None
+    # regular files only, the cap enforced while reading (core.atomic.read_file_bytes)
+    return read_file_bytes(
+        source, what=f"{what} file", error=InvalidParamsError, max_bytes=MAX_INPUT_BYTES
+    )
 
 
 def _open_decoded(source: Source, *, max_pixels: int, what: str) -> Any:
     """Open, check the header's pixel count, then decode frame 0. Returns a loaded PIL image."""
-    from PIL import Image, UnidentifiedImageError
-
     if not isinstance(max_pixels, int) or isinstance(max_pixels, bool) or max_pixels < 1:
         raise InvalidParamsError(f"max_pixels must be a positive integer, got {max_pixels!r}.")
     data = _read_source(source, what)
-    label = _label(source)
-    if not data:
-        raise InvalidParamsError(f"{label} is empty (0 bytes).", hint=_FORMAT_HINT)
-    try:
-        im = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
-    except Image.DecompressionBombError as e:
-        raise InvalidParamsError(
-            f"{label} is too large to open safely ({e}).",
-            hint=f"Use an image of at most {max_pixels:,} pixels.",
-        ) from None
-    except UnidentifiedImageError:
-        raise InvalidParamsError(
-            f"{label} is not a readable image (not a supported format, or damaged).",
-            hint=_FORMAT_HINT,
-        ) from None
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError) as e:
-        raise InvalidParamsError(
-            f"{label} is damaged and cannot be opened ({e}).", hint=_FORMAT_HINT
-        ) from None
-    w, h = im.size
-    # the header is all that has been read so far: refuse before anything is allocated
-    if w < 1 or h < 1:
-        raise InvalidParamsError(f"{label} has no pixels ({w}x{h}).", hint=_FORMAT_HINT)
-    if w * h > max_pixels:
-        raise InvalidParamsError(
-            f"{label} is {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,}.",
-            hint="Scale the image down before using it (a few megapixels is plenty).",
-        )
-    try:
-        im.seek(0)  # animated images: the first frame
-        im.load()
-    except Image.DecompressionBombError as e:
-        raise InvalidParamsError(
-            f"{label} is too large to decode safely ({e}).",
-            hint=f"Use an image of at most {max_pixels:,} pixels.",
-        ) from None
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, MemoryError) as e:
-        raise InvalidParamsError(
-            f"{label} is damaged or truncated and cannot be decoded ({e}).",
-            hint="Save the image again from an image editor, or choose another file.",
-        ) from None
-    return im
+    return open_image(data, label=_label(source), max_pixels=max_pixels)
 
 
 def _apply_orientation(im: Any) -> Any:
@@ -180,29 +108,6 @@ def _apply_orientation(im: Any) -> Any:
     except (OSError, ValueError, SyntaxError, KeyError, TypeError, IndexError):
         # an unreadable EXIF block is not worth refusing the picture for: use it as stored
         return im
-
-
-def pil_to_rgba(im: Any) -> np.ndarray:
-    """A loaded PIL image of any mode -> ``(H, W, 4) uint8`` RGBA (see the module docstring)."""
-    mode = im.mode
-    if mode.startswith("I;16") or mode == "I":
-        a = np.asarray(im).astype(np.int64)
-        g = ((np.clip(a, 0, 65535) * 255 + 32767) // 65535).astype(np.uint8)
-        out = np.empty((*g.shape, 4), np.uint8)
-        out[..., :3] = g[..., None]
-        out[..., 3] = 255
-        return out
-    if mode == "RGBA":
-        return np.array(im, dtype=np.uint8)
-    try:
-        if mode in ("CMYK", "LAB", "HSV", "YCbCr"):
-            im = im.convert("RGB")
-        return np.array(im.convert("RGBA"), dtype=np.uint8)
-    except (ValueError, OSError) as e:
-        raise InvalidParamsError(
-            f"Images in colour mode {mode!r} are not supported ({e}).",
-            hint="Save the image as 8-bit RGB or RGBA.",
-        ) from None
 
 
 def _check_size(size: Any, what: str) -> tuple[int, int]:

@@ -46,6 +46,7 @@ from genstudio.core.atomic import atomic_write_bytes, read_file_bytes
 from genstudio.core.errors import InvalidParamsError, MidiFileError
 from genstudio.generators.music.score import (
     DRUM_CHANNEL,
+    MAX_BARS,
     TEMPO_RANGE,
     TPQ,
     Key,
@@ -516,4 +517,12 @@ def _build(tracks: list[_TrackData], parsed: _Parsed, division: int) -> Score:
     )
     end = max([tick(parsed.end_tick)] + [n.start + n.duration for n in notes])
     bars = max(1, -(-(end - 1) // score.bar_ticks))
+    if bars > MAX_BARS:  # bounded from the header and the events, before anything per bar
+        minutes = score.seconds(end) / 60.0
+        raise MidiFileError(
+            f"The MIDI file is {bars:,} bars long (about {minutes:,.0f} minutes at its tempo); "
+            f"GenStudio reads pieces of up to {MAX_BARS:,} bars.",
+            hint="The file's timing looks damaged (huge pauses between events); open it in a "
+            "MIDI editor, remove the silence and save it again.",
+        )
     return score.with_notes(notes, bars=bars)

@@ -65,6 +65,7 @@ import numpy as np
 
 from genstudio.core.errors import InvalidParamsError
 from genstudio.generators.music.score import (
+    MAX_BARS,
     PITCH_CLASSES,
     TPQ,
     Key,
@@ -372,6 +373,12 @@ def encode(score: Score, style: str) -> list[int]:
             cells[cell] = (dur, vel)
 
     n_bars = max([score.n_bars] + [q // per_bar + 1 for q, _, _ in cells])
+    if n_bars > MAX_BARS:  # checked before the per-bar lists are allocated
+        raise InvalidParamsError(
+            f"The piece is {n_bars:,} bars long; GenStudio turns up to {MAX_BARS:,} bars into "
+            "tokens.",
+            hint="Use a shorter clip.",
+        )
     by_bar: list[list[tuple[int, int, int, int, int]]] = [[] for _ in range(n_bars)]
     for (q, trk, pitch), (dur, vel) in cells.items():
         by_bar[q // per_bar].append((q % per_bar, trk, -pitch, dur, vel))

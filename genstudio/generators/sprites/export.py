@@ -65,16 +65,22 @@ def encode_png(rgba: np.ndarray) -> bytes:
 
 
 def decode_png(data: bytes) -> np.ndarray:
-    """PNG bytes -> (H, W, 4) uint8 (through Pillow)."""
-    import io
+    """PNG bytes -> (H, W, 4) uint8, through the product's one safe image opener."""
+    from genstudio.core.safeimage import open_image, pil_to_rgba
 
-    from PIL import Image, UnidentifiedImageError
+    im = open_image(data, label="The sprite sheet")
+    if im.format != "PNG":
+        raise InvalidParamsError(f"The sprite sheet is a {im.format} image, not a PNG.")
+    return pil_to_rgba(im)
 
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            return np.asarray(im.convert("RGBA")).copy()
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise InvalidParamsError(f"Not a readable PNG image: {e}") from None
+
+def read_sheet_png(path: str | os.PathLike[str]) -> np.ndarray:
+    """A sheet PNG on disk -> (H, W, 4) uint8 (regular files only, size-capped)."""
+    from genstudio.core.atomic import read_file_bytes
+    from genstudio.core.safeimage import MAX_IMAGE_FILE_BYTES
+
+    data = read_file_bytes(path, what="sprite sheet", max_bytes=MAX_IMAGE_FILE_BYTES)
+    return decode_png(data)
 
 
 # --- layout helpers ----------------------------------------------------------------------------
@@ -416,11 +422,7 @@ def export_sheet_file(
     """Exports for a sheet PNG already on disk (the CLI's ``--format``/``--scale``): written
     beside it (or in ``out_dir``); returns the extra paths written (not the source PNG)."""
     src = Path(sheet_png)
-    try:
-        data = src.read_bytes()
-    except OSError as e:
-        raise GenStudioError(f"Cannot read the sheet {src}: {e.strerror or e}") from e
-    img = decode_png(data)
+    img = read_sheet_png(src)
     formats = list(formats)
     check_scale(scale)
     if not formats and scale == 1:

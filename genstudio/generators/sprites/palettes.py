@@ -29,18 +29,19 @@ The Images mode's pixel art (:mod:`genstudio.generators.images.pixelart`) uses t
 from __future__ import annotations
 
 import colorsys
-import io
 import re
 from pathlib import Path
 
 import numpy as np
 
+from genstudio.core.atomic import read_file_bytes
 from genstudio.core.errors import InvalidParamsError
 
 Ramp = tuple[tuple[int, int, int], ...]
 
 MAX_PALETTE_COLORS = 256
 _MAX_PALETTE_FILE_BYTES = 16 * 1024 * 1024
+_MAX_PALETTE_PIXELS = 1 << 20
 
 
 def hex_rgb(h: str) -> tuple[int, int, int]:
@@ -281,17 +282,15 @@ def _parse_riff_pal(raw: bytes, path: Path) -> np.ndarray:
 
 
 def parse_png(raw: bytes, path: Path = Path("palette.png")) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from genstudio.core.safeimage import open_image, pil_to_rgba
 
     try:
-        with Image.open(io.BytesIO(raw)) as im:
-            if im.width * im.height > 1 << 20:
-                raise _bad(path, f"the image is {im.width}x{im.height}; a palette image is small.")
-            rgba = np.asarray(im.convert("RGBA"))
-    except InvalidParamsError:
-        raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise _bad(path, f"it is not a readable image ({e}).") from None
+        # the product's one image opener: allowed formats only (never EPS/Ghostscript), the
+        # pixel count checked from the header before anything is decoded
+        im = open_image(raw, label=f"Palette image {path.name!r}", max_pixels=_MAX_PALETTE_PIXELS)
+    except InvalidParamsError as e:
+        raise _bad(path, f"it is not a readable palette image ({e.message})") from None
+    rgba = pil_to_rgba(im)
     px = rgba.reshape(-1, 4)
     px = px[px[:, 3] >= 128, :3]
     if px.size == 0:
@@ -308,23 +307,14 @@ def read_palette(path: str | Path) -> np.ndarray:
     ``(N, 3) uint8`` (N in 1..256, file order). Files over ``_MAX_PALETTE_FILE_BYTES`` are
     refused unread."""
     path = Path(path)
-    try:
-        if path.is_dir():
-            raise IsADirectoryError
-        size = path.stat().st_size
-        if size > _MAX_PALETTE_FILE_BYTES:
-            raise _bad(path, f"it is {size} bytes; palette files are small.")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidParamsError(
-            f"Palette file {str(path)!r} does not exist.", hint="Choose the file again."
-        ) from None
-    except IsADirectoryError:
-        raise InvalidParamsError(f"Palette file {str(path)!r} is a folder.") from None
-    except OSError as e:
-        raise InvalidParamsError(
-            f"Palette file {str(path)!r} cannot be read: {e.strerror or e}"
-        ) from None
+    # regular files only (a FIFO or /dev/zero is refused), the cap enforced while reading
+    raw = read_file_bytes(
+        path,
+        what="palette file",
+        error=InvalidParamsError,
+        max_bytes=_MAX_PALETTE_FILE_BYTES,
+        too_big=lambda n: _bad(path, f"it is over {n} bytes; palette files are small."),
+    )
     if not raw.strip():
         raise _bad(path, "the file is empty.")
     ext = path.suffix.lower()

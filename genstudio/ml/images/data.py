@@ -149,10 +149,11 @@ def caption_variants(
 def rasterize(svg: str, size: int = SIZE) -> np.ndarray:
     """(size, size, 4) uint8 straight-alpha RGBA of an SVG document."""
     import resvg_py
-    from PIL import Image
+
+    from genstudio.core.safeimage import open_image, pil_to_rgba
 
     png = bytes(resvg_py.svg_to_bytes(svg_string=svg, width=size, height=size))
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"), dtype=np.uint8)
+    return pil_to_rgba(open_image(png, label="A rasterised icon"))
 
 
 def _svg(body: str, width: int, height: int, left: int = 0, top: int = 0) -> str:

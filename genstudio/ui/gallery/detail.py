@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QImageReader, QPixmap
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QPixmap
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -260,15 +260,11 @@ class DetailPane(QFrame):
             except Exception:
                 path = None
             if path is not None and path.exists():
-                reader = QImageReader(str(path))
-                size = reader.size()
-                if size.isValid() and (size.width() > PREVIEW or size.height() > PREVIEW):
-                    reader.setScaledSize(
-                        size.scaled(QSize(PREVIEW, PREVIEW), Qt.AspectRatioMode.KeepAspectRatio)
-                    )
-                img = reader.read()
-                if not img.isNull():
-                    pm = QPixmap.fromImage(img)
+                from genstudio.ui.imagefile import load_image
+
+                loaded, _why = load_image(path, PREVIEW)
+                if loaded is not None:
+                    pm = QPixmap.fromImage(loaded.image)
         if pm.isNull():
             name = {"music": "music", "audio": "audio", "sprite": "sprites"}.get(rec.kind, "file")
             self.preview.setPixmap(icons.pixmap(name, 72, theme.current().muted))

@@ -103,8 +103,10 @@ class ThumbnailLoader(QObject):
             try:
                 path = gallery.thumbnail(asset_id, self.size) if gallery is not None else None
                 if path is not None:
-                    img = QImage(str(path))
-                    image = None if img.isNull() else img
+                    from genstudio.ui.imagefile import load_image
+
+                    loaded, _why = load_image(path)
+                    image = loaded.image if loaded is not None else None
             except Exception as e:  # a missing/corrupt asset just has no thumbnail
                 log.debug("no thumbnail for %s: %s", asset_id, e)
             with self._cond:

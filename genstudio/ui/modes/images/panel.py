@@ -35,7 +35,6 @@ from PySide6.QtGui import (
     QDropEvent,
     QIcon,
     QImage,
-    QImageReader,
     QPalette,
 )
 from PySide6.QtWidgets import (
@@ -65,6 +64,7 @@ from PySide6.QtWidgets import (
 
 from genstudio.core.errors import GenStudioError, InvalidParamsError
 from genstudio.ui import icons
+from genstudio.ui.imagefile import load_image
 from genstudio.ui.modes.base import (
     AssetRole,
     Card,
@@ -93,9 +93,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 THUMB = 64
 TILE = QSize(THUMB + 14, THUMB + 30)  # thumbnail + seed label
-#: formats the generator reads (imageio.ALLOWED_FORMATS, in Qt's names)
-_QT_FORMATS = {"png", "jpeg", "jpg", "webp", "bmp", "gif", "tiff", "tif"}
-_MAX_INPUT_PIXELS = 50_000_000
 
 # Extra line icons in the house style (24x24 viewBox, stroked), added once to the icon table.
 _EXTRA_SVG = {
@@ -171,44 +168,11 @@ class Result:
 
 
 def read_image(path: str | Path, max_side: int = 0) -> tuple[QImage | None, str]:
-    """Decode an image file for display: (image, "") or (None, why not). Only the formats the
-    generator reads; ``max_side`` > 0 decodes large images scaled down (cheap for JPEG)."""
-    p = Path(path)
-    if not p.is_file():
-        return None, f"{p.name} is not a file (or is gone)."
-    reader = QImageReader(str(p))
-    reader.setAutoTransform(True)  # EXIF orientation, as the generator applies it
-    fmt = bytes(reader.format().data()).decode("ascii", "replace").lower()
-    if fmt and fmt not in _QT_FORMATS:
-        return None, f"{p.name} is a {fmt.upper()} file; use a PNG, JPEG, WebP, BMP, GIF or TIFF."
-    size = reader.size()
-    if size.isValid():
-        if size.width() * size.height() > _MAX_INPUT_PIXELS:
-            return None, (
-                f"{p.name} is {size.width()}x{size.height()} pixels; the limit is "
-                f"{_MAX_INPUT_PIXELS // 1_000_000} megapixels."
-            )
-        long = max(size.width(), size.height())
-        if max_side and long > max_side:
-            reader.setScaledSize(
-                size.scaled(max_side, max_side, Qt.AspectRatioMode.KeepAspectRatio)
-            )
-    img = reader.read()
-    if not img.isNull() and fmt:
-        return img, ""
-    # Qt could not decode it: ask the generator's own reader, whose messages name the problem
-    # ("damaged or truncated", "not a readable image") the way the job would.
-    from genstudio.generators.images import imageio
-
-    try:
-        rgba = imageio.load_init_image(p)
-    except GenStudioError as e:
-        return None, e.user_message()
-    h, w = rgba.shape[:2]
-    img = QImage(rgba.tobytes(), w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
-    if max_side and max(w, h) > max_side:
-        img = img.scaled(max_side, max_side, Qt.AspectRatioMode.KeepAspectRatio)
-    return img, ""
+    """Decode an image file for display: (image, "") or (None, why not). Through the product's
+    one safe reader (ui/imagefile.py): only the formats the generator reads, regular files,
+    the same size limits; ``max_side`` > 0 decodes large images scaled down."""
+    loaded, why = load_image(path, max_side)
+    return (loaded.image, "") if loaded is not None else (None, why)
 
 
 def png_bytes(image: QImage) -> bytes:
@@ -1089,12 +1053,11 @@ class ImagesPanel(ResultsPanel):
         if rec is None or rec.kind != "image" or self.ctx.project is None:
             return
         path = self.ctx.project.asset_path(rec)
-        img, why = read_image(path, 4 * THUMB)
-        if img is None:
+        loaded, why = load_image(path, 4 * THUMB)
+        if loaded is None:
             log.warning("image asset %s unreadable: %s", asset_id, why)
             return
-        size = QImageReader(str(path)).size()
-        w, h = (size.width(), size.height()) if size.isValid() else (img.width(), img.height())
+        img, w, h = loaded.image, loaded.width, loaded.height
         r = Result(rec.id, rec, path, w, h, img, job_id=job_id)
         self._results[rec.id] = r
         item = QListWidgetItem(f"seed {rec.seed}" if rec.seed is not None else "")

@@ -775,10 +775,13 @@ class SpritesPanel(GeneratingPanel):
         if project is None:
             return None
         path = project.asset_path(rec)
-        img = QImage(str(path))
-        if img.isNull():
-            log.warning("sprite sheet %s could not be decoded", path)
+        from genstudio.ui.imagefile import load_image
+
+        loaded, why = load_image(path)
+        if loaded is None:
+            log.warning("sprite sheet %s could not be decoded: %s", path, why)
             return None
+        img = loaded.image
         img = img.convertToFormat(QImage.Format.Format_ARGB32)
         try:
             geo = state.SheetGeometry.for_image(img.width(), img.height(), rec.extra.get("layout"))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genstudio.core.errors import GenStudioError, InvalidParamsError
+from genstudio.core.errors import InvalidParamsError
 from genstudio.generators.sprites import export, procedural
 from genstudio.ui.modes.seeds import MAX_SEED, parse_seed, random_seed  # noqa: F401 (the panel uses state.*)
 
@@ -410,9 +410,5 @@ def export_asset(
         raise InvalidParamsError("Choose at least one export format.")
     export.check_scale(scale)
     stem = check_stem(stem)
-    try:
-        data = Path(sheet_png).read_bytes()
-    except OSError as e:
-        raise GenStudioError(f"Cannot read the sprite sheet {sheet_png}: {e.strerror or e}") from e
-    img = export.decode_png(data)
+    img = export.read_sheet_png(sheet_png)
     return export.export_sheet(img, out_dir, stem, formats=formats, scale=scale)
