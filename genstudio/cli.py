@@ -448,6 +448,7 @@ def cmd_generate_sprite(args: argparse.Namespace) -> int:
     if args.palette:
         params["palette_file"] = str(args.palette)
     out = Path(args.out)
+    sprite_export.check_scale(args.scale)  # before generating, not after
     written = run_generator_to_dir(args.model or "sprites.procedural", params, out, args.project)
     for sheet in written:
         extra = sprite_export.export_sheet_file(sheet, formats=args.format or [], scale=args.scale)

@@ -60,6 +60,22 @@ def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
     notify_error(describe(args.exc_value), args.exc_value)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of the record (it may be replaced after
+    logging was set up, e.g. by a test's capture or a redirect), never to a closed stream."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # noqa: ANN001
+        pass
+
+
 def log_file_path():
     from genstudio.core.settings import data_dir
 
@@ -73,7 +89,7 @@ def setup_logging(*, verbose: bool = False, to_file: bool = True) -> None:
     _configured = True
     root = logging.getLogger("genstudio")
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    console = logging.StreamHandler(sys.stderr)
+    console = _StderrHandler()
     console.setLevel(logging.DEBUG if verbose else logging.WARNING)
     console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(console)
@@ -82,7 +98,7 @@ def setup_logging(*, verbose: bool = False, to_file: bool = True) -> None:
             path = log_file_path()
             path.parent.mkdir(parents=True, exist_ok=True)
             fh = logging.handlers.RotatingFileHandler(
-                path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+                path, maxBytes=2_000_000, backupCount=3, encoding="utf-8", errors="backslashreplace"
             )
             fh.setFormatter(
                 logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")

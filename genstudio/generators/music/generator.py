@@ -130,10 +130,8 @@ def fit_to_style(score: sc.Score, style: str) -> sc.Score:
 def read_clip(path: str) -> sc.Score:
     from genstudio.generators.music import midi
 
-    p = Path(path)
-    if not p.is_file():
-        raise InvalidParamsError(f"MIDI clip not found: {path}")
-    return midi.read_midi(p)
+    # the reader names what is wrong (missing, a folder, a FIFO or device, damaged, too long)
+    return midi.read_midi(Path(path))
 
 
 class MusicGenerator(Generator):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import sys
 import threading
 from collections.abc import Iterable
@@ -88,6 +89,8 @@ def system_soundfont_dirs() -> list[Path]:
 
 def _looks_like_soundfont(path: Path) -> bool:
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO in a SoundFont folder: skipped
+            return False
         with open(path, "rb") as f:
             head = f.read(12)
     except OSError:
@@ -164,6 +167,8 @@ def check_soundfont(path: str | os.PathLike[str]) -> Path:
             hint="SoundFonts end in .sf2 (or .sf3, compressed).",
         )
     try:
+        if not stat.S_ISREG(p.stat().st_mode):  # a FIFO would block the open below
+            raise SoundFontError(f"The SoundFont {p} is not a regular file.")
         with open(p, "rb") as f:
             head = f.read(12)
     except OSError as e:
@@ -207,13 +212,10 @@ def _load_synth(path: Path, sample_rate: int) -> tuple[Any, int]:
     if hit is not None:
         return hit
     _cache.clear()
-    try:
-        data = path.read_bytes()  # bytes, not a path: non-ASCII paths work on every platform
-    except OSError as e:
-        raise SoundFontError(
-            f"The SoundFont {path} cannot be read: {e.strerror or e}",
-            hint="Check the file's permissions.",
-        ) from e
+    from genstudio.core.atomic import read_file_bytes
+
+    # bytes, not a path: non-ASCII paths work on every platform; regular files only, capped
+    data = read_file_bytes(path, what="SoundFont", error=SoundFontError, max_bytes=1 << 30)
     synth = tsf.Synth(gain=0.0, samplerate=sample_rate)
     try:
         sfid = synth.sfload(data)
