@@ -6,7 +6,6 @@ controls over :class:`MusicSettings` and this part is testable without widgets.
 
 from __future__ import annotations
 
-import wave
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,28 +249,11 @@ def describe_clip(path: str | Path, score: sc.Score) -> str:
 
 
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
-    """A PCM WAV file -> (float32 (frames, channels) in [-1, 1], sample rate). stdlib only."""
-    try:
-        with wave.open(str(path), "rb") as w:
-            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-            raw = w.readframes(w.getnframes())
-    except (OSError, EOFError, wave.Error) as e:
-        raise InvalidParamsError(f"Cannot read the audio file {Path(path).name}: {e}") from e
-    if width == 1:
-        a = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
-    elif width == 2:
-        a = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
-    elif width == 3:
-        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
-        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-        v = np.where(v >= 1 << 23, v - (1 << 24), v)
-        a = v.astype(np.float32) / float(1 << 23)
-    elif width == 4:
-        a = np.frombuffer(raw, "<i4").astype(np.float32) / float(1 << 31)
-    else:
-        raise InvalidParamsError(f"Unsupported WAV sample width {width} in {Path(path).name}.")
-    frames = len(a) // max(1, channels)
-    return a[: frames * channels].reshape(frames, channels), int(rate)
+    """A PCM WAV file -> (float32 (frames, channels) in [-1, 1], sample rate), through the
+    product's one WAV reader (regular files only, a byte cap, whole frames, clear errors)."""
+    from genstudio.generators.music.audio_io import read_wav as _read
+
+    return _read(path)
 
 
 def model_pack_problem() -> str | None:
