@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from genstudio.core.errors import AssetError, ProjectError, ProjectReadOnlyError
+from genstudio.core.errors import AssetError, GenStudioError, ProjectError, ProjectReadOnlyError
 
 if TYPE_CHECKING:
     from genstudio.core.assets import AssetRecord
@@ -48,6 +48,32 @@ def import_kind(path: Path) -> str | None:
     return kind
 
 
+def check_import_content(path: Path, kind: str, data: bytes) -> None:
+    """Refuse a file whose bytes are not what its name says (an EPS or a text file named .png,
+    a damaged MIDI file), through the same safe readers the generators use."""
+    if kind in ("image", "sprite"):
+        from genstudio.core.safeimage import open_image
+
+        try:
+            open_image(data, label=f"'{path.name}'")
+        except GenStudioError as e:
+            raise AssetError(e.message, hint=e.hint) from None
+    elif kind == "music":
+        from genstudio.generators.music.midi import read_midi
+
+        try:
+            read_midi(data)
+        except GenStudioError as e:
+            raise AssetError(f"'{path.name}': {e.message}", hint=e.hint) from None
+    elif path.suffix.lower() == ".wav":
+        from genstudio.generators.music.audio_io import read_wav
+
+        try:
+            read_wav(data)
+        except GenStudioError as e:
+            raise AssetError(f"'{path.name}': {e.message}", hint=e.hint) from None
+
+
 def import_file(project: Project, path: Path) -> AssetRecord:
     """Copy one file into the project as an asset made by the "import" generator."""
     if project.read_only:
@@ -60,13 +86,11 @@ def import_file(project: Project, path: Path) -> AssetRecord:
             f"GenStudio cannot import '{path.name}'.",
             hint="Drop images (PNG, JPEG, WebP), MIDI files, audio or sprite sheets.",
         )
-    try:
-        size = path.stat().st_size
-        if size > MAX_IMPORT_BYTES:
-            raise AssetError(f"'{path.name}' is larger than {MAX_IMPORT_BYTES >> 20} MB.")
-        data = path.read_bytes()
-    except OSError as e:
-        raise AssetError(f"Could not read '{path}': {e.strerror or e}") from e
+    from genstudio.core.atomic import read_file_bytes
+
+    # the one reader for user files: regular files only, the cap enforced while reading
+    data = read_file_bytes(path, what="file", error=AssetError, max_bytes=MAX_IMPORT_BYTES)
+    check_import_content(path, kind, data)
     return project.add_asset(
         kind=kind,
         data=data,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 
 from PySide6.QtWidgets import QApplication, QFileDialog
@@ -96,7 +97,12 @@ def test_dropped_files_are_imported_or_offered_to_the_panel(test_mode, window, t
     png = tmp_path / "hero_spritesheet.png"
     png.write_bytes(tiny_png())
     mid = tmp_path / "theme.mid"
-    mid.write_bytes(b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60")
+    track = b"\x00\x90\x3c\x64\x60\x80\x3c\x00\x00\xff\x2f\x00"
+    mid.write_bytes(
+        b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60MTrk"
+        + len(track).to_bytes(4, "big")
+        + track
+    )
     odd = tmp_path / "notes.docx"
     odd.write_bytes(b"x")
     special = tmp_path / "thing.testdrop"
@@ -112,6 +118,21 @@ def test_dropped_files_are_imported_or_offered_to_the_panel(test_mode, window, t
     assert window.message_bar.level == "error" and "notes.docx" in window.message_bar.text()
     gallery = window.set_mode("gallery")
     assert gallery.model.rowCount() == 2
+
+
+def test_dropped_files_whose_bytes_lie_are_refused(window, tmp_path):
+    # the safe readers check what a file is, not what it is named (issue 11, defect 1)
+    eps = tmp_path / "cover.png"
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n")
+    cut = tmp_path / "cut.mid"
+    cut.write_bytes(b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60")
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    window.set_mode("gallery")
+    assert window.handle_dropped_paths([eps, cut, fifo]) == 0
+    text = window.message_bar.text()
+    assert "not a readable image" in text and "cut off" in text
+    assert window.ctx.project.gallery.query() == []
 
 
 def test_mode_shortcuts_and_find(test_mode, window, qtbot):
