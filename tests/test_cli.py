@@ -41,6 +41,13 @@ def test_errors_are_messages_not_tracebacks(tmp_path, capsys):
     code = cli.main(["gallery", "list", str(tmp_path / "does-not-exist")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error:") and "Traceback" not in err
+    # a damaged project.json: the project opens read-only and says why, nothing is rewritten
+    code = cli.main(["project", "info", str(bad), "--json"])
+    cap = capsys.readouterr()
+    assert code == 0 and "Traceback" not in cap.err
+    info = json.loads(cap.out)
+    assert info["read_only"] is True and "not valid JSON" in info["read_only_reason"]
+    assert (bad / "project.json").read_text() == "{ not json"
 
 
 def test_attr_parsing_rejects_garbage():
