@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -363,18 +362,3 @@ def test_cancel_stops_the_run():
     with pytest.raises(Cancelled):
         ProceduralSpriteGenerator().run(SpriteParams(count=5), ctx)
     assert len(outs) == 1
-
-
-def test_speed_sanity_printed():
-    for s in range(200):  # warm the part cache
-        P.render_sheet({}, s)
-    n = 300
-    t = time.perf_counter()
-    for s in range(10_000, 10_000 + n):
-        P.render_sheet({}, s)
-    dt = time.perf_counter() - t
-    print(f"\nprocedural sprites: {n / dt:.0f} sheets/s (render_sheet, warm cache)")
-    t = time.perf_counter()
-    run_gen(seed=500, count=32)
-    dt = time.perf_counter() - t
-    print(f"procedural sprites: {32 / dt:.0f} sheets/s (generator incl. post-process + PNG)")
