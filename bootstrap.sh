@@ -88,6 +88,14 @@ case "$mode" in
       DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium \
         >/dev/null 2>&1 || say "WARNING: could not install chromium; the Phaser interop test will be skipped"
     fi
+    # tests/test_network_strace.py: strace proves a CLI and a studio session never go online
+    if ! command -v strace >/dev/null 2>&1; then
+      SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+      say "installing strace (for tests/test_network_strace.py)"
+      $SUDO apt-get update -qq >/dev/null 2>&1 || say "apt-get update failed; trying the install anyway"
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends strace \
+        >/dev/null 2>&1 || say "WARNING: could not install strace; the network strace test will be skipped"
+    fi
     if [ ! -d tests/interop/phaser/node_modules ]; then
       if command -v npm >/dev/null 2>&1; then
         say "npm ci in tests/interop/phaser (Phaser, for tests/interop)"

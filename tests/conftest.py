@@ -10,6 +10,9 @@ import pytest
 # Qt must be told before it is imported anywhere.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("GENSTUDIO_NO_NETWORK", "1")
+# ONNX Runtime's native telemetry starts at import (issue 11): tests that import onnxruntime
+# before genstudio must not phone home either (the socket block below covers Python only)
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 
 class NetworkBlocked(RuntimeError):

@@ -148,11 +148,12 @@ def pil_to_rgba(im: Any) -> np.ndarray:
     """A loaded PIL image of any mode -> ``(H, W, 4) uint8`` RGBA (see the module docstring)."""
     mode = im.mode
     if mode.startswith("I;16") or mode == "I":
-        a = np.asarray(im).astype(np.int64)
-        g = ((np.clip(a, 0, 65535) * 255 + 32767) // 65535).astype(np.uint8)
-        out = np.empty((*g.shape, 4), np.uint8)
-        out[..., :3] = g[..., None]
+        a = np.asarray(im)
+        out = np.empty((*a.shape[:2], 4), np.uint8)
         out[..., 3] = 255
+        for r in range(0, a.shape[0], 256):  # in blocks of rows: bounded temporaries
+            b = np.clip(a[r : r + 256].astype(np.int64), 0, 65535)
+            out[r : r + 256, :, :3] = ((b * 255 + 32767) // 65535).astype(np.uint8)[..., None]
         return out
     if mode == "RGBA":
         return np.array(im, dtype=np.uint8)

@@ -4,16 +4,27 @@
 loaded; it then quietly runs on CPU. So a provider counts only once a session has really
 started on it (``session.get_providers()[0]``); otherwise the session falls back to CPU and
 the caller gets a message to show.
+
+GenStudio never goes online. ONNX Runtime (1.32's Linux wheel, at least) carries Microsoft's 1DS
+telemetry: *importing* ``onnxruntime`` starts it; it writes a device id and an event store under
+``~/.cache/Microsoft/DeveloperTools/.onnxruntime`` and, a few seconds later, keeps resolving its
+collector host (UDP 53). ``onnxruntime.disable_telemetry_events()`` does not stop that once the
+module is imported; only ``ORT_DISABLE_TELEMETRY=1`` in the environment *before* the import does.
+So this module sets it when it is imported (GenStudio imports onnxruntime only after this
+module - sessions are created here, through :func:`ort_module` - and child processes inherit
+it) and also disables the events at every session creation. ``tests/test_network_strace.py`` proves it with strace.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import genstudio
 from genstudio.core.errors import ModelPackError
 from genstudio.runtime.packs import ModelPack, verify_pack
 
@@ -26,10 +37,46 @@ CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 DEFAULT_PREFER: tuple[str, ...] = (CUDA, CPU)
 
+#: read by ONNX Runtime's native code when ``onnxruntime`` is imported (see the module doc)
+TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"
+
+
+def keep_offline() -> None:
+    """Switch ONNX Runtime's telemetry off for this process and its children. Effective only
+    before ``onnxruntime`` is first imported; forced to "1" (a user's "0" does not win)."""
+    os.environ[TELEMETRY_ENV] = "1"
+
+
+#: onnxruntime was imported by someone else before this module could switch telemetry off
+_IMPORTED_TOO_EARLY = genstudio.ORT_IMPORTED_ONLINE or (
+    "onnxruntime" in sys.modules and os.environ.get(TELEMETRY_ENV) != "1"
+)
+keep_offline()
+_warned_early = False
+
+
+def ort_module() -> Any:
+    """``onnxruntime``, imported with its telemetry off and its telemetry events disabled.
+
+    Every session GenStudio creates goes through here; call it at each session creation."""
+    global _warned_early
+    keep_offline()
+    import onnxruntime as ort
+
+    ort.disable_telemetry_events()
+    if _IMPORTED_TOO_EARLY and not _warned_early:
+        _warned_early = True
+        log.warning(
+            "onnxruntime was imported before GenStudio could set %s=1; its telemetry may "
+            "try to go online in this process",
+            TELEMETRY_ENV,
+        )
+    return ort
+
 
 def available_providers() -> list[str]:
     """Providers this onnxruntime build lists (not proof that they work)."""
-    import onnxruntime as ort
+    ort = ort_module()
 
     return list(ort.get_available_providers())
 
@@ -38,7 +85,7 @@ def session_options(threads: int | None = None) -> Any:
     """Tuned options: full graph optimisation, intra-op threads = ``threads`` or the core
     count, one inter-op thread, sequential execution (our graphs have no parallel branches
     worth a second pool)."""
-    import onnxruntime as ort
+    ort = ort_module()
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -69,7 +116,7 @@ def create_session(
     provider was listed by onnxruntime but the session did not start on it. CPU is always the
     last resort. Raises ModelPackError when the model cannot be loaded at all.
     """
-    import onnxruntime as ort
+    ort = ort_module()
 
     path = str(Path(onnx_path))
     listed = available_providers()
@@ -199,8 +246,8 @@ def probe_providers() -> list[dict[str, Any]]:
     """For each provider onnxruntime lists, start a session on a tiny model and report
     ``{"provider", "works", "message"}`` (what ``genstudio doctor`` shows)."""
     import numpy as np
-    import onnxruntime as ort
 
+    ort = ort_module()
     model = _probe_model_bytes()
     report: list[dict[str, Any]] = []
     for provider in available_providers():

@@ -7,6 +7,10 @@ fails to start. The sessions themselves are real onnxruntime sessions.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -166,3 +170,58 @@ def test_probe_providers_starts_a_real_session_on_each(fake_cuda_listed):
     assert report[CPU] == {"provider": CPU, "works": True, "message": None}
     assert report[CUDA]["works"] is False
     assert "session started on CPU" in report[CUDA]["message"]
+
+
+# --- never online (issue 11, defect 2) ----------------------------------------------------------
+# ONNX Runtime's telemetry starts when onnxruntime is *imported*: it writes a device id and an
+# event store under $XDG_CACHE_HOME/Microsoft/DeveloperTools/.onnxruntime and resolves its
+# collector host ~9 s later. Only ORT_DISABLE_TELEMETRY=1 before the import stops it, so these
+# run in a fresh interpreter. tests/test_network_strace.py proves "no lookup" with strace.
+
+_FRESH = """
+import json, os
+import genstudio.runtime.sessions as s
+works = [r["works"] for r in s.probe_providers()]  # a real session on a tiny model
+print(json.dumps({"env": os.environ.get("ORT_DISABLE_TELEMETRY"), "works": works}))
+"""
+
+
+def _fresh_interpreter(tmp_path, code: str, **env: str):
+    cache = tmp_path / "cache"
+    full_env = dict(os.environ, XDG_CACHE_HOME=str(cache), **env)
+    p = subprocess.run(
+        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=120
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    written = sorted(str(f.relative_to(cache)) for f in cache.rglob("*")) if cache.exists() else []
+    return json.loads(p.stdout.strip().splitlines()[-1]), written, p.stderr
+
+
+def test_onnxruntime_starts_with_its_telemetry_off_even_if_the_user_set_0(tmp_path):
+    out, written, _ = _fresh_interpreter(tmp_path, _FRESH, ORT_DISABLE_TELEMETRY="0")
+    assert True in out["works"]
+    assert out["env"] == "1"  # inherited by every child process (training, jobs) as well
+    assert written == []  # no device id, no telemetry event store
+
+
+def test_every_session_creation_disables_telemetry_events(model, monkeypatch):
+    calls = []
+    monkeypatch.setattr(ort, "disable_telemetry_events", lambda: calls.append(1))
+    path, _, _ = model
+    create_session(path, prefer=(CPU,))
+    assert len(calls) >= 1
+    before = len(calls)
+    probe_providers()
+    assert len(calls) > before
+
+
+def test_onnxruntime_imported_before_genstudio_is_reported(tmp_path):
+    code = (
+        "import logging, json; logging.basicConfig(level=logging.WARNING)\n"
+        "import onnxruntime\n"
+        "import genstudio.runtime.sessions as s\n"
+        "s.ort_module(); s.ort_module()\n"
+        "print(json.dumps({}))\n"
+    )
+    _, _, stderr = _fresh_interpreter(tmp_path, code, ORT_DISABLE_TELEMETRY="")
+    assert stderr.count("imported before GenStudio could set ORT_DISABLE_TELEMETRY=1") == 1

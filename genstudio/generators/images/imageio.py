@@ -181,31 +181,53 @@ def load_init_image_and_size(
     return np.array(out, dtype=np.uint8), original
 
 
+_ROWS = 256  # rows per block: big images are converted in blocks to bound the temporaries
+
+
+def _by_rows(src: np.ndarray, fn: Any) -> np.ndarray:
+    """``fn`` applied to blocks of rows of ``src`` into one float32 ``(H, W)`` array: the same
+    values as ``fn(src)``, with temporaries the size of one block instead of the whole image
+    (a 50 MP mask would otherwise need well over 1 GB on the way)."""
+    out = np.empty(src.shape[:2], np.float32)
+    for r in range(0, src.shape[0], _ROWS):
+        out[r : r + _ROWS] = fn(src[r : r + _ROWS])
+    return out
+
+
 def _mask_from_pil(im: Any) -> np.ndarray:
     mode = im.mode
     if mode.startswith("I;16") or mode == "I":
-        a = np.asarray(im).astype(np.float64)
-        return (np.clip(a, 0, 65535) / 65535.0).astype(np.float32)
+        a = np.asarray(im)
+        return _by_rows(a, lambda b: np.clip(b.astype(np.float64), 0, 65535) / 65535.0)
     if mode == "F":
         a = np.asarray(im, dtype=np.float32)
         if not np.isfinite(a).all():
             raise InvalidParamsError("The mask image holds NaN or infinite values.")
         return np.clip(a / 255.0, 0.0, 1.0).astype(np.float32)
     if mode in ("1", "L"):
-        return np.asarray(im.convert("L"), dtype=np.float32) / np.float32(255.0)
+        out = np.asarray(im.convert("L")).astype(np.float32)
+        out /= np.float32(255.0)
+        return out
     rgba = pil_to_rgba(im)
+    del im
     return _mask_from_rgba(rgba)
 
 
 def _mask_from_rgba(rgba: np.ndarray) -> np.ndarray:
     alpha = rgba[..., 3]
     if (alpha != 255).any():
-        return alpha.astype(np.float32) / np.float32(255.0)
+        out = alpha.astype(np.float32)
+        out /= np.float32(255.0)
+        return out
+
     # fully opaque: a black/white mask saved with colour channels -> its luminance (Rec. 601,
     # the weights Pillow's convert("L") uses)
-    rgb = rgba[..., :3].astype(np.float32)
-    lum = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
-    return np.clip(lum / 255.0, 0.0, 1.0).astype(np.float32)
+    def lum(block: np.ndarray) -> np.ndarray:
+        rgb = block[..., :3].astype(np.float32)
+        v = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+        return np.clip(v / 255.0, 0.0, 1.0)
+
+    return _by_rows(rgba, lum)
 
 
 def _mask_from_array(arr: np.ndarray) -> np.ndarray:

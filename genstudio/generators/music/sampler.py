@@ -79,8 +79,9 @@ class MusicModel:
         self.past_names = [i.name for i in self.session.get_inputs()][1:]
         self.out_names = [o.name for o in self.session.get_outputs()]
         self._n_out = len(self.out_names)
-        import onnxruntime as ort
+        from genstudio.runtime.sessions import ort_module
 
+        ort = ort_module()
         self._ortvalue = ort.OrtValue
         self._c = self._cpu = None
         try:  # ONNX Runtime's pybind layer (see run); any surprise -> the public API

@@ -1,0 +1,1 @@
+"""Campaigns: long-running robustness runs (fuzzing, crash kills), with short CI versions."""
