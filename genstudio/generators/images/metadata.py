@@ -54,7 +54,8 @@ Error policy:
   *after* its metadata chunks still gives its settings (only the bytes up to the cut are read;
   pixels are never decoded, so a huge or absurd ``IHDR`` size costs nothing). It raises
   :class:`ImageMetadataError` only when a path cannot be read (missing, a folder, no
-  permission), and ``TypeError`` for an argument of the wrong type.
+  permission, not a regular file: a FIFO or a device is refused before a byte is read and
+  without blocking), and ``TypeError`` for an argument of the wrong type.
 * Limits: a text chunk over :data:`MAX_TEXT_CHUNK_BYTES` (stored or inflated) is skipped, at
   most :data:`MAX_TOTAL_TEXT_BYTES` of text chunks are read per file; width/height outside
   1..:data:`MAX_SIDE`, steps outside 1..:data:`MAX_STEPS`, clip skip outside
@@ -91,6 +92,7 @@ import json
 import math
 import os
 import re
+import stat
 import struct
 import zlib
 from collections.abc import Mapping
@@ -784,7 +786,10 @@ def _open(source: Any) -> BinaryIO:
         return io.BytesIO(bytes(source))
     if isinstance(source, str | os.PathLike):
         try:
-            return open(source, "rb")  # closed by the caller
+            # O_NONBLOCK: opening a FIFO must not block; fstat on the open descriptor: only
+            # regular files are read (a FIFO or /dev/zero would block or never end)
+            flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+            fd = os.open(source, flags | getattr(os, "O_BINARY", 0))
         except FileNotFoundError:
             raise ImageMetadataError(f"The image {os.fspath(source)} does not exist.") from None
         except PermissionError:
@@ -792,10 +797,26 @@ def _open(source: Any) -> BinaryIO:
                 f"The image {os.fspath(source)} cannot be read (permission denied).",
                 hint="Check the file's permissions.",
             ) from None
+        except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+            raise ImageMetadataError(
+                f"The image {os.fspath(source)!r} cannot be read: "
+                f"{getattr(e, 'strerror', None) or e}"
+            ) from None
+        try:
+            mode = os.fstat(fd).st_mode
         except OSError as e:
+            os.close(fd)
             raise ImageMetadataError(
                 f"The image {os.fspath(source)} cannot be read: {e.strerror or e}"
             ) from None
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+            raise ImageMetadataError(
+                f"The image {os.fspath(source)} is {what}.",
+                hint="Choose an image file saved on disk.",
+            )
+        return os.fdopen(fd, "rb")  # closed by the caller
     if hasattr(source, "read") and hasattr(source, "seek"):
         return source
     raise TypeError(f"Expected a path, bytes or a binary file, got {type(source).__name__}")
@@ -1062,7 +1083,11 @@ class _Graph:
 
 
 def _comfy_sort_key(nid: str) -> tuple[int, int, str]:
-    return (0, int(nid), "") if nid.isdigit() else (1, 0, nid)
+    # ASCII digits only: str.isdigit() is also true for "²" and other digits int() refuses,
+    # and a very long digit string is past int()'s limit
+    if nid.isascii() and nid.isdigit() and len(nid) <= 18:
+        return (0, int(nid), "")
+    return (1, 0, nid)
 
 
 def _parse_comfyui(text: str) -> ImageSettings | None:

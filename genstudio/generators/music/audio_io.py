@@ -1,8 +1,16 @@
-"""Writing rendered audio to files: WAV (16-bit PCM, stdlib ``wave``), FLAC/OGG optionally.
+"""Writing rendered audio to files: WAV (16-bit PCM, stdlib ``wave``), FLAC/OGG optionally;
+reading PCM WAV files back (:func:`read_wav`).
 
 Every file is written atomically (:mod:`genstudio.core.atomic`): a reader, or a crash, never
 sees half a file. Float audio is clipped to [-1, 1] before conversion (NaN/inf become silence),
 so a hot mix never wraps around into loud crackles; no dither is applied.
+
+:func:`read_wav` reads a user's (or an asset's) WAV through the one reader for user files
+(:func:`genstudio.core.atomic.read_file_bytes`: regular files only, the byte cap
+:data:`MAX_READ_WAV_BYTES` enforced while reading) and refuses, with an
+:class:`InvalidParamsError` naming the file, anything that is not 8/16/24/32-bit integer PCM
+with 1..:data:`MAX_READ_CHANNELS` channels at 1..:data:`MAX_READ_RATE` Hz. A data chunk cut
+off inside a frame keeps its whole frames (as players do).
 
 ``.flac`` and ``.ogg`` (Vorbis) need the ``soundfile`` package (it bundles libsndfile in its
 wheels); it is imported only when such a file is written, and a clear
@@ -13,18 +21,23 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import wave
 from pathlib import Path
 
 import numpy as np
 
-from genstudio.core.atomic import atomic_write_bytes
+from genstudio.core.atomic import atomic_write_bytes, read_file_bytes
 from genstudio.core.errors import GenStudioError, InvalidParamsError
 
 WAV_SUFFIXES = (".wav", ".wave")
 OPTIONAL_SUFFIXES = {".flac": "FLAC", ".ogg": "OGG"}
 SUPPORTED_SUFFIXES = WAV_SUFFIXES + tuple(OPTIONAL_SUFFIXES)
 SAMPLE_RATE_RANGE = (8000, 192000)
+#: Largest WAV file :func:`read_wav` reads (about 25 minutes of 24-bit 7.1 at 96 kHz).
+MAX_READ_WAV_BYTES = 1 << 30
+MAX_READ_CHANNELS = 32
+MAX_READ_RATE = 768000
 
 
 class AudioFormatError(GenStudioError):
@@ -140,3 +153,64 @@ def can_write(suffix: str) -> bool:
     except (ImportError, OSError):
         return False
     return OPTIONAL_SUFFIXES[suffix] in soundfile.available_formats()
+
+
+def _wav_error(name: str, why: str) -> InvalidParamsError:
+    return InvalidParamsError(
+        f"The audio file {name!r} cannot be read: {why}",
+        hint="Use an uncompressed PCM WAV file (8, 16, 24 or 32 bit), e.g. exported again "
+        "from an audio editor.",
+    )
+
+
+def read_wav(
+    source: str | os.PathLike[str] | bytes | bytearray | memoryview,
+    *,
+    max_bytes: int = MAX_READ_WAV_BYTES,
+) -> tuple[np.ndarray, int]:
+    """A PCM WAV file (path or bytes) -> ``(float32 (frames, channels) in [-1, 1], sample
+    rate)``. :class:`InvalidParamsError` for anything else (see the module docstring)."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        name, raw = "(data)", bytes(source)
+        if len(raw) > max_bytes:
+            raise _wav_error(name, f"it is {len(raw)} bytes, more than {max_bytes}.")
+    else:
+        name = Path(source).name
+        raw = read_file_bytes(
+            source, what="audio file", error=InvalidParamsError, max_bytes=max_bytes
+        )
+    if raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
+        raise _wav_error(name, "it is not a WAV file (no RIFF/WAVE header).")
+    try:
+        with wave.open(io.BytesIO(raw), "rb") as w:
+            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+            nframes = w.getnframes()
+            if not 1 <= channels <= MAX_READ_CHANNELS:
+                raise _wav_error(name, f"it has {channels} channels (1-{MAX_READ_CHANNELS}).")
+            if width not in (1, 2, 3, 4):
+                raise _wav_error(name, f"its sample width is {width} bytes (1-4 are read).")
+            if not 1 <= rate <= MAX_READ_RATE:
+                raise _wav_error(name, f"its sample rate is {rate} Hz.")
+            data = w.readframes(nframes)  # at most what the file holds
+    except InvalidParamsError:
+        raise
+    # the stdlib reader's failures on damaged files: wave.Error, EOFError, struct.error and
+    # RuntimeError (a chunk seek past its end, found by fuzzing), ValueError, OverflowError
+    except (wave.Error, EOFError, RuntimeError, ValueError, OverflowError, struct.error) as e:
+        raise _wav_error(
+            name, f"it is damaged or not PCM ({str(e) or type(e).__name__})."
+        ) from None
+    frame = channels * width
+    data = data[: len(data) // frame * frame]
+    if width == 1:
+        a = (np.frombuffer(data, np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif width == 2:
+        a = np.frombuffer(data, "<i2").astype(np.float32) / 32768.0
+    elif width == 3:
+        b = np.frombuffer(data, np.uint8).reshape(-1, 3).astype(np.int32)
+        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        v = np.where(v >= 1 << 23, v - (1 << 24), v)
+        a = v.astype(np.float32) / float(1 << 23)
+    else:
+        a = (np.frombuffer(data, "<i4").astype(np.float64) / float(1 << 31)).astype(np.float32)
+    return a.reshape(-1, channels), int(rate)
