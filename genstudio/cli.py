@@ -582,9 +582,15 @@ def cmd_models_import(args: argparse.Namespace) -> int:
 
 
 def cmd_models_check(args: argparse.Namespace) -> int:
-    from genstudio.runtime.packs import load_pack
+    from genstudio.runtime.packs import PACK_FILE, load_pack
 
-    pack = load_pack(Path(args.path))
+    path = Path(args.path)
+    if (path / "model_index.json").is_file() and not (path / PACK_FILE).exists():
+        from genstudio.generators.images.sd_onnx import validate_sd_folder
+
+        print(f"OK: {validate_sd_folder(path).describe()}")
+        return 0
+    pack = load_pack(path)
     print(f"OK: {pack.id} ({pack.kind} {pack.version}), {len(pack.files)} files verified")
     return 0
 

@@ -66,6 +66,9 @@ def save_checkpoint(path: Path, state: dict[str, Any], meta: dict[str, Any]) -> 
 def load_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     from safetensors.torch import load_file
 
+    from genstudio.runtime.packs import check_safetensors
+
+    check_safetensors(Path(path))  # a malformed header is refused before the library reads it
     return load_file(str(path)), checkpoint_meta(path)
 
 
@@ -73,6 +76,9 @@ def checkpoint_meta(path: Path) -> dict[str, Any]:
     """A checkpoint's metadata (step, wall time ...) without loading its tensors."""
     from safetensors import safe_open
 
+    from genstudio.runtime.packs import check_safetensors
+
+    check_safetensors(Path(path))
     with safe_open(str(path), framework="pt") as f:
         return json.loads((f.metadata() or {}).get("meta", "{}"))
 

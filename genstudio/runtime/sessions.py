@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import genstudio
 from genstudio.core.errors import ModelPackError
-from genstudio.runtime.packs import ModelPack, verify_pack
+from genstudio.runtime.packs import ModelPack, check_session_file, verify_pack
 
 if TYPE_CHECKING:  # pragma: no cover
     from onnxruntime import InferenceSession
@@ -197,6 +197,7 @@ class SessionCache:
             # Loading under the lock: two generators asking for the same model load it once.
             if not pack.verified:
                 verify_pack(pack)
+            check_session_file(pack.root, path)  # again now: nothing swapped since the scan
             default_threads, prefer = self._settings()
             sess, provider, message = create_session(
                 path, prefer=prefer, threads=threads or default_threads

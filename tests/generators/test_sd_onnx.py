@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 
 import numpy as np
@@ -693,3 +694,120 @@ def test_cuda_path_uses_io_binding_and_declared_dtypes(ours, fp16):
     assert b.inputs["sample"].dtype == (np.float16 if fp16 else np.float32)
     assert b.inputs["sample"].shape[0] == 2  # uncond + cond in one call
     assert np.abs(cuda - cpu).max() < (2e-2 if fp16 else 1e-6)
+
+
+# ------------------------------------------------------------------------------- issue 11
+# Defects 7 and 8 on a torch-free tiny export (tests/campaigns/malicious_models.build_sd).
+
+
+class _Opener:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _payload(marker, protocol: int) -> bytes:
+    import pickle  # noqa: TID251 - only to write the files that must be refused
+
+    return pickle.dumps({"w": _Opener(str(marker))}, protocol=protocol)
+
+
+@pytest.fixture()
+def mini(tmp_path):
+    pytest.importorskip("tokenizers")
+    from tests.campaigns.malicious_models import build_sd
+
+    return build_sd(tmp_path / "mini-sd")
+
+
+def test_the_torch_free_export_validates_and_generates(mini):
+    from genstudio.generators.images.sd_onnx import SDPipeline, validate_sd_folder
+
+    assert validate_sd_folder(mini).variant == "sd1"
+    pipe = SDPipeline(mini, CPU, threads=1)
+    assert pipe.generate("a cat", steps=1, width=64, height=64) is not None
+    assert pipe.vae_encoder is not None
+
+
+@pytest.mark.parametrize("rel", [".evil.ckpt", ".cache/evil.pt", "unet/.hidden/x.pth"])
+def test_dot_file_pickles_are_refused_and_never_imported(mini, tmp_path, rel):
+    from genstudio.generators.images.sd_onnx import import_sd_folder
+
+    p = mini / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(_payload(tmp_path / "ran", 2))
+    e = _refused(mini, "pickle", rel, cls=UnsafeModelError)
+    assert "hidden code" in e.hint
+    models = tmp_path / "models"
+    with pytest.raises(UnsafeModelError, match="pickle"):
+        import_sd_folder(mini, models)
+    assert not models.exists() or not any(models.rglob("*"))
+    assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2, 3, 4, 5])
+@pytest.mark.parametrize(
+    "rel", ["weights.dat", "text_encoder/model.onnx_data", ".cache/x.json", "unet/model.onnx"]
+)
+def test_pickles_are_refused_by_content_whatever_the_name(mini, tmp_path, protocol, rel):
+    (mini / rel).parent.mkdir(parents=True, exist_ok=True)
+    (mini / rel).write_bytes(_payload(tmp_path / "ran", protocol))
+    _refused(mini, "pickle", rel, cls=UnsafeModelError)
+    assert not (tmp_path / "ran").exists()
+
+
+def test_a_single_pickle_file_named_safetensors_is_called_a_pickle(tmp_path):
+    p = tmp_path / "model.safetensors"
+    p.write_bytes(_payload(tmp_path / "ran", 0))
+    _refused(p, "pickle", cls=UnsafeModelError)
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="symlinks")
+@pytest.mark.parametrize(
+    "rel", ["unet/model.onnx", "unet", "unet/weights.pb", "tokenizer/vocab.json"]
+)
+def test_links_out_of_the_folder_are_refused_at_validation_and_load(mini, tmp_path, rel):
+    from genstudio.generators.images.sd_onnx import SDPipeline
+    from tests.campaigns.malicious_models import build_sd
+
+    outside = build_sd(tmp_path / "outside")
+    target = mini / rel
+    if target.is_dir():
+        shutil.rmtree(target)
+    else:
+        target.unlink()
+    target.symlink_to(outside / rel)
+    _refused(mini, "outside", cls=UnsafeModelError)
+    with pytest.raises(UnsafeModelError, match="outside"):
+        SDPipeline(mini, CPU, threads=1)
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="symlinks")
+def test_a_part_changed_after_the_pipeline_was_built_is_refused_when_it_loads(mini, tmp_path):
+    from genstudio.generators.images.sd_onnx import SDPipeline
+    from tests.campaigns.malicious_models import build_sd
+
+    pipe = SDPipeline(mini, CPU, threads=1)  # the VAE encoder loads on first img2img
+    outside = build_sd(tmp_path / "outside")
+    (mini / "vae_encoder" / "model.onnx").unlink()
+    (mini / "vae_encoder" / "model.onnx").symlink_to(outside / "vae_encoder" / "model.onnx")
+    with pytest.raises(UnsafeModelError, match="outside"):
+        _ = pipe.vae_encoder
+
+
+def test_ort_memory_address_external_data_is_refused(mini):
+    from tests.campaigns.malicious_models import _external
+
+    weird = mini / "unet" / "*" / "_ORT_MEM_ADDR_" / "*"  # even with a file at that path
+    weird.parent.mkdir(parents=True)
+    weird.write_bytes(b"\0" * 16)
+    _external(mini / "unet" / "model.onnx", "*/_ORT_MEM_ADDR_/*")
+    _refused(mini, "_ORT_MEM_ADDR_", cls=UnsafeModelError)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs")
+def test_a_fifo_in_the_folder_is_refused_without_blocking(mini):
+    os.mkfifo(mini / "tokenizer" / "merges.txt.fifo")
+    _refused(mini, "not a regular file", cls=UnsafeModelError)

@@ -291,3 +291,230 @@ def test_find_packs_default_roots(monkeypatch, tmp_path):
     linear_model(root / "model.onnx")
     write_pack(root, id="mine", kind="test", files=["model.onnx"])
     assert [p.id for p in find_packs()] == ["mine"]
+
+
+# ------------------------------------------------------------------ issue 11: defects 7 and 8
+
+
+class _Opener:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("protocol", [0, 1])
+@pytest.mark.parametrize(
+    "name", ["weights.safetensors", "weights.dat", "noext", ".hidden", ".cache/blob", "a.json"]
+)
+def test_protocol_0_and_1_pickles_are_refused_by_content(pack_dir, tmp_path, protocol, name):
+    marker = tmp_path / "ran.marker"
+    p = pack_dir / name
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(pickle.dumps({"w": _Opener(str(marker))}, protocol=protocol))
+    assert p.read_bytes()[:1] != b"\x80"  # no PROTO byte to give it away
+    with pytest.raises(UnsafeModelError, match="pickle") as e:
+        load_pack(pack_dir)
+    assert name.split("/")[-1] in e.value.message and e.value.hint
+    with pytest.raises(UnsafeModelError, match="pickle"):
+        check_model_file(p)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2, 3, 4, 5])
+def test_data_pickles_of_every_protocol_are_refused(tmp_path, protocol):
+    p = tmp_path / "weights.dat"
+    p.write_bytes(pickle.dumps({"w": [1.5, 2.5], "name": "x" * 50}, protocol=protocol))
+    with pytest.raises(UnsafeModelError, match="pickle"):
+        check_model_file(p)
+
+
+def test_a_large_pickle_is_refused_although_only_its_head_is_scanned(tmp_path):
+    p = tmp_path / "big.dat"
+    p.write_bytes(pickle.dumps(list(range(400_000)), protocol=1))  # > 1 MiB, protocol 1
+    assert p.stat().st_size > (1 << 20)
+    with pytest.raises(UnsafeModelError, match="pickle"):
+        check_model_file(p)
+
+
+def test_pickle_scan_has_no_false_positives_on_common_files(tmp_path):
+    from genstudio.runtime.packs import pickle_kind
+
+    linear_model(tmp_path / "m.onnx")
+    samples = [
+        (tmp_path / "m.onnx").read_bytes(),
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00",
+        b"Git v2.31.7 Release Notes\n==========================\n",
+        b"CacheControl==0.14.4\ndistlib==0.4.4\n",
+        b"comment_char %\nescape_char /\n\nLC_IDENTIFICATION\n",
+        b"Composer: J. S. Bach\nBWV: 311\nTitle: Es\n",
+        b'{"id": "x", "files": {}}',
+        b"#version: 0.2\nc at</w>\n",
+        b"---\nlicense: mit\n---\n# README\n",
+        b"MIT License\n\nCopyright (c) 2024\n",
+    ]
+    rng = np.random.default_rng(0)
+    samples += [rng.bytes(4096) for _ in range(300)]
+    samples += [rng.standard_normal(1024).astype(np.float16).tobytes() for _ in range(100)]
+    hits = [s[:30] for s in samples if pickle_kind(s)]
+    assert hits == []
+
+
+def test_zip_checkpoint_is_refused_by_member_content(pack_dir):
+    with zipfile.ZipFile(pack_dir / "weights.safetensors", "w") as z:
+        z.writestr("archive/weights", pickle.dumps({"w": 1}, protocol=0))  # no .pkl name
+    with pytest.raises(UnsafeModelError, match="PyTorch zip checkpoint"):
+        load_pack(pack_dir)
+
+
+def _st(header: bytes, data: bytes = b"", length: int | None = None) -> bytes:
+    return (len(header) if length is None else length).to_bytes(8, "little") + header + data
+
+
+F32 = '{"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}'
+
+
+ST_CASES = [
+    (_st(b"{}", length=2**63), "header length"),
+    (_st(b'{"a": 1}', length=4096), "runs past the end"),
+    (b"\x01\x02", "fewer than"),
+    (_st(b"{nope}"), "not valid JSON"),
+    (_st(b"[1, 2]"), "not a JSON object"),
+    (_st(b'{"w": {"dtype": "F99", "shape": [2], "data_offsets": [0, 8]}}', b"\0" * 8), "dtype"),
+    (_st(b'{"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}', b"\0" * 8), "shape"),
+    (
+        _st(b'{"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 80]}}', b"\0" * 8),
+        "outside",
+    ),
+    (_st(b'{"w": ' + F32.encode() + b', "w": ' + F32.encode() + b"}", b"\0" * 8), "twice"),
+    (
+        _st(
+            b'{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},'
+            b' "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}',
+            b"\0" * 12,
+        ),
+        "overlaps",
+    ),
+    (_st(b'{"w": ' + F32.encode() + b"}", b"\0" * 8 + b"junk"), "follow the last tensor"),
+    (_st(b'{"__metadata__": {"a": 1}}'), "__metadata__"),
+    (_st(b'{"a":' + b"[" * 50_000 + b"]" * 50_000 + b"}"), "nested too deeply"),
+]
+
+
+@pytest.mark.parametrize(("content", "words"), ST_CASES, ids=[w for _, w in ST_CASES])
+def test_malformed_safetensors_headers_are_refused(pack_dir, content, words):
+    from genstudio.runtime.packs import check_safetensors
+
+    p = pack_dir / "lora.safetensors"
+    p.write_bytes(content)
+    with pytest.raises(UnsafeModelError, match="not a valid safetensors file") as e:
+        check_model_file(p)
+    assert words in e.value.message and e.value.hint
+    with pytest.raises(UnsafeModelError):
+        check_safetensors(p)
+    with pytest.raises(UnsafeModelError, match="safetensors"):
+        load_pack(pack_dir)  # also when the file is not listed in model.json
+
+
+def test_valid_safetensors_files_pass(tmp_path):
+    from safetensors.numpy import save_file
+
+    from genstudio.runtime.packs import check_safetensors
+
+    p = tmp_path / "w.safetensors"
+    save_file(
+        {"a": np.ones((3, 5), np.float16), "b": np.zeros(7, np.int64), "e": np.zeros(0)},
+        str(p),
+        metadata={"format": "pt"},
+    )
+    check_safetensors(p)
+    check_model_file(p)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks and FIFOs")
+def test_unlisted_link_out_of_the_pack_is_refused_before_it_is_read(pack_dir, tmp_path):
+    outside = tmp_path / "outside.onnx"
+    linear_model(outside)
+    (pack_dir / "extra.onnx").symlink_to(outside)
+    with pytest.raises(UnsafeModelError, match="links outside the model folder") as e:
+        load_pack(pack_dir)
+    assert e.value.hint
+    (pack_dir / "extra.onnx").unlink()
+    (pack_dir / ".cache").symlink_to(tmp_path)  # a folder link out, hidden
+    with pytest.raises(UnsafeModelError, match="links outside"):
+        load_pack(pack_dir)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks")
+def test_model_json_linking_out_of_the_pack_is_refused(pack_dir, tmp_path):
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_bytes((pack_dir / PACK_FILE).read_bytes())  # a valid description
+    (pack_dir / PACK_FILE).unlink()
+    (pack_dir / PACK_FILE).symlink_to(elsewhere)
+    with pytest.raises(UnsafeModelError, match="links outside"):
+        load_pack(pack_dir)
+    errors = []
+    assert find_packs(pack_dir, on_error=lambda p, e: errors.append(e)) == [] and errors
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs")
+def test_a_fifo_in_the_pack_is_refused_without_blocking(pack_dir):
+    os.mkfifo(pack_dir / "weights.data")
+    with pytest.raises(UnsafeModelError, match="not a regular file"):
+        load_pack(pack_dir)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks")
+def test_a_file_swapped_for_a_link_after_the_scan_is_refused_at_session_time(pack_dir, tmp_path):
+    from genstudio.runtime.sessions import SessionCache
+
+    pack = load_pack(pack_dir, verify=False)  # the scan (find_packs does not hash)
+    outside = tmp_path / "same.onnx"
+    outside.write_bytes((pack_dir / "model.onnx").read_bytes())  # same bytes, same hash
+    (pack_dir / "model.onnx").unlink()
+    (pack_dir / "model.onnx").symlink_to(outside)
+    with pytest.raises(UnsafeModelError, match="links outside"):
+        SessionCache(threads=1, prefer=("CPUExecutionProvider",)).get(pack)
+
+
+def test_ort_memory_address_location_is_refused(external_pack):
+    from genstudio.runtime.packs import check_session_file
+
+    # even with a file at that literal path, ONNX Runtime would read process memory
+    weird = external_pack / "*" / "_ORT_MEM_ADDR_" / "*"
+    weird.parent.mkdir(parents=True)
+    weird.write_bytes(b"\0" * 64)
+    point_external_data_at(external_pack / "model.onnx", "*/_ORT_MEM_ADDR_/*")
+    with pytest.raises(UnsafeModelError, match="_ORT_MEM_ADDR_") as e:
+        check_onnx_external_data(external_pack / "model.onnx")
+    assert e.value.hint
+    with pytest.raises(UnsafeModelError, match="_ORT_MEM_ADDR_"):
+        load_pack(external_pack, verify=False)
+    with pytest.raises(UnsafeModelError, match="_ORT_MEM_ADDR_"):
+        check_session_file(external_pack, external_pack / "model.onnx")
+
+
+def test_external_data_past_the_end_of_its_file_is_refused(external_pack):
+    import onnx
+
+    path = external_pack / "model.onnx"
+    model = onnx.load(str(path), load_external_data=False)
+    for t in model.graph.initializer:
+        for kv in t.external_data:
+            if kv.key == "offset":
+                kv.value = "999999"
+    path.write_bytes(model.SerializeToString())
+    with pytest.raises(UnsafeModelError, match="past the end"):
+        check_onnx_external_data(path)
+
+
+def test_oversized_onnx_file_is_refused_without_reading_it(tmp_path):
+    p = tmp_path / "huge.onnx"
+    with open(p, "wb") as f:  # sparse: no disk used
+        f.write(b"\x08\x08")
+        f.truncate(3 << 30)
+    with pytest.raises(UnsafeModelError, match="2 GB"):
+        check_model_file(p)
+    with pytest.raises(UnsafeModelError, match="2 GB"):
+        check_onnx_external_data(p)

@@ -12,10 +12,14 @@ Users bring a folder in the layout Optimum writes (``optimum-cli export onnx``):
     (each part's config.json, optional: sample size, VAE scaling factor)
 
 :func:`validate_sd_folder` is where such a folder enters the studio. It refuses, with a message
-and a hint a non-programmer can act on, anything that is not such an export (a pickle
-``.ckpt``/``.bin``/``.pt`` anywhere in it, a single-file checkpoint, a diffusers PyTorch folder,
-SDXL, a missing UNet or tokenizer, a damaged ONNX file, ONNX external data that points out of
-the folder, a UNet whose inputs are not SD's). It reads the ONNX graphs' declared inputs and
+and a hint a non-programmer can act on, anything that is not such an export: a pickle anywhere
+in it (dot files and dot folders included; by name - ``.ckpt``/``.bin``/``.pt`` - or by content
+under any name), a zip checkpoint, a malformed safetensors file, a link leaving the folder or a
+FIFO/device (checked before a byte is read), a single-file checkpoint, a diffusers PyTorch
+folder, SDXL, a missing UNet or tokenizer, a damaged ONNX file, ONNX external data that points
+out of the folder or is ONNX Runtime's ``_ORT_MEM_ADDR_`` marker, a UNet whose inputs are not
+SD's. Each ONNX file is checked again (links, external data) when its session is created. It
+reads the ONNX graphs' declared inputs and
 outputs (``onnx.load(load_external_data=False)``, no weights are loaded into a runtime) to tell
 SD 1.x (CLIP-L, 768-wide text) from SD 2.x (OpenCLIP-H, 1024), an inpainting UNet (9 input
 channels: latents + mask + masked-image latents) and LCM-distilled UNets (``timestep_cond``),
@@ -46,7 +50,8 @@ pipelines do (checked step for step against them on tiny random models by
   :func:`bench_sd_overhead` can show what numpy costs next to the UNet.
 
 :func:`import_sd_folder` copies a validated folder into the user's models directory atomically
-(copy to a temp folder, then rename) with a ``genstudio-import.json`` describing it.
+(copy to a temp folder, links copied as links, the copy validated again, then rename) with a
+``genstudio-import.json`` describing it.
 
 onnx, onnxruntime and tokenizers are imported inside functions only.
 """
@@ -71,7 +76,7 @@ from typing import Any
 
 import numpy as np
 
-from genstudio.core.atomic import atomic_write_json, is_temp_name
+from genstudio.core.atomic import atomic_write_json, is_temp_name, read_file_bytes
 from genstudio.core.errors import (
     Cancelled,
     GenStudioError,
@@ -85,6 +90,8 @@ from genstudio.runtime.packs import (
     PICKLE_HINT,
     check_model_file,
     check_onnx_external_data,
+    check_session_file,
+    walk_pack,
 )
 
 log = logging.getLogger(__name__)
@@ -93,6 +100,7 @@ IMPORT_FILE = "genstudio-import.json"
 MAX_PROMPT_CHARS = 100_000  # longer text is refused before tokenizing; 77 tokens are used anyway
 MAX_IMAGES = 16
 MAX_SIDE = 2048
+MAX_JSON_BYTES = 16 * 1024 * 1024  # configs and tokenizer files are a few MB at most
 EXPORT_HINT = (
     "Export the model to ONNX first, e.g. `optimum-cli export onnx --model <model> <out folder>`, "
     "and choose the folder that holds model_index.json."
@@ -188,11 +196,16 @@ def _err(message: str, hint: str, *, unsafe: bool = False) -> ModelPackError:
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
+    if not os.path.lexists(path):
+        raise _err(f"{what} is missing ({path}).", EXPORT_HINT)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise _err(f"{what} is missing ({path}).", EXPORT_HINT) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raw = read_file_bytes(path, what=what, error=ModelPackError, max_bytes=MAX_JSON_BYTES)
+        data = json.loads(raw.decode("utf-8"))
+    except ModelPackError as e:
+        raise _err(e.message, e.hint or "Export or download the model again.") from e
+    except RecursionError as e:
+        raise _err(f"{what} is nested too deeply ({path.name}).", "Export the model again.") from e
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise _err(
             f"{what} cannot be read ({path.name}: {e}).",
             "The file is damaged; export or download the model again.",
@@ -207,22 +220,48 @@ def _optional_json(path: Path, what: str) -> dict[str, Any]:
 
 
 def _walk_files(root: Path, limit: int = 10_000) -> list[Path]:
-    files: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for f in sorted(filenames):
-            if not f.startswith("."):
-                files.append(Path(dirpath) / f)
-        if len(files) > limit:
-            raise _err(
-                f"{root} holds more than {limit} files: it is not a model folder.",
-                "Choose the folder that holds model_index.json.",
+    """Every file of the folder, dot files and dot folders included; refuses links out of it
+    and anything but regular files and folders before a byte is read (see ``walk_pack``)."""
+    try:
+        return walk_pack(root, limit=limit)
+    except UnsafeModelError as e:
+        raise _err(
+            f"{e.message}",
+            "Copy the files into the model folder instead of linking to them (no device, pipe "
+            "or socket). " + EXPORT_HINT,
+            unsafe=True,
+        ) from e
+    except ModelPackError as e:
+        raise _err(e.message, e.hint or "Choose the folder that holds model_index.json.") from e
+
+
+def _check_contents(root: Path, files: Sequence[Path]) -> None:
+    """Refuse a pickle hidden under any name (content, not extension), a zip checkpoint or a
+    malformed safetensors file anywhere in the folder."""
+    for f in files:
+        try:
+            check_model_file(f, root=root)
+        except ModelPackError as e:
+            rel = f.relative_to(root).as_posix()
+            message = e.message
+            message = (
+                rel + message[len(f.name) :]
+                if message.startswith(f"{f.name}:")
+                else f"{rel}: {message}"
             )
-    return files
+            unsafe = isinstance(e, UnsafeModelError)
+            hint = (
+                (e.hint or "")
+                + (" Use an ONNX export without such files. " if unsafe else " ")
+                + EXPORT_HINT
+            )
+            raise _err(message, hint.strip(), unsafe=unsafe) from e
 
 
 def _refuse_file(path: Path) -> None:
     suffix = path.suffix.lower()
+    if suffix not in PICKLE_EXTENSIONS:
+        _check_contents(path.parent, [path])  # a pickle under another name says so
     if suffix in PICKLE_EXTENSIONS:
         raise _err(
             f"{path.name} is a PyTorch pickle checkpoint: refused, {PICKLE_HINT}.",
@@ -332,6 +371,7 @@ def validate_sd_folder(path: str | os.PathLike[str]) -> SDFolderInfo:
             "(delete those files if the ONNX files are all there). " + EXPORT_HINT,
             unsafe=True,
         )
+    _check_contents(root, files)
     if (root / "text_encoder_2").is_dir() or (root / "tokenizer_2").is_dir():
         raise _err(
             "This looks like Stable Diffusion XL (it has a second text encoder).",
@@ -880,9 +920,16 @@ class SDPipeline:
     def _load(self, part: str) -> _Part:
         from genstudio.runtime.sessions import create_session
 
-        sess, provider, message = create_session(
-            self.info.root / part / "model.onnx", prefer=self._prefer, threads=self._threads
-        )
+        path = self.info.root / part / "model.onnx"
+        try:  # again at load time: the folder may have changed since it was validated
+            check_session_file(self.info.root, path)
+        except ModelPackError as e:
+            raise _err(
+                f"{part}/model.onnx: {e.message}",
+                e.hint or "Export the model again.",
+                unsafe=isinstance(e, UnsafeModelError),
+            ) from e
+        sess, provider, message = create_session(path, prefer=self._prefer, threads=self._threads)
         if message and message not in self.warnings:
             self.warnings.append(message)
         return _Part(sess, provider)
@@ -1246,9 +1293,13 @@ def import_sd_folder(
         raise GenStudioError(f"Cannot create {models}: {e.strerror or e}") from e
     tmp = models / f".{target_name}.{secrets.token_hex(4)}.tmp"
     try:
-        shutil.copytree(
-            info.root, tmp, ignore=lambda d, names: [x for x in names if is_temp_name(x)]
+        shutil.copytree(  # links are copied as links (never followed), then refused below
+            info.root,
+            tmp,
+            symlinks=True,
+            ignore=lambda d, names: [x for x in names if is_temp_name(x)],
         )
+        validate_sd_folder(tmp)  # the copy is what will load: check it, not just the source
         files = {
             rel: {"sha256": _sha256(tmp / rel), "size": (tmp / rel).stat().st_size}
             for rel in info.onnx_files
