@@ -31,6 +31,8 @@ MAX_IMAGE_FILE_BYTES = 256 * 1024 * 1024
 #: Largest image (pixels, read from the header) that is decoded: 50 MP, e.g. an 8K x 6K photo.
 MAX_IMAGE_PIXELS = 50_000_000
 FORMAT_HINT = "Use a PNG, JPEG, WebP, BMP, GIF or TIFF image."
+#: Largest image decoded by one of Pillow's pure-Python decoders (RLE BMP): ~0.2 s of CPU.
+MAX_SLOW_DECODER_PIXELS = 1 << 20
 
 _hardened = False
 
@@ -54,6 +56,16 @@ def harden_pillow() -> None:
         for ext in [e for e, f in Image.EXTENSION.items() if f == fmt]:
             del Image.EXTENSION[ext]
     _hardened = True
+
+
+def _slow_decoder(im: Any) -> bool:
+    """Does decoding ``im`` run one of Pillow's decoders written in Python?"""
+    from PIL import Image
+
+    try:
+        return any(t.codec_name in Image.DECODERS for t in (im.tile or ()))
+    except (AttributeError, TypeError):  # a tile of another shape: assume the worst
+        return True
 
 
 def open_image(
@@ -98,6 +110,14 @@ def open_image(
         raise InvalidParamsError(
             f"{label} is {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,}.",
             hint="Scale the image down before using it (a few megapixels is plenty).",
+        )
+    if w * h > MAX_SLOW_DECODER_PIXELS and _slow_decoder(im):
+        # Pillow decodes these (RLE-compressed BMP) in Python: a 168-byte file declaring 9 MP
+        # took seconds of CPU (found by fuzzing)
+        raise InvalidParamsError(
+            f"{label} is a {w}x{h} RLE-compressed {im.format} image; GenStudio reads those up "
+            f"to {MAX_SLOW_DECODER_PIXELS:,} pixels.",
+            hint="Save it again as PNG.",
         )
     try:
         if draft is not None and im.format == "JPEG":

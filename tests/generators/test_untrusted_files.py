@@ -263,3 +263,20 @@ def test_cli_music_continue_with_huge_deltas_is_an_error(tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2, err
         assert "bars long" in err and "Traceback" not in err
+
+
+def test_tiny_rle_bmp_declaring_megapixels_is_refused_from_its_header(monkeypatch):
+    """Fuzz finding (image_bmp): 168 bytes of RLE BMP declaring 2293766x4 pixels kept Pillow's
+    pure-Python RLE decoder busy for seconds of CPU."""
+    from PIL import ImageFile
+
+    repro = Path(__file__).parents[1] / "campaigns" / "fuzz_repro" / "image_bmp"
+    data = (repro / "rle_168_bytes_9mp.bmp").read_bytes()
+    assert len(data) == 168
+
+    def no_decode(self):
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decode)
+    with pytest.raises(InvalidParamsError, match="RLE-compressed"):
+        open_image(data)  # refused from the header
