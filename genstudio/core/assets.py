@@ -9,16 +9,19 @@ Asset ids sort by creation time and carry a random part: ``20261123-204512-3f9a1
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
 import secrets
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from genstudio.core.atomic import atomic_write_json, read_json
+from genstudio.core.atomic import atomic_write_bytes, json_bytes, read_json
 from genstudio.core.errors import AssetError, GenStudioError
 
 #: Sidecar format written into every sidecar (``"sidecar_version"``); bump with a migration.
@@ -66,11 +69,27 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
+    """sha256 of a *regular* file. A symbolic link (never followed: ``O_NOFOLLOW``), a FIFO or a
+    device gives :class:`NotARegularFileError` (an OSError), so a file planted in ``assets/``
+    can never make GenStudio read outside the project or block."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise NotARegularFileError(f"{Path(path).name} is a symbolic link") from e
+        raise
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise NotARegularFileError(f"{Path(path).name} is not a regular file")
+        h = hashlib.sha256()
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+class NotARegularFileError(OSError):
+    """A path in ``assets/`` that is a link, a FIFO, a device: never read."""
 
 
 def normalize_tags(tags: Any) -> list[str]:
@@ -284,6 +303,44 @@ def read_sidecar(path: str | Path) -> AssetRecord:
     return rec
 
 
+def _first_bad_text(value: Any, where: str) -> str | None:
+    """The place (``params.prompt``, ``tags[2]``) of the first text holding lone surrogates."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            bad = _first_bad_text(k, f"{where} key") or _first_bad_text(v, f"{where}.{k}")
+            if bad:
+                return bad
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            bad = _first_bad_text(v, f"{where}[{i}]")
+            if bad:
+                return bad
+    return None
+
+
+def sidecar_bytes(rec: AssetRecord) -> bytes:
+    """The sidecar file's bytes, checked *before* anything is written: AssetError if a field
+    cannot be stored (text holding lone surrogates - what Python makes of invalid UTF-8 on a
+    command line - is refused, never written escaped or half)."""
+    doc = rec.to_sidecar()
+    try:
+        return json_bytes(doc, what="asset sidecar")
+    except GenStudioError as e:
+        where = next(
+            (b for k, v in doc.items() if (b := _first_bad_text(v, k)) is not None), "a field"
+        )
+        raise AssetError(
+            f"The asset cannot be saved: its {where} holds bytes that are not valid UTF-8 text.",
+            hint="Use valid text (check the terminal's encoding); nothing was written.",
+        ) from e
+
+
 def write_sidecar(path: str | Path, rec: AssetRecord) -> None:
     """Atomically (re)write a sidecar."""
-    atomic_write_json(path, rec.to_sidecar())
+    atomic_write_bytes(path, sidecar_bytes(rec))

@@ -8,6 +8,15 @@ Reconcile (run when the gallery opens) compares ``os.scandir`` + ``stat`` of ``a
 the (inode, mtime, size) keys stored in the index and reads or hashes only what changed, so
 opening a project of 10,000 assets costs one directory scan.
 
+Reconcile never follows a symbolic link and never reads a FIFO or device planted in
+``assets/`` (they are reported and not shown); a sidecar whose ``file`` belongs to another asset
+is refused; an asset file without a sidecar whose complete sidecar sits in a temp file (a kill
+during ``add_asset``) gets that sidecar back instead of being imported bare.
+
+Reading needs no writes: opening an index writes nothing, and on a full disk, where SQLite
+cannot even open its WAL files, the gallery is built in memory from the sidecars
+(``degraded``, read-only) so that ``project info`` and ``gallery list/search`` still work.
+
 Thread safety: one connection (``check_same_thread=False``) behind an ``RLock``; every public
 method takes the lock, so the GUI thread and job worker threads may share one ``Gallery``.
 Sidecar rewrites (tags, rating, ...) happen under the same lock, so two threads changing one
@@ -24,6 +33,7 @@ import re
 import secrets
 import shutil
 import sqlite3
+import stat
 import tempfile
 import threading
 import time
@@ -47,8 +57,8 @@ from genstudio.core.assets import (
     sidecar_name,
     write_sidecar,
 )
-from genstudio.core.atomic import atomic_write_json, is_temp_name
-from genstudio.core.errors import AssetError, GalleryError, ProjectReadOnlyError
+from genstudio.core.atomic import atomic_write_json, is_temp_name, read_json
+from genstudio.core.errors import AssetError, GalleryError, GenStudioError, ProjectReadOnlyError
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +145,11 @@ class ReconcileReport:
 
     ``missing``/``corrupt``/``restored`` list assets whose status changed in this run;
     ``added`` lists assets new to the index (new sidecars and imported sidecar-less files).
-    ``bad_sidecars`` names sidecar files that could not be read (their asset files are kept
-    untouched) and ``messages`` has one line per problem for the user.
+    ``bad_sidecars`` names sidecar files that could not be read or that claim another asset's
+    file (their asset files are kept untouched); ``recovered`` lists assets whose complete
+    sidecar was found in a temp file left by a crash and put in place; ``refused`` names
+    entries of assets/ that are never read (symbolic links, FIFOs, devices); ``messages`` has
+    one line per problem for the user.
     """
 
     added: list[str] = field(default_factory=list)
@@ -144,6 +157,8 @@ class ReconcileReport:
     corrupt: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
     bad_sidecars: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
 
     @property
@@ -159,6 +174,72 @@ class _Row:
     status: str
     fkey: str | None
     skey: str | None
+
+
+@dataclass
+class _Scan:
+    sidecars: dict[str, str] = field(default_factory=dict)  # asset id -> stat key
+    files: dict[str, os.stat_result] = field(default_factory=dict)
+    temp_sidecars: dict[str, list[Path]] = field(default_factory=dict)  # asset id -> temps
+    stale_temps: list[Path] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (name, what it is)
+    tombstones: dict[str, Path] = field(default_factory=dict)  # deletes a kill cut short
+
+
+#: ``.<id>.json.deleted``: written by :meth:`Gallery.delete` before anything is removed.
+_TOMB_RE = re.compile(r"^\.(\d{8}-\d{6}-[0-9a-f]{6})\.json\.deleted$")
+
+
+def _tombstone_name(asset_id: str) -> str:
+    return f".{asset_id}.json.deleted"
+
+
+#: ``.<id>.json.<random>.tmp``: a sidecar being written (or left complete by a crash).
+_TEMP_SIDECAR_RE = re.compile(r"^\.([^.][^/\\]*)\.json\.[0-9a-f]{8}\.tmp$")
+
+
+def _what_special(st: os.stat_result) -> str:
+    if stat.S_ISLNK(st.st_mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(st.st_mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        return "a device"
+    if stat.S_ISSOCK(st.st_mode):
+        return "a socket"
+    return "not a regular file"
+
+
+#: Free bytes under which a failing write is put down to a full disk.
+_FULL_BELOW = 256 * 1024
+
+
+def disk_full(path: Path) -> bool:
+    """True when the disk holding ``path`` has (almost) no space left for us."""
+    try:
+        st = os.statvfs(path)
+    except (OSError, AttributeError):
+        return False
+    return st.f_bavail * st.f_frsize < _FULL_BELOW or (st.f_files > 0 and st.f_favail == 0)
+
+
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_FULL = 5, 6, 8, 13
+_SQLITE_PERM, _SQLITE_CANTOPEN = 3, 14
+
+
+def _db_hint(e: BaseException, root: Path) -> str:
+    """What to do about an SQLite failure, naming its real cause."""
+    code = (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF
+    if code == _SQLITE_FULL or disk_full(root):
+        return "The disk is full: free some space, then open the project again."
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return "Another GenStudio may be using this project: close it there first."
+    if code in (_SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_PERM):
+        return "The project folder or its gallery.sqlite is not writable: check permissions."
+    return (
+        "Close and reopen the project; a damaged index is rebuilt from the asset sidecars, "
+        "so no asset is lost."
+    )
 
 
 def _stat_key(st: os.stat_result) -> str:
@@ -213,11 +294,7 @@ def _db_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(self, *args, **kwargs)
         except sqlite3.Error as e:
-            raise GalleryError(
-                f"The gallery index failed: {e}",
-                hint="Close and reopen the project; a damaged index is rebuilt from the "
-                "asset sidecars, so no asset is lost.",
-            ) from e
+            raise GalleryError(f"The gallery index failed: {e}", hint=_db_hint(e, self.root)) from e
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
@@ -244,6 +321,27 @@ class Gallery:
         self._lock = threading.RLock()
         self._tmp_thumbs: Path | None = None
         self._conn: sqlite3.Connection | None = None
+        #: Why the gallery is read-only although the project is not (the disk is full).
+        self.degraded: str | None = None
+        try:
+            self._open(reconcile)
+        except (GalleryError, sqlite3.Error) as e:
+            if read_only or not disk_full(self.root):
+                raise
+            # Reading must work on a full disk: show the gallery from the sidecars, in
+            # memory, and change nothing until there is space again.
+            self.degraded = (
+                "The disk is full, so the gallery index cannot be updated: the gallery is shown "
+                "from the asset sidecars and cannot be changed until some space is freed."
+            )
+            log.warning("%s (%s)", self.degraded, getattr(e, "message", e))
+            self.read_only = True
+            self.messages = [self.degraded]
+            self._open(reconcile)
+            if self.open_report is not None:
+                self.open_report.added.clear()  # read from the sidecars, not new
+
+    def _open(self, reconcile: bool) -> None:
         self._conn = self._open_index()
         if reconcile:
             try:
@@ -276,9 +374,7 @@ class Gallery:
             code = (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF
             if code not in _CORRUPT_CODES and not isinstance(e, _Damaged):
                 raise GalleryError(
-                    f"The gallery index {path} cannot be opened: {e}",
-                    hint="Another GenStudio may be using this project, or the folder is not "
-                    "writable.",
+                    f"The gallery index {path} cannot be opened: {e}", hint=_db_hint(e, self.root)
                 ) from e
             aside = self._move_aside(path)
             msg = (
@@ -290,7 +386,10 @@ class Gallery:
             try:
                 return self._open_file(path)
             except sqlite3.Error as e2:
-                raise GalleryError(f"The gallery index {path} cannot be created: {e2}") from e2
+                raise GalleryError(
+                    f"The gallery index {path} cannot be created: {e2}",
+                    hint=_db_hint(e2, self.root),
+                ) from e2
 
     def _open_file(self, path: Path) -> sqlite3.Connection:
         if path.exists() and not path.is_file():
@@ -318,11 +417,15 @@ class Gallery:
 
     @staticmethod
     def _create_schema(conn: sqlite3.Connection) -> None:
-        conn.executescript(_SCHEMA)
-        conn.execute(
-            "INSERT OR REPLACE INTO meta(key, value) VALUES('index_version', ?)",
-            (str(INDEX_VERSION),),
-        )
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        if not {"meta", "assets", "asset_tags", "assets_fts"} <= tables:
+            conn.executescript(_SCHEMA)
+        row = conn.execute("SELECT value FROM meta WHERE key='index_version'").fetchone()
+        if row is None or row[0] != str(INDEX_VERSION):  # opening an index writes nothing
+            conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES('index_version', ?)",
+                (str(INDEX_VERSION),),
+            )
 
     @staticmethod
     def _drop_all(conn: sqlite3.Connection) -> None:
@@ -366,6 +469,11 @@ class Gallery:
         conn.execute("COMMIT")
 
     def _check_writable(self) -> None:
+        if self.degraded:
+            raise ProjectReadOnlyError(
+                "The gallery cannot be changed: the disk is full.",
+                hint="Free some disk space, then open the project again.",
+            )
         if self.read_only:
             raise ProjectReadOnlyError(
                 "This project is open read-only; the gallery cannot be changed.",
@@ -427,7 +535,7 @@ class Gallery:
 
     def _stat(self, name: str) -> os.stat_result | None:
         try:
-            return os.stat(self.assets_dir / name)
+            return os.lstat(self.assets_dir / name)  # a planted link is never followed
         except OSError:
             return None
 
@@ -555,6 +663,12 @@ class Gallery:
             if row is None:
                 raise AssetError(f"There is no asset {asset_id!r} in this project.")
             path = self.assets_dir / sidecar_name(asset_id)
+            if path.is_symlink() or (path.exists() and not path.is_file()):
+                raise AssetError(
+                    f"The sidecar {path.name} is not a regular file (a link or a special "
+                    "file); GenStudio does not follow or overwrite it.",
+                    hint="Replace it with the asset's real sidecar, or remove it.",
+                )
             if path.exists():
                 try:
                     rec = read_sidecar(path)  # the sidecar is the truth, not the index
@@ -642,23 +756,39 @@ class Gallery:
                     "Only assets in the trash (or whose file is missing) can be deleted.",
                     hint="Move it to the trash first.",
                 )
-            # Sidecar first: once it is gone the asset no longer exists, whatever happens next.
-            for name in (sidecar_name(asset_id), rec.file):
-                with contextlib.suppress(FileNotFoundError):
-                    (self.assets_dir / name).unlink()
+            # A tombstone first: once it is written the delete is decided, and a kill at any
+            # later moment is finished by the next reconcile (no half-deleted asset shows up
+            # as "missing", no file without its sidecar is imported back).
+            tomb = self.assets_dir / _tombstone_name(asset_id)
+            atomic_write_json(
+                tomb, {"format": "genstudio.delete", "id": asset_id, "file": rec.file}
+            )
             with self._tx() as conn:
-                row = conn.execute("SELECT n FROM assets WHERE id = ?", (asset_id,)).fetchone()
-                if row is not None:
-                    conn.execute("DELETE FROM asset_tags WHERE n = ?", (row[0],))
-                    conn.execute("DELETE FROM assets_fts WHERE rowid = ?", (row[0],))
-                    conn.execute("DELETE FROM assets WHERE n = ?", (row[0],))
-            self._drop_thumbs(asset_id)
+                self._finish_delete(conn, asset_id, rec.file, tomb)
+
+    def _finish_delete(
+        self, conn: sqlite3.Connection, asset_id: str, file: str | None, tomb: Path
+    ) -> None:
+        for name in (sidecar_name(asset_id), file):
+            if name and Path(name).name == name and not name.startswith("."):
+                with contextlib.suppress(FileNotFoundError):
+                    (self.assets_dir / name).unlink()  # a link is removed, never followed
+        row = conn.execute("SELECT n FROM assets WHERE id = ?", (asset_id,)).fetchone()
+        if row is not None:
+            conn.execute("DELETE FROM asset_tags WHERE n = ?", (row[0],))
+            conn.execute("DELETE FROM assets_fts WHERE rowid = ?", (row[0],))
+            conn.execute("DELETE FROM assets WHERE n = ?", (row[0],))
+        with contextlib.suppress(FileNotFoundError):
+            tomb.unlink()
+        self._drop_thumbs(asset_id)
 
     # ------------------------------------------------------------------ rebuild / reconcile
 
     @_db_errors
     def rebuild(self) -> int:
         """Forget the index and read every sidecar again; returns the number of assets."""
+        if self.degraded:
+            self._check_writable()
         with self._lock:
             conn = self._db
             self._drop_all(conn)
@@ -667,16 +797,15 @@ class Gallery:
             self.messages.extend(report.messages)
             return int(conn.execute("SELECT count(*) FROM assets").fetchone()[0])
 
-    def _scan(self) -> tuple[dict[str, str], dict[str, os.stat_result]]:
-        sidecars: dict[str, str] = {}
-        files: dict[str, os.stat_result] = {}
+    def _scan(self) -> _Scan:
+        scan = _Scan()
         folder = self.assets_dir
         try:
             it = os.scandir(folder)
         except FileNotFoundError:
             if not self.read_only:
                 folder.mkdir(parents=True, exist_ok=True)
-            return sidecars, files
+            return scan
         except NotADirectoryError as e:
             raise GalleryError(
                 f"{folder} is not a folder, so the project's assets cannot be read.",
@@ -694,34 +823,54 @@ class Gallery:
             for entry in it:
                 name = entry.name
                 try:
-                    if is_temp_name(name):
-                        st = entry.stat()
-                        if not self.read_only and now - st.st_mtime > STALE_TEMP_S:
-                            os.unlink(entry.path)  # left over from a crash mid-write
-                        continue
-                    if name.startswith(".") or not entry.is_file():
-                        continue
-                    st = entry.stat()
+                    st = entry.stat(follow_symlinks=False)  # never follow a planted link
                 except OSError:
                     continue
+                if is_temp_name(name):
+                    if not stat.S_ISREG(st.st_mode):
+                        continue
+                    m = _TEMP_SIDECAR_RE.match(name)
+                    if m:
+                        scan.temp_sidecars.setdefault(m.group(1), []).append(Path(entry.path))
+                    if now - st.st_mtime > STALE_TEMP_S:
+                        scan.stale_temps.append(Path(entry.path))
+                    continue
+                if name.startswith("."):
+                    m = _TOMB_RE.match(name)
+                    if m and stat.S_ISREG(st.st_mode):
+                        scan.tombstones[m.group(1)] = Path(entry.path)
+                    continue
+                if not stat.S_ISREG(st.st_mode):
+                    if not stat.S_ISDIR(st.st_mode):
+                        scan.refused.append((name, _what_special(st)))
+                    continue
                 if name.endswith("." + SIDECAR_EXT):
-                    sidecars[name[: -len(SIDECAR_EXT) - 1]] = _stat_key(st)
+                    scan.sidecars[name[: -len(SIDECAR_EXT) - 1]] = _stat_key(st)
                 else:
-                    files[name] = st
-        return sidecars, files
+                    scan.files[name] = st
+        return scan
 
     @_db_errors
     def reconcile(self) -> ReconcileReport:
         """Bring the index in line with assets/ (see :class:`ReconcileReport`)."""
         report = ReconcileReport()
         with self._lock:
-            sidecars, files = self._scan()
+            scan = self._scan()
+            sidecars, files = scan.sidecars, scan.files
+            for name, what in scan.refused:
+                report.refused.append(name)
+                report.messages.append(
+                    f"assets/{name} is {what}; GenStudio never follows or reads such entries, "
+                    "so it is not shown. Put the real file into assets/ instead."
+                )
             conn = self._db
             rows = {
                 r[0]: _Row(*r[1:])
                 for r in conn.execute("SELECT id, n, file, sha256, status, fkey, skey FROM assets")
             }
             with self._tx():
+                for asset_id, tomb in scan.tombstones.items():
+                    self._replay_delete(asset_id, tomb, scan, rows, report)
                 for asset_id in sorted(set(sidecars) | set(rows)):
                     row, skey = rows.get(asset_id), sidecars.get(asset_id)
                     if row is not None and skey is not None and skey == row.skey:
@@ -729,16 +878,129 @@ class Gallery:
                         # The common case: nothing changed since the index last looked.
                         if st is not None and row.status == "ok" and row.fkey == _stat_key(st):
                             continue
-                    self._reconcile_one(asset_id, row, skey, files, report)
+                    self._reconcile_one(asset_id, row, skey, files, report, sidecars, rows)
                 referenced = {r[0] for r in conn.execute("SELECT file FROM assets")}
                 for name in sorted(files):
                     stem = name.rsplit(".", 1)[0]
                     if name in referenced or stem in sidecars or stem in rows:
                         continue
+                    temps = scan.temp_sidecars.get(stem)
+                    if temps and self._recover_sidecar(name, files[name], temps, report):
+                        sidecars[stem] = "recovered"
+                        continue
                     self._import_orphan(name, files[name], rows, sidecars, report)
+            if not self.read_only:
+                for tmp in scan.stale_temps:
+                    m = _TEMP_SIDECAR_RE.match(tmp.name)
+                    if (
+                        m
+                        and m.group(1) not in sidecars
+                        and any(n.rsplit(".", 1)[0] == m.group(1) for n in files)
+                    ):
+                        continue  # the only copy of that file's sidecar: keep it
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)  # left over from a crash mid-write
         for m in report.messages:
             log.warning(m)
         return report
+
+    def _replay_delete(
+        self,
+        asset_id: str,
+        tomb: Path,
+        scan: _Scan,
+        rows: dict[str, _Row],
+        report: ReconcileReport,
+    ) -> None:
+        """Finish a delete that a kill cut short (its tombstone is there)."""
+        row = rows.pop(asset_id, None)
+        scan.sidecars.pop(asset_id, None)
+        file = row.file if row is not None else None
+        if file is None:
+            try:
+                doc = read_json(tomb, what="delete record")
+                file = doc.get("file") if isinstance(doc, dict) else None
+            except GenStudioError:
+                file = None
+        if not isinstance(file, str):
+            file = None
+        if file is not None:
+            scan.files.pop(file, None)
+        if self.read_only:
+            return  # not shown; the delete is finished when the project is writable
+        self._finish_delete(self._db, asset_id, file, tomb)
+        report.messages.append(f"The deletion of {asset_id}, cut short by a crash, was finished.")
+
+    def _recover_sidecar(
+        self, name: str, st: os.stat_result, temps: list[Path], report: ReconcileReport
+    ) -> bool:
+        """Put in place the complete sidecar a crash left in ``.<id>.json.<rand>.tmp`` for the
+        asset file ``name`` (add_asset writes it before the file): it must parse, name this
+        id and file, and record the file's sha256. True if the asset is back."""
+        stem = name.rsplit(".", 1)[0]
+        side = self.assets_dir / sidecar_name(stem)
+        try:
+            sha = sha256_file(self.assets_dir / name)
+        except OSError:
+            return False
+        for tmp in sorted(temps, key=lambda t: t.name):
+            try:
+                rec = AssetRecord.from_sidecar(read_json(tmp, what="asset sidecar"))
+            except GenStudioError:
+                continue  # cut off (not from add_asset) or damaged: not this one
+            if rec.id != stem or rec.file != name or rec.sha256 != sha or rec.size != st.st_size:
+                continue
+            if self.read_only:
+                report.messages.append(
+                    f"The sidecar of {name} is in {tmp.name} (left by a crash); it is put in "
+                    "place when the project is opened writable."
+                )
+                rec.status = "ok"
+                self._upsert(self._db, rec, status="ok", fkey=_stat_key(st), skey=None)
+                report.added.append(stem)
+                return True
+            try:
+                os.link(tmp, side)
+            except FileExistsError:
+                return True  # the writer finished meanwhile: the next reconcile reads it
+            except OSError:  # no hard links here (FAT, some network shares)
+                if side.exists():
+                    return True
+                try:
+                    os.replace(tmp, side)
+                except OSError:
+                    continue
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            sst = self._stat(side.name)
+            self._upsert(
+                self._db,
+                rec,
+                status="ok",
+                fkey=_stat_key(st),
+                skey=_stat_key(sst) if sst is not None else None,
+            )
+            report.added.append(stem)
+            report.recovered.append(stem)
+            report.messages.append(
+                f"The sidecar of {name} was found complete in {tmp.name} (a crash happened "
+                "while it was saved) and was put in place; prompt, seed and settings are kept."
+            )
+            return True
+        return False
+
+    def _claimed_by(
+        self, rec: AssetRecord, sidecars: dict[str, str], rows: dict[str, _Row]
+    ) -> str | None:
+        """The other asset that owns ``rec.file``, if any: a file named ``<id>.<ext>`` belongs
+        to asset <id>; otherwise to the asset already indexed with it."""
+        stem = rec.file.rsplit(".", 1)[0]
+        if stem != rec.id and is_asset_id(stem) and (stem in sidecars or stem in rows):
+            return stem
+        row = self._db.execute(
+            "SELECT id FROM assets WHERE file = ? AND id != ?", (rec.file, rec.id)
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def _reconcile_one(
         self,
@@ -747,6 +1009,8 @@ class Gallery:
         skey: str | None,
         files: dict[str, os.stat_result],
         report: ReconcileReport,
+        sidecars: dict[str, str] | None = None,
+        rows: dict[str, _Row] | None = None,
     ) -> None:
         conn = self._db
         rec: AssetRecord | None = None
@@ -755,6 +1019,13 @@ class Gallery:
         if skey is not None and (row is None or row.skey != skey):
             try:
                 rec = read_sidecar(side)
+                owner = self._claimed_by(rec, sidecars or {}, rows or {})
+                if owner is not None:
+                    claimed, rec = rec.file, None
+                    raise AssetError(
+                        f"The asset sidecar {side} claims the file {claimed}, which belongs to "
+                        f"the asset {owner}; the claim is refused."
+                    )
                 doc_changed = True
             except AssetError as e:
                 report.bad_sidecars.append(side.name)
@@ -907,6 +1178,9 @@ class Gallery:
         file, kind, status = row
         if status == "missing" or not _thumbs.is_image_name(file):
             return None
+        src = self._stat(file)
+        if src is None or not stat.S_ISREG(src.st_mode):
+            return None  # a link or special file planted in assets/ is never read
         folder = self._thumbs_dir()
         assert folder is not None
         out = folder / f"{asset_id}_{size}.png"

@@ -15,6 +15,10 @@ Guarantees:
   during it: its ``crashes`` count goes up and it runs again, unless it was running at
   ``MAX_CRASHES`` crashes, in which case it is ``SET_ASIDE`` (kept and shown, never retried
   automatically) so that one poisonous job cannot crash the studio on every start.
+- Outputs come in a fixed order (per seed / index). A job that runs again after a crash or an
+  interruption skips the outputs ``jobs.json`` lists as made instead of writing them twice;
+  the id of the output in flight is chosen and saved before it is written (``next_asset``),
+  so an output that landed just before the kill is counted as made too.
 - Errors are values: a failing generator gives a ``FAILED`` job with a message for the user;
   the worker thread carries on.
 
@@ -43,6 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from genstudio.core.assets import is_asset_id, new_asset_id, read_sidecar
 from genstudio.core.atomic import atomic_write_json, read_json
 from genstudio.core.errors import (
     Cancelled,
@@ -107,6 +112,9 @@ class Job:
     crashes: int = 0  # times the studio stopped while it was running
     created: str = field(default_factory=_now)
     finished: str | None = None
+    #: The asset id the job's next output will get, chosen (and saved) before it is written,
+    #: so a restore can tell whether an output in flight at a crash landed.
+    next_asset: str | None = None
 
     @property
     def active(self) -> bool:
@@ -137,6 +145,11 @@ class Job:
                 crashes=int(d.get("crashes", 0)),
                 created=str(d.get("created") or _now()),
                 finished=None if d.get("finished") is None else str(d["finished"]),
+                next_asset=(
+                    d["next_asset"]
+                    if isinstance(d.get("next_asset"), str) and is_asset_id(d["next_asset"])
+                    else None
+                ),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise JobError(f"Bad job entry in {JOBS_FILE}: {e!r}") from e
@@ -161,6 +174,46 @@ class JobEvent:
     message: str = ""
     preview: bytes | None = None
     asset_id: str | None = None
+
+
+def _output_landed(root: Path, asset_id: str) -> bool:
+    """Whether the asset ``asset_id`` was written into the project at ``root``: its sidecar is
+    there, or its file is (the project writes the complete sidecar before the file, and the
+    gallery recovers it from the temp file if a crash came between)."""
+    assets = root / "assets"
+    try:
+        return (assets / f"{asset_id}.json").exists() or any(assets.glob(f"{asset_id}.*"))
+    except OSError:
+        return False
+
+
+def _recover_in_flight(job: Job, project: Any) -> None:
+    """A job found running: if the output it was writing when the studio stopped landed, it
+    counts as made (it is listed, so the rerun does not write it again)."""
+    nxt = job.next_asset
+    root = Path(project.root)
+    if nxt is not None and nxt not in job.asset_ids and _output_landed(root, nxt):
+        if not (root / "assets" / f"{nxt}.json").exists():
+            # Killed between the file and the sidecar's rename: reconcile puts the complete
+            # temp sidecar in place (opening the gallery reconciles it with the disk).
+            try:
+                getattr(project, "gallery", None)
+            except GenStudioError as e:
+                log.warning("could not reconcile the gallery: %s", e)
+        job.asset_ids.append(nxt)
+        job.next_asset = None
+        log.info("job %s: the output in flight at the crash (%s) was written", job.id, nxt)
+
+
+def _same_output(root: Path, asset_id: str, output: Any) -> bool:
+    """Whether the asset an earlier run wrote at this position is this output (same seed and
+    kind). A sidecar that cannot be read (removed by the user meanwhile) still counts: the
+    job made it once and must not make it again."""
+    try:
+        rec = read_sidecar(root / "assets" / f"{asset_id}.json")
+    except GenStudioError:
+        return True
+    return rec.seed == getattr(output, "seed", None) and rec.kind == getattr(output, "kind", None)
 
 
 class ProjectLike(Protocol):
@@ -197,6 +250,8 @@ class _Entry:
     root: Path
     cancel: threading.Event = field(default_factory=threading.Event)
     interrupted: bool = False  # stopped by shutdown: goes back to the queue, not a crash
+    resume: int = 0  # outputs an earlier (crashed or interrupted) run already wrote
+    emitted: int = 0  # outputs of this run so far
 
 
 class JobRunner:
@@ -335,6 +390,7 @@ class JobRunner:
             if job is None or job.state not in _PERSISTED:
                 continue
             if job.state == JobState.RUNNING:
+                _recover_in_flight(job, project)
                 job.crashes += 1
                 job.progress = 0.0
                 if job.crashes >= MAX_CRASHES:
@@ -449,6 +505,7 @@ class JobRunner:
             job.error = None
             job.finished = None
             job.asset_ids = []
+            job.next_asset = None
             entry.cancel = threading.Event()
             entry.interrupted = False
             # A retried job goes to the end of the list, like a new one.
@@ -579,7 +636,11 @@ class JobRunner:
             job.state = JobState.RUNNING
             job.attempts += 1
             job.progress = 0.0
-            job.message = "Starting..."
+            job.message = "Starting..." if not job.asset_ids else "Resuming..."
+            # Outputs come per seed / index in a fixed order: a rerun skips those already
+            # written (listed in jobs.json) instead of writing them a second time.
+            entry.resume, entry.emitted = len(job.asset_ids), 0
+            job.next_asset = new_asset_id()  # the restore has looked at the previous one
             self._running.add(job.id)
         try:
             self._persist(entry.root)
@@ -661,11 +722,24 @@ class JobRunner:
         )
 
     def _on_output(self, entry: _Entry, output: Any) -> str:
+        with self._cond:
+            index = entry.emitted
+            entry.emitted += 1
+            done = entry.job.asset_ids[index] if index < entry.resume else None
+            wanted = entry.job.next_asset
+        if done is not None and _same_output(entry.root, done, output):
+            log.info(
+                "job %s: output %d was written before (%s); skipped", entry.job.id, index, done
+            )
+            return done
         with self._asset_lock:  # one writer at a time into the project
-            rec = entry.project.add_asset(output, generator=entry.job.spec.generator)
+            rec = entry.project.add_asset(
+                output, generator=entry.job.spec.generator, asset_id=wanted
+            )
         asset_id = str(rec.id)
         with self._cond:
             entry.job.asset_ids.append(asset_id)
+            entry.job.next_asset = new_asset_id()
         self._persist(entry.root)  # so a crash later still knows what this job produced
         self._notify(JobEvent(entry.job.id, "asset", state=JobState.RUNNING, asset_id=asset_id))
         return asset_id

@@ -76,6 +76,16 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+class _QuietFileHandler(logging.handlers.RotatingFileHandler):
+    """The log file is a help, never a failure: a full or read-only disk drops the record
+    silently instead of printing logging's own traceback on the terminal."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging API
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handleError(record)
+
+
 def log_file_path():
     from genstudio.core.settings import data_dir
 
@@ -97,7 +107,7 @@ def setup_logging(*, verbose: bool = False, to_file: bool = True) -> None:
         try:
             path = log_file_path()
             path.parent.mkdir(parents=True, exist_ok=True)
-            fh = logging.handlers.RotatingFileHandler(
+            fh = _QuietFileHandler(
                 path, maxBytes=2_000_000, backupCount=3, encoding="utf-8", errors="backslashreplace"
             )
             fh.setFormatter(

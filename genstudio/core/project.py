@@ -5,13 +5,18 @@ byte-for-byte backup (``project.json.v<N>.bak``). A project whose ``project.json
 understood (damaged, wrong shape, made by a newer GenStudio) opens *read-only*: the user can
 look at the assets, and nothing in the folder is ever rewritten behind their back.
 
-Assets are written file first, then sidecar, then index, each write atomic; see
-:mod:`genstudio.core.assets` and :mod:`genstudio.core.gallery`.
+An asset is written in this order: its complete sidecar to a temp file (fsynced), the asset
+file (atomic), the sidecar renamed into place, then the index. A kill at any moment leaves
+either nothing visible or a file whose whole sidecar is in ``.<id>.json.<rand>.tmp``, which
+the gallery's reconcile puts in place. Text that cannot be stored (lone surrogates, what Python
+makes of invalid UTF-8) is refused before anything is written. See :mod:`genstudio.core.assets`
+and :mod:`genstudio.core.gallery`.
 """
 
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import logging
 import os
@@ -29,10 +34,16 @@ from genstudio.core.assets import (
     new_asset_id,
     now_iso,
     sha256_bytes,
+    sidecar_bytes,
     sidecar_name,
-    write_sidecar,
 )
-from genstudio.core.atomic import atomic_write_bytes, atomic_write_json, read_json
+from genstudio.core.atomic import (
+    atomic_write_bytes,
+    atomic_write_json,
+    read_json,
+    write_error,
+    write_temp,
+)
 from genstudio.core.errors import AssetError, GenStudioError, ProjectError, ProjectReadOnlyError
 from genstudio.core.gallery import Gallery
 
@@ -124,6 +135,74 @@ def validate_doc(doc: Any) -> None:
         raise ProjectError("project.json field 'modified' must be text.")
 
 
+def _commit_sidecar(tmp: Path, side: Path, data: bytes) -> None:
+    """Rename the temp sidecar into place. Another process's reconcile may have recovered it
+    meanwhile (hard link + unlink): then the sidecar is already there with these bytes."""
+    try:
+        os.replace(tmp, side)
+    except FileNotFoundError as e:
+        try:
+            same = side.read_bytes() == data
+        except OSError:
+            same = False
+        if not same:
+            raise write_error(side, e) from e
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise write_error(side, e) from e
+    else:
+        tmp.unlink(missing_ok=True)  # still there only if it was a hard link of the sidecar
+    if os.name != "posix":
+        return
+    fd = os.open(side.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+#: Longest project name (characters) and folder-name component (bytes, as most disks allow).
+MAX_NAME_LEN = 255
+_NAME_MAX_BYTES = 255
+
+
+def check_project_name(name: Any) -> str:
+    """ProjectError for a name that cannot be a project name (not text, too long, or holding
+    bytes that are not valid UTF-8 - Python turns those into lone surrogates)."""
+    if not isinstance(name, str):
+        raise ProjectError(f"A project name must be text, not {type(name).__name__}.")
+    if len(name) > MAX_NAME_LEN:
+        raise ProjectError(
+            f"The project name is {len(name)} characters long; at most {MAX_NAME_LEN} fit.",
+            hint="Choose a shorter name.",
+        )
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ProjectError(
+            "The project name holds bytes that are not valid UTF-8 text.",
+            hint="Type the name again (check the terminal's encoding).",
+        ) from e
+    if any(ord(c) < 32 for c in name):
+        raise ProjectError(
+            "The project name holds control characters.", hint="Use letters, digits, spaces."
+        )
+    return name
+
+
+def _check_folder_path(root: Path) -> None:
+    for part in root.parts:
+        n = len(os.fsencode(part))
+        if n > _NAME_MAX_BYTES:
+            raise ProjectError(
+                f"The folder name '{part[:40]}...' is {n} bytes long; disks allow at most "
+                f"{_NAME_MAX_BYTES}.",
+                hint="Choose a shorter folder name.",
+            )
+    if "\0" in str(root):
+        raise ProjectError("The folder path holds a NUL character.", hint="Choose another path.")
+
+
 # --------------------------------------------------------------------------- project
 
 
@@ -175,12 +254,21 @@ class Project:
     @classmethod
     def create(cls, root: Path | str, name: str | None = None) -> Project:
         root = Path(root).expanduser().absolute()
-        if root.exists() and not root.is_dir():
-            raise ProjectError(f"{root} is a file, not a folder.", hint="Choose another place.")
-        if (root / PROJECT_FILE).exists():
+        _check_folder_path(root)
+        if name is not None:
+            check_project_name(name)
+        try:
+            if root.exists() and not root.is_dir():
+                raise ProjectError(f"{root} is a file, not a folder.", hint="Choose another place.")
+            if (root / PROJECT_FILE).exists():
+                raise ProjectError(
+                    f"There is already a project at {root}.", hint="Open it instead of creating it."
+                )
+        except OSError as e:
             raise ProjectError(
-                f"There is already a project at {root}.", hint="Open it instead of creating it."
-            )
+                f"Cannot create a project at {root}: {e.strerror or e}",
+                hint="Choose another place.",
+            ) from e
         try:
             if root.is_dir() and any(root.iterdir()):
                 raise ProjectError(
@@ -192,7 +280,9 @@ class Project:
             raise ProjectError(f"Cannot create a project at {root}: permission denied.") from e
         except OSError as e:
             raise ProjectError(f"Cannot create a project at {root}: {e.strerror or e}") from e
-        name = (name or root.name or "Untitled").strip() or "Untitled"
+        if name is None:  # from the folder name, which may hold bytes that are not UTF-8
+            name = os.fsencode(root.name).decode("utf-8", "replace")[:MAX_NAME_LEN]
+        name = name.strip() or "Untitled"
         now = now_iso()
         proj = cls(root=root, name=name, id=secrets.token_hex(8), created=now, modified=now)
         # project.json first: a crash after this leaves a project with missing subfolders,
@@ -205,9 +295,14 @@ class Project:
     @classmethod
     def open(cls, root: Path | str) -> Project:
         root = Path(root).expanduser().absolute()
-        if not root.exists():
-            raise ProjectError(f"There is no folder {root}.")
-        if not root.is_dir():
+        _check_folder_path(root)
+        try:
+            is_dir = root.is_dir()
+            if not is_dir and not root.exists():
+                raise ProjectError(f"There is no folder {root}.", hint="Check the path.")
+        except OSError as e:
+            raise ProjectError(f"The folder {root} cannot be read: {e.strerror or e}") from e
+        if not is_dir:
             raise ProjectError(f"{root} is a file, not a project folder.")
         pf = root / PROJECT_FILE
         try:
@@ -262,7 +357,14 @@ class Project:
             proj.read_only_reason = f"The folder {root} is not writable."
             return proj
         if migrated_from is not None:
-            proj._backup_and_write(pf, migrated_from)
+            try:
+                proj._backup_and_write(pf, migrated_from)
+            except (GenStudioError, OSError) as e:  # e.g. a full disk: still readable
+                msg = e.message if isinstance(e, GenStudioError) else str(e)
+                return cls._read_only(
+                    root,
+                    f"The project's upgrade to schema {SCHEMA_VERSION} could not be saved: {msg}",
+                )
         proj._make_dirs()
         return proj
 
@@ -314,6 +416,11 @@ class Project:
             try:
                 p.mkdir(exist_ok=True)
             except OSError as e:
+                if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                    # Reading the project needs no new folder: the write that needs it will
+                    # fail with a disk-full message of its own.
+                    log.warning("cannot create %s (the disk is full)", p)
+                    continue
                 raise ProjectError(f"Cannot create {p}: {e.strerror or e}") from e
 
     def to_doc(self) -> dict[str, Any]:
@@ -347,6 +454,7 @@ class Project:
         self._check_writable()
         if not isinstance(self.name, str) or not self.name.strip():
             raise ProjectError("A project needs a name.")
+        check_project_name(self.name)
         try:
             json.dumps(self.meta, allow_nan=False)
         except (TypeError, ValueError) as e:
@@ -385,11 +493,14 @@ class Project:
         parent: str | None = None,
         extra: dict[str, Any] | None = None,
         name_hint: str | None = None,
+        asset_id: str | None = None,
     ) -> AssetRecord:
-        """Store a new asset: file, then sidecar (both atomic), then the index.
+        """Store a new asset: sidecar (as a temp file), file, sidecar in place, then the index.
 
         Fields come from ``output`` (a generator ``Output``) unless given as keywords.
         ``name_hint`` is kept in ``extra["name_hint"]``; the file itself is ``<id>.<ext>``.
+        ``asset_id`` asks for that id (the job runner picks it in advance, so a restarted job
+        knows whether its output landed); a new one is chosen if it is taken.
         """
         self._check_writable()
         if output is not None:
@@ -422,22 +533,35 @@ class Project:
             name_hint,
         )
         ext = rec.file
+        sidecar_bytes(rec)  # a field that cannot be stored is an error before any write
         gallery = self.gallery
         # The gallery lock keeps reconcile (another thread) from taking the file for an orphan
-        # between the two writes.
+        # between the writes.
         with self._lock, gallery._lock:
-            asset_id = new_asset_id()
-            while (self.assets_dir / sidecar_name(asset_id)).exists() or (
-                self.assets_dir / f"{asset_id}.{ext}"
-            ).exists():
+            if asset_id is not None and not (isinstance(asset_id, str) and is_asset_id(asset_id)):
+                raise AssetError(f"{asset_id!r} is not an asset id.")
+            if asset_id is None or self._id_taken(asset_id, ext):
                 asset_id = new_asset_id()
+                while self._id_taken(asset_id, ext):
+                    asset_id = new_asset_id()
             rec.id = asset_id
             rec.file = f"{asset_id}.{ext}"
             file_path = self.assets_dir / rec.file
-            atomic_write_bytes(file_path, blob)
+            side = self.assets_dir / sidecar_name(asset_id)
+            side_data = sidecar_bytes(rec)
+            # Write order, so that a kill at any moment loses nothing: (1) the complete sidecar
+            # as a temp file (fsynced), (2) the asset file (atomic), (3) the sidecar renamed into
+            # place. Killed after (2), the asset file exists and its whole sidecar sits in
+            # ``.<id>.json.<rand>.tmp``: reconcile recovers it (never imports the file bare).
+            side_tmp = write_temp(side, side_data)
             try:
-                write_sidecar(self.assets_dir / sidecar_name(asset_id), rec)
-            except GenStudioError:
+                atomic_write_bytes(file_path, blob)
+            except BaseException:
+                side_tmp.unlink(missing_ok=True)
+                raise
+            try:
+                _commit_sidecar(side_tmp, side, side_data)
+            except BaseException:
                 file_path.unlink(missing_ok=True)  # never leave a file without its sidecar
                 raise
             try:
@@ -446,6 +570,12 @@ class Project:
                 # The asset exists (its sidecar is written); the next reconcile indexes it.
                 log.warning("asset %s written but not indexed: %s", asset_id, e)
         return rec
+
+    def _id_taken(self, asset_id: str, ext: str) -> bool:
+        return any(
+            os.path.lexists(self.assets_dir / n)
+            for n in (sidecar_name(asset_id), f"{asset_id}.{ext}")
+        )
 
     def _new_record(
         self,

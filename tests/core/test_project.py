@@ -202,30 +202,40 @@ def test_newer_schema_opens_read_only_and_is_never_rewritten(tmp_path):
     assert not (tmp_path / "p" / "cache" / "thumbs").exists()
 
 
-def test_add_asset_writes_file_then_sidecar_then_index(proj, monkeypatch):
+def test_add_asset_writes_temp_sidecar_then_file_then_sidecar_then_index(proj, monkeypatch):
+    # The complete sidecar exists (as a temp file) before the asset file lands, so a kill
+    # between the two never leaves a file without its prompt and seed (issue 11, defect 4).
     order = []
-    real_bytes, real_sidecar, real_add = (
+    real_temp, real_bytes, real_commit, real_add = (
+        project_mod.write_temp,
         project_mod.atomic_write_bytes,
-        project_mod.write_sidecar,
+        project_mod._commit_sidecar,
         Gallery.add,
     )
 
+    def wt(path, data):
+        order.append(("temp sidecar", path.name))
+        return real_temp(path, data)
+
     def wb(path, data):
+        temps = [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+        assert any(".json." in p.name for p in temps), "the sidecar must be written first"
         order.append(("file", path.name))
         real_bytes(path, data)
 
-    def ws(path, rec):
-        assert (path.parent / rec.file).exists(), "file must exist before its sidecar"
+    def ws(tmp, path, data):
+        assert (path.parent / f"{path.stem}.png").exists(), "file before the sidecar's rename"
         order.append(("sidecar", path.name))
-        real_sidecar(path, rec)
+        real_commit(tmp, path, data)
 
     def add(self, rec):
         assert (self.assets_dir / f"{rec.id}.json").exists(), "sidecar must exist first"
         order.append(("index", rec.id))
         real_add(self, rec)
 
+    monkeypatch.setattr(project_mod, "write_temp", wt)
     monkeypatch.setattr(project_mod, "atomic_write_bytes", wb)
-    monkeypatch.setattr(project_mod, "write_sidecar", ws)
+    monkeypatch.setattr(project_mod, "_commit_sidecar", ws)
     monkeypatch.setattr(Gallery, "add", add)
     data = png()
     rec = proj.add_asset(
@@ -238,7 +248,7 @@ def test_add_asset_writes_file_then_sidecar_then_index(proj, monkeypatch):
         model_id="tiny",
         model_sha256="b" * 64,
     )
-    assert [o[0] for o in order] == ["file", "sidecar", "index"]
+    assert [o[0] for o in order] == ["temp sidecar", "file", "sidecar", "index"]
     assert is_asset_id(rec.id) and rec.file == f"{rec.id}.png"
     path = proj.asset_path(rec)
     assert path.read_bytes() == data
@@ -299,13 +309,21 @@ def test_add_asset_rejects_bad_input_and_writes_nothing(proj, kwargs, needle):
     assert proj.gallery.count() == 0
 
 
-def test_a_failed_sidecar_write_leaves_no_orphan_file(proj, monkeypatch):
-    def fail(path, rec):
+@pytest.mark.parametrize("step", ["write_temp", "atomic_write_bytes", "_commit_sidecar"])
+def test_a_failed_write_leaves_no_orphan_file(proj, monkeypatch, step):
+    real = getattr(project_mod, step)
+    calls = []
+
+    def fail(*args):
+        calls.append(args)
+        if step == "_commit_sidecar":  # the temp sidecar is there: fail like os.replace would
+            args[0].unlink()
         raise GenStudioError("Could not write: disk full")
 
-    monkeypatch.setattr(project_mod, "write_sidecar", fail)
+    monkeypatch.setattr(project_mod, step, fail)
     with pytest.raises(GenStudioError, match="disk full"):
         proj.add_asset(kind="image", data=png(), ext="png", generator="g", params={})
+    assert calls and real is not fail
     assert list(proj.assets_dir.iterdir()) == []
     assert proj.gallery.count() == 0
 

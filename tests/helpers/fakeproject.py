@@ -36,11 +36,13 @@ class FakeProject:
         self.fail_next_add: Exception | None = None
         self._lock = threading.Lock()
 
-    def add_asset(self, output: Any = None, *, generator: str, **_: Any) -> FakeRecord:
+    def add_asset(
+        self, output: Any = None, *, generator: str, asset_id: str | None = None, **_: Any
+    ) -> FakeRecord:
         if self.fail_next_add is not None:
             e, self.fail_next_add = self.fail_next_add, None
             raise e
-        asset_id = secrets.token_hex(6)
+        asset_id = asset_id or secrets.token_hex(6)
         name = f"{asset_id}.{output.ext}"
         atomic_write_bytes(self.assets_dir / name, output.data)
         rec = FakeRecord(
