@@ -190,6 +190,19 @@ def check_project_name(name: Any) -> str:
     return name
 
 
+def _create_hint(e: OSError) -> str:
+    """What to do when a folder cannot be made, by the real cause."""
+    if e.errno == errno.EROFS:
+        return "The drive is read-only: choose a folder on a writable drive."
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "The disk is full: free some space, or choose another drive."
+    if e.errno == errno.ENOTDIR:
+        return "A part of the path is a file, not a folder: choose another place."
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return "Choose a folder you may write to."
+    return "Choose another place."
+
+
 def _check_folder_path(root: Path) -> None:
     for part in root.parts:
         n = len(os.fsencode(part))
@@ -277,9 +290,15 @@ class Project:
                 )
             root.mkdir(parents=True, exist_ok=True)
         except PermissionError as e:
-            raise ProjectError(f"Cannot create a project at {root}: permission denied.") from e
+            raise ProjectError(
+                f"Cannot create a project at {root}: permission denied.",
+                hint="Choose a folder you may write to.",
+            ) from e
         except OSError as e:
-            raise ProjectError(f"Cannot create a project at {root}: {e.strerror or e}") from e
+            raise ProjectError(
+                f"Cannot create a project at {root}: {e.strerror or e}",
+                hint=_create_hint(e),
+            ) from e
         if name is None:  # from the folder name, which may hold bytes that are not UTF-8
             name = os.fsencode(root.name).decode("utf-8", "replace")[:MAX_NAME_LEN]
         name = name.strip() or "Untitled"
@@ -303,7 +322,10 @@ class Project:
         except OSError as e:
             raise ProjectError(f"The folder {root} cannot be read: {e.strerror or e}") from e
         if not is_dir:
-            raise ProjectError(f"{root} is a file, not a project folder.")
+            raise ProjectError(
+                f"{root} is a file, not a project folder.",
+                hint="Give the project's folder (the one that holds project.json).",
+            )
         pf = root / PROJECT_FILE
         try:
             has_file = pf.exists()
@@ -421,7 +443,9 @@ class Project:
                     # fail with a disk-full message of its own.
                     log.warning("cannot create %s (the disk is full)", p)
                     continue
-                raise ProjectError(f"Cannot create {p}: {e.strerror or e}") from e
+                raise ProjectError(
+                    f"Cannot create {p}: {e.strerror or e}", hint=_create_hint(e)
+                ) from e
 
     def to_doc(self) -> dict[str, Any]:
         return {
