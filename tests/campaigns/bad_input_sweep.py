@@ -333,7 +333,20 @@ def disk_cases(d: Path) -> list[tuple[str, str, list[str]]]:
         ("project new on a read-only drive", "ro,size=1m", ["project", "new", "{M}/P"]),
         ("out on a full drive", "size=8k", [*sp, "--out", "{M}/out"]),
         ("project new on a full drive", "size=8k", ["project", "new", "{M}/P"]),
+        # an existing project with an asset on a drive that then fills up
+        ("project info on a full drive", "size=2m", ["project", "info", "{M}/P"]),
+        ("gallery list on a full drive", "size=2m", ["gallery", "list", "{M}/P"]),
+        ("gallery search on a full drive", "size=2m", ["gallery", "search", "{M}/P", "knight"]),
+        (
+            "generate into a project on a full drive",
+            "size=2m",
+            [*sp, "--out", "{M}/o2", "--project", "{M}/P"],
+        ),
     ]
+
+
+#: disk cases that read: they must succeed (reading needs no free space)
+READS = ("project info", "gallery list", "gallery search")
 
 
 def run_case(case: Case, env: dict[str, str]) -> Result:
@@ -408,12 +421,32 @@ def main(argv: list[str] | None = None) -> int:
                 if not mounted:
                     skipped.append(f"{name}: needs root to mount a tmpfs")
                     continue
-                if "size=8k" in opts:  # fill it
+                if "size=2m" in opts:  # a project with an asset first
+                    for pre in (
+                        ["project", "new", f"{mnt}/P"],
+                        ["generate", "sprite", "--prompt", "knight", "--out", f"{mnt}/o"]
+                        + ["--project", f"{mnt}/P"],
+                    ):
+                        subprocess.run(
+                            [sys.executable, "-m", "genstudio", *pre],
+                            capture_output=True,
+                            env=env,
+                            cwd=ROOT,
+                            timeout=TIMEOUT_S,
+                        )
+                if "size=8k" in opts or "size=2m" in opts:  # fill it
                     with contextlib.suppress(OSError), open(mnt / "filler", "wb") as fh:
                         while True:
                             fh.write(b"\0" * 4096)
                             fh.flush()
-                r = run_case(Case(name, [x.replace("{M}", str(mnt)) for x in args]), env)
+                reads = name.startswith(READS)
+                case = Case(
+                    name,
+                    [x.replace("{M}", str(mnt)) for x in args],
+                    expect_ok=reads,
+                    must_say="1 assets" if "gallery list" in name else "",
+                )
+                r = run_case(case, env)
             results.append(r)
             print(f"[disk] {'ok  ' if r.ok else 'FAIL'} {name} ({r.seconds:.1f} s) {r.why}")
     report = {
