@@ -280,3 +280,13 @@ def test_tiny_rle_bmp_declaring_megapixels_is_refused_from_its_header(monkeypatc
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decode)
     with pytest.raises(InvalidParamsError, match="RLE-compressed"):
         open_image(data)  # refused from the header
+
+
+def test_tiny_midi_declaring_thousands_of_bars_is_refused():
+    """Fuzz finding (midi): 144 bytes declaring 18,562 bars made `--mode drums` write 232,000
+    notes (seconds of CPU). The bound on bars is derived from the file before anything is built."""
+    repro = Path(__file__).parents[1] / "campaigns" / "fuzz_repro" / "midi"
+    data = (repro / "144_bytes_18562_bars.mid").read_bytes()
+    assert len(data) == 144
+    with pytest.raises(MidiFileError, match="18,562 bars long"):
+        midi.read_midi(data)
