@@ -334,7 +334,12 @@ def run_generator_to_dir(
 
         project = Project.open(project_path)
 
+    notes: list[str] = []
+
     def emit(o: Output) -> str:
+        how = str(o.extra.get("renderer") or "")
+        if how.startswith("synth (") and how[7:-1] not in notes:  # a SoundFont was not usable
+            notes.append(how[7:-1])
         asset_id = ""
         if project is not None:
             asset_id = project.add_asset(o, generator=generator).id
@@ -356,6 +361,8 @@ def run_generator_to_dir(
         print(file=sys.stderr)
         if project is not None:
             project.close()
+    for note in notes:  # on its own line, after the progress line
+        print(f"note: {_safe_text(note)}", file=sys.stderr)
     return written
 
 
@@ -1009,7 +1016,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _is_control(o: int) -> bool:
-    return o < 0x20 or 0x7F <= o < 0xA0 or 0xD800 <= o < 0xE000 or o in (0x2028, 0x2029)
+    from genstudio.core.logs import is_control
+
+    return is_control(o)
 
 
 def _safe_text(value: str, *, keep_newlines: bool = False) -> str:

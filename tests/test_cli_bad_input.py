@@ -155,4 +155,26 @@ def test_random_bytes_soundfont_says_it_falls_back(tmp_path, capsys):
         + ["--out", str(tmp_path / "o")],
     )
     assert code == 0
-    assert "not a SoundFont" in err and "using the built-in synth" in err
+    # a line of its own after the progress line (not only a log line inside it)
+    notes = [ln for ln in err.splitlines() if ln.startswith("note: ")]
+    assert notes and "not a SoundFont" in notes[0] and "using the built-in synth" in notes[0]
+
+
+def test_models_check_on_a_device_or_a_file_says_it_is_not_a_folder(tmp_path, capsys):
+    f = tmp_path / "f.sf2"
+    f.write_bytes(b"x")
+    for path in ("/dev/zero", str(f)):
+        code, _, err = _run(capsys, ["models", "check", path])
+        assert code == 2 and "is not a folder" in err and "does not exist" not in err
+
+
+def test_log_lines_on_the_terminal_escape_control_characters(capsys):
+    from genstudio.core.logs import _StderrHandler
+
+    h = _StderrHandler()
+    rec = logging.LogRecord(
+        "genstudio.x", logging.WARNING, __file__, 1, "%s", ("z\x1b]0;X\x07\u202e",), None
+    )
+    text = h.format(rec)
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "\\x1b" in text and "\\u202e" in text

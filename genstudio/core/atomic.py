@@ -177,6 +177,15 @@ def read_file_bytes(
             hint="Check the file's and its folder's permissions.",
         ) from e
     except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        try:  # a socket cannot be opened at all (ENXIO): say what it is, as for a FIFO
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):
+            mode = None
+        if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            raise error(
+                f"The {what} {path} is not a regular file (it is a {_file_type(mode)}).",
+                hint=f"Choose a {what} saved on disk.",
+            ) from e
         why = getattr(e, "strerror", None) or e
         raise error(f"The {what} {path} cannot be read: {why}", hint=_CHECK) from e
     try:

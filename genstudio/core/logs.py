@@ -75,6 +75,31 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def stream(self, _value) -> None:  # noqa: ANN001
         pass
 
+    def format(self, record: logging.LogRecord) -> str:
+        # names and prompts in messages come from files anyone can edit: control characters
+        # and terminal escape sequences are shown escaped, never sent to the terminal
+        return "".join(
+            c
+            if c in "\n\t" or not is_control(ord(c))
+            else f"\\x{ord(c):02x}"
+            if ord(c) < 0x100
+            else f"\\u{ord(c):04x}"
+            for c in super().format(record)
+        )
+
+
+def is_control(o: int) -> bool:
+    """A code point that must not reach a terminal raw: C0/C1 controls (ESC, CSI, BEL ...), lone
+    surrogates, line/paragraph separators and the bidirectional overrides that reorder text."""
+    return (
+        o < 0x20
+        or 0x7F <= o < 0xA0
+        or 0xD800 <= o < 0xE000
+        or o in (0x2028, 0x2029)
+        or 0x202A <= o <= 0x202E
+        or 0x2066 <= o <= 0x2069
+    )
+
 
 class _QuietFileHandler(logging.handlers.RotatingFileHandler):
     """The log file is a help, never a failure: a full or read-only disk drops the record

@@ -927,8 +927,9 @@ def load_pack(root: str | os.PathLike[str], *, verify: bool = True) -> ModelPack
     """
     root = Path(root)
     if not root.is_dir():
+        exists = os.path.lexists(root)
         raise ModelPackError(
-            f"Model pack folder {root} does not exist.",
+            f"{root} is not a folder." if exists else f"Model pack folder {root} does not exist.",
             hint="Check the path: a model pack is a folder with a model.json.",
         )
     root_dir = root.resolve()

@@ -57,8 +57,18 @@ def _targets() -> list[str]:
 def run_target(name: str, args: argparse.Namespace) -> dict[str, Any]:
     work = args.workdir / name
     corpus, artifacts, findings = work / "corpus", work / "artifacts", work / "findings"
+    # a report counts this run's findings only: an earlier run's (in a reused --workdir) are
+    # moved aside, and replayed as corpus like every other input
+    earlier = work / f"earlier-{time.strftime('%Y%m%dT%H%M%S')}"
+    for d in (artifacts, findings):
+        if d.is_dir() and any(d.iterdir()):
+            earlier.mkdir(parents=True, exist_ok=True)
+            d.rename(earlier / d.name)
     for d in (corpus, artifacts, findings):
         d.mkdir(parents=True, exist_ok=True)
+    for old in earlier.glob("*/*") if earlier.is_dir() else ():
+        if old.is_file() and old.suffix != ".json":
+            shutil.copy(old, corpus / f"earlier-{old.name}")
     log_path = work / "fuzz.log"
     cpu = wall = 0.0
     peak_kb = 0

@@ -290,3 +290,36 @@ def test_tiny_midi_declaring_thousands_of_bars_is_refused():
     assert len(data) == 144
     with pytest.raises(MidiFileError, match="18,562 bars long"):
         midi.read_midi(data)
+
+
+def test_a_socket_is_named_as_such(tmp_path):
+    import socket
+
+    path = tmp_path / "sock.gpl"
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.bind(str(path))
+        with pytest.raises(GenStudioError, match="it is a socket"):
+            palettes.read_palette(path)
+        with pytest.raises(GenStudioError, match="it is a socket"):
+            midi.read_midi(path)
+    finally:
+        s.close()
+
+
+def test_model_modes_refuse_clips_longer_than_they_can_read(tmp_path, capsys):
+    """Outside probe: a 32 KB clip of 4,090 bars kept --mode variations busy for 22 s (the
+    model reads every bar); the model modes take clips of up to 256 bars."""
+    from genstudio import cli
+    from genstudio.generators.music import score as sc
+    from genstudio.generators.music import tokens as tk
+
+    s = sc.Score(tracks=tk.style_tracks("folk"), tempo=120.0, time_signature=(4, 4), key=None)
+    notes = [sc.Note(i * 1920, 60 + i % 5, 480, 90, 0) for i in range(300)]
+    path = tmp_path / "long.mid"
+    path.write_bytes(midi.midi_bytes(s.with_notes(notes)))
+    for mode in ("variations", "continue"):
+        argv = ["generate", "music", "--mode", mode, "--input", str(path), "--out", str(tmp_path)]
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "300 bars long" in err and "up to 256 bars" in err

@@ -127,6 +127,21 @@ def fit_to_style(score: sc.Score, style: str) -> sc.Score:
     return replace(score, tracks=tk.style_tracks(style), notes=sorted(notes))
 
 
+#: Longest clip the model modes (continue, variations, interpolate) take: the model reads every
+#: bar of it, so the work grows with its length (a 4,090-bar clip took minutes in variations).
+MAX_MODEL_CLIP_BARS = sc.BARS_RANGE[1]
+
+
+def _check_clip_length(clip: sc.Score, mode: str) -> None:
+    if clip.n_bars > MAX_MODEL_CLIP_BARS:
+        raise InvalidParamsError(
+            f"The clip is {clip.n_bars:,} bars long; {mode} works on clips of up to "
+            f"{MAX_MODEL_CLIP_BARS} bars.",
+            hint="Cut the part you want into a shorter clip in a MIDI editor (Drums takes "
+            "longer clips).",
+        )
+
+
 def read_clip(path: str) -> sc.Score:
     from genstudio.generators.music import midi
 
@@ -172,6 +187,7 @@ class MusicGenerator(Generator):
                 seq, info["seam"] = self._close_loop(model, seq, p, seed, cancel)
             return self._score(seq, p.tempo, key, ts), info
         clip = read_clip(p.inputs[0])
+        _check_clip_length(clip, p.mode)
         style = _style_of(clip, p.style)
         clip = fit_to_style(clip, style)
         key = clip.key or _estimate_key(clip)
@@ -196,7 +212,9 @@ class MusicGenerator(Generator):
         elif p.mode == "variations":
             seq = self._vary(model, seq, p, seed, cancel)
         elif p.mode == "interpolate":
-            other = fit_to_style(read_clip(p.inputs[1]), style)
+            second = read_clip(p.inputs[1])
+            _check_clip_length(second, p.mode)
+            other = fit_to_style(second, style)
             seq, info["bridge_logprob"] = self._bridge(model, seq, other, style, p, seed, cancel)
         return self._score(seq, clip.tempo, key, clip.time_signature), info
 

@@ -945,11 +945,11 @@ class ImagesPanel(ResultsPanel):
                 gone.append(f"init image {s.init}")
             elif self.set_init_path(s.init):
                 if s.mask:
-                    mask = QImage(s.mask) if Path(s.mask).is_file() else QImage()
-                    if mask.isNull():
+                    loaded, _why = load_image(s.mask)  # the one safe reader, as for the init
+                    if loaded is None:
                         gone.append(f"mask {s.mask}")
                     else:
-                        self.canvas.load_mask(mask)
+                        self.canvas.load_mask(loaded.image)
         else:
             self.clear_init()
         if s.model != state.BUILTIN and not Path(s.model).is_dir():
