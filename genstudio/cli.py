@@ -19,6 +19,7 @@ from typing import Any
 
 from genstudio import __version__
 from genstudio.core.errors import GenStudioError
+from genstudio.core.logs import is_control as _is_control
 
 log = logging.getLogger("genstudio")
 
@@ -1013,12 +1014,6 @@ def build_parser() -> argparse.ArgumentParser:
     mc.add_argument("path", type=Path)
     mc.set_defaults(func=cmd_models_check)
     return p
-
-
-def _is_control(o: int) -> bool:
-    from genstudio.core.logs import is_control
-
-    return is_control(o)
 
 
 def _safe_text(value: str, *, keep_newlines: bool = False) -> str:

@@ -99,9 +99,7 @@ def test_dropped_files_are_imported_or_offered_to_the_panel(test_mode, window, t
     mid = tmp_path / "theme.mid"
     track = b"\x00\x90\x3c\x64\x60\x80\x3c\x00\x00\xff\x2f\x00"
     mid.write_bytes(
-        b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60MTrk"
-        + len(track).to_bytes(4, "big")
-        + track
+        b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60MTrk" + len(track).to_bytes(4, "big") + track
     )
     odd = tmp_path / "notes.docx"
     odd.write_bytes(b"x")
