@@ -1012,7 +1012,12 @@ def find_packs(
         candidates = (
             [r]
             if os.path.lexists(r / PACK_FILE)
-            else sorted(p for p in r.iterdir() if p.is_dir() and os.path.lexists(p / PACK_FILE))
+            else sorted(
+                p
+                for p in r.iterdir()
+                # a dot folder is a pack being written (.<name>.partial) or a kept old one
+                if not p.name.startswith(".") and p.is_dir() and os.path.lexists(p / PACK_FILE)
+            )
         )
         for folder in candidates:
             try:

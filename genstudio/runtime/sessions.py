@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -170,6 +171,7 @@ class SessionCache:
         self._lock = threading.Lock()
         self._sessions: dict[tuple[str, str], tuple[Any, str, str | None]] = {}
         self.fallback_message: str | None = None  # the latest one, for the status bar
+        self._unload_hooks: list[Callable[[str | None], None]] = []
 
     def _settings(self) -> tuple[int | None, tuple[str, ...]]:
         threads, prefer = self._threads, self._prefer
@@ -189,7 +191,9 @@ class SessionCache:
         """``threads``: intra-op threads for this model (e.g. 1 for a tiny step-by-step model,
         where a second thread only adds hand-off latency); default: the settings'."""
         path = pack.onnx_path(name)
-        key = (pack.id, str(path.resolve()) + (f"#t{threads}" if threads else ""))
+        # the file's hash is in the key: a pack retrained in place gets a fresh session
+        digest = pack.files.get(path.relative_to(pack.root).as_posix(), {}).get("sha256", "")
+        key = (pack.id, f"{path.resolve()}#{digest}" + (f"#t{threads}" if threads else ""))
         with self._lock:
             hit = self._sessions.get(key)
             if hit is not None:
@@ -221,6 +225,15 @@ class SessionCache:
         with self._lock:
             for key in [k for k in self._sessions if pack_id is None or k[0] == pack_id]:
                 del self._sessions[key]
+            hooks = list(self._unload_hooks)
+        for hook in hooks:  # e.g. the music sampler forgets its model objects
+            hook(pack_id)
+
+    def on_unload(self, hook: Callable[[str | None], None]) -> None:
+        """Call ``hook(pack_id)`` after sessions are unloaded (holders of models drop them)."""
+        with self._lock:
+            if hook not in self._unload_hooks:
+                self._unload_hooks.append(hook)
 
     def loaded(self) -> list[str]:
         """Ids of the packs that have at least one session loaded."""

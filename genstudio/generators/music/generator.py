@@ -29,6 +29,8 @@ from genstudio.generators.music import score as sc
 
 MODES = ("generate", "continue", "variations", "interpolate", "loop", "drums")
 MODEL_STYLES = ("chorale", "folk", "melody_accomp")
+#: the vocabulary's spare style slots, which fine-tuned packs use for their own style
+SPARE_STYLES = ("style4", "style5", "style6", "style7")
 INPUTS_NEEDED = {"continue": 1, "variations": 1, "interpolate": 2, "drums": 1}
 #: default nucleus (top-p) per style, chosen on the corpus' validation split (never the held-out
 #: one): at 0.95 folk tunes wander over a wider range than real ones (pitch range +13%)
@@ -56,16 +58,27 @@ class MusicParams(GenParams):
     inputs: tuple[str, ...] = field(default_factory=tuple)  # MIDI paths for the clip modes
     audio: bool = True
     soundfont: str = "auto"  # "auto", "none" (built-in synth) or a .sf2 path
+    #: the music model pack: "" = the built-in music-gpt, else a pack id (a fine-tune) or folder
+    model: str = ""
 
     def validate(self) -> None:
         from genstudio.generators.music import tokens as tk
 
         if self.mode not in MODES:
             raise InvalidParamsError(f"Unknown music mode {self.mode!r}.", hint=", ".join(MODES))
+        if not isinstance(self.model, str) or len(self.model) > 4096:
+            raise InvalidParamsError("The music model must be a model name or folder.")
         if self.mode != "drums" and self.style not in MODEL_STYLES:
-            raise InvalidParamsError(
-                f"Unknown music style {self.style!r}.", hint=", ".join(MODEL_STYLES)
-            )
+            if not (self.model and self.style in SPARE_STYLES):
+                raise InvalidParamsError(
+                    f"Unknown music style {self.style!r}.",
+                    hint=", ".join(MODEL_STYLES)
+                    + (
+                        " (a fine-tuned model's own style needs that model picked)"
+                        if self.style in SPARE_STYLES
+                        else ""
+                    ),
+                )
         if self.key:
             sc.parse_key(self.key)
         ts = sc.parse_time_signature(self.time_signature)
@@ -107,7 +120,9 @@ class MusicParams(GenParams):
 
 
 def _style_of(score: sc.Score, wanted: str) -> str:
-    return wanted if wanted in MODEL_STYLES else ("chorale" if len(score.tracks) >= 4 else "folk")
+    if wanted in MODEL_STYLES or wanted in SPARE_STYLES:
+        return wanted
+    return "chorale" if len(score.tracks) >= 4 else "folk"
 
 
 def fit_to_style(score: sc.Score, style: str) -> sc.Score:
@@ -115,7 +130,7 @@ def fit_to_style(score: sc.Score, style: str) -> sc.Score:
     merged into its last track (a one-track style gets everything)."""
     from genstudio.generators.music import tokens as tk
 
-    n = len(tk.STYLE_TRACKS[style])
+    n = len(tk.STYLE_TRACKS[style]) if style in tk.STYLE_TRACKS else tk.N_TRACKS
     melodic = [i for i, t in enumerate(score.tracks) if not t.is_drum]
     if not melodic or not any(score.tracks[x.track].is_drum is False for x in score.notes):
         raise InvalidParamsError(
@@ -124,7 +139,8 @@ def fit_to_style(score: sc.Score, style: str) -> sc.Score:
         )
     order = {old: min(new, n - 1) for new, old in enumerate(melodic)}
     notes = [replace(x, track=order[x.track]) for x in score.notes if x.track in order]
-    return replace(score, tracks=tk.style_tracks(style), notes=sorted(notes))
+    used = max((x.track for x in notes), default=0) + 1
+    return replace(score, tracks=tk.style_tracks(style, used), notes=sorted(notes))
 
 
 #: Longest clip the model modes (continue, variations, interpolate) take: the model reads every
@@ -140,6 +156,36 @@ def _check_clip_length(clip: sc.Score, mode: str) -> None:
             hint="Cut the part you want into a shorter clip in a MIDI editor (Drums takes "
             "longer clips).",
         )
+
+
+def sampler_pack_id() -> str:
+    from genstudio.generators.music.sampler import PACK_ID
+
+    return PACK_ID
+
+
+def _style_layout(model: Any, style: str) -> list[dict[str, Any]]:
+    """A fine-tuned pack's track names and instruments for its own style."""
+    for s in model.pack.raw.get("styles", []) or []:
+        if isinstance(s, dict) and s.get("token") == style and isinstance(s.get("tracks"), list):
+            return [t for t in s["tracks"] if isinstance(t, dict)]
+    return []
+
+
+def _relabel(score: sc.Score, layout: list[dict[str, Any]]) -> sc.Score:
+    if not layout:
+        return score
+    tracks = []
+    for i, t in enumerate(score.tracks):
+        if i < len(layout) and not t.is_drum:
+            prog = layout[i].get("program", t.program)
+            t = replace(
+                t,
+                name=str(layout[i].get("name") or t.name)[:64],
+                program=int(prog) % 128 if isinstance(prog, int) else t.program,
+            )
+        tracks.append(t)
+    return replace(score, tracks=tracks)
 
 
 def read_clip(path: str) -> sc.Score:
@@ -164,12 +210,15 @@ class MusicGenerator(Generator):
         from genstudio.generators.music import tokens as tk
 
         ts = sc.parse_time_signature(p.time_signature)
-        info: dict[str, Any] = {"mode": p.mode}
+        info: dict[str, Any] = {"mode": p.mode, "model": None}
         if p.mode == "drums":
             clip = read_clip(p.inputs[0])
             out = drums.add_drums(clip, seed=seed)
             return replace(out, tempo=clip.tempo), info
-        model = sampler.load_model(self.pack_dir)
+        pack_dir = self.pack_for(p)
+        model = sampler.load_model(pack_dir)
+        layout = _style_layout(model, p.style)
+        info["model"] = model.pack.id
         settings = sampler.SampleSettings(p.temperature, p.top_k, p.nucleus(), seed)
         if p.mode == "generate" or p.mode == "loop":
             key = sc.parse_key(p.key) if p.key else None
@@ -185,7 +234,7 @@ class MusicGenerator(Generator):
             )
             if p.mode == "loop":
                 seq, info["seam"] = self._close_loop(model, seq, p, seed, cancel)
-            return self._score(seq, p.tempo, key, ts), info
+            return _relabel(self._score(seq, p.tempo, key, ts), layout), info
         clip = read_clip(p.inputs[0])
         _check_clip_length(clip, p.mode)
         style = _style_of(clip, p.style)
@@ -216,7 +265,15 @@ class MusicGenerator(Generator):
             _check_clip_length(second, p.mode)
             other = fit_to_style(second, style)
             seq, info["bridge_logprob"] = self._bridge(model, seq, other, style, p, seed, cancel)
-        return self._score(seq, clip.tempo, key, clip.time_signature), info
+        return _relabel(self._score(seq, clip.tempo, key, clip.time_signature), layout), info
+
+    def pack_for(self, p: MusicParams) -> Path | None:
+        """The pack folder of ``p.model`` (None: the built-in one, or this generator's own)."""
+        if not p.model or p.model == sampler_pack_id():
+            return self.pack_dir
+        from genstudio.runtime import registry
+
+        return registry.resolve(p.model, kind="music")
 
     @staticmethod
     def _score(seq: list[int], tempo: float, key, ts) -> sc.Score:
@@ -340,7 +397,7 @@ class MusicGenerator(Generator):
                     ext="mid",
                     params={**p.to_dict(), "seed": seed, "count": 1},
                     seed=seed,
-                    model_id=None if p.mode == "drums" else "music-gpt",
+                    model_id=info.pop("model", None),
                     extra=meta,
                     name_hint=f"{p.mode}-{p.style}-{seed}",
                 )

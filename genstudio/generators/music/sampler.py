@@ -154,11 +154,28 @@ _lock = threading.Lock()
 
 
 def load_model(pack_dir: Path | None = None) -> MusicModel:
-    key = str((Path(pack_dir) if pack_dir else default_pack_dir()).resolve())
+    """The pack's model, loaded once (again when its model.json changed: a retrained pack)."""
+    from genstudio.runtime.sessions import shared_cache
+
+    root = (Path(pack_dir) if pack_dir else default_pack_dir()).resolve()
+    try:
+        st = (root / "model.json").stat()
+        key = f"{root}#{st.st_mtime_ns}#{st.st_size}"
+    except OSError:
+        key = str(root)
     with _lock:
         if key not in _models:
-            _models[key] = MusicModel(pack_dir)
+            for old in [k for k in _models if k.split("#", 1)[0] == str(root)]:
+                del _models[old]
+            _models[key] = MusicModel(root)
+            shared_cache().on_unload(_forget)
         return _models[key]
+
+
+def _forget(pack_id: str | None) -> None:
+    with _lock:
+        for k in [k for k, m in _models.items() if pack_id is None or m.pack.id == pack_id]:
+            del _models[k]
 
 
 @dataclass
@@ -187,7 +204,8 @@ class Grammar:
         self.bars_target = self.state.bars + cons.bars
         self.silent_bars = cons.silent_bars
         self._masks: dict[tuple, np.ndarray] = {}
-        tracks = tk.style_tracks(style)
+        # a spare (fine-tuned) style has the codec's generic tracks
+        tracks = tk.style_tracks(style, 0 if style in tk.STYLE_TRACKS else tk.N_TRACKS)
         n_tracks = min(len(tracks), cons.max_tracks or len(tracks))
         self.n_tracks = n_tracks
         ranges = cons.ranges or RANGES.get(style) or [(21, 108)] * n_tracks
@@ -310,7 +328,7 @@ def header_tokens(style: str, key: str | None, ts: tuple[int, int], tempo: float
     from genstudio.generators.music import tokens as tk
 
     v = tk.VOCAB
-    if style not in tk.STYLE_TRACKS:
+    if style not in tk.STYLES:  # the spare slots are fine-tuned packs' own styles
         raise InvalidParamsError(
             f"Unknown music style {style!r}.", hint=f"Styles: {', '.join(tk.STYLE_TRACKS)}"
         )

@@ -293,7 +293,18 @@ def export_pack(
 
 
 def write_music_pack(
-    net, net_cfg: MusicGPTConfig, out: Path, *, version: str, training: dict, metrics=None
+    net,
+    net_cfg: MusicGPTConfig,
+    out: Path,
+    *,
+    version: str,
+    training: dict,
+    metrics=None,
+    pack_id: str = "music-gpt",
+    title: str = "",
+    license: str = "MIT",
+    attribution: str = "Trained by GenStudio on public-domain pieces of the music21 corpus.",
+    extra: dict | None = None,
 ) -> Path:
     """Export ``net`` to ``out``: music.onnx (prompt + KV-cache steps, written by
     ``onnx_graph`` with fused attention), safetensors, model.json."""
@@ -309,17 +320,19 @@ def write_music_pack(
     common.save_checkpoint(out / "weights.safetensors", net.state_dict(), {"version": version})
     write_pack(
         out,
-        id="music-gpt",
+        id=pack_id,
         kind="music",
         version=version,
-        license="MIT",
-        attribution="Trained by GenStudio on public-domain pieces of the music21 corpus.",
+        license=license,
+        attribution=attribution,
         files=["music.onnx", "weights.safetensors"],
         inputs=[{"name": n} for n in ins],
         outputs=[{"name": n} for n in outs],
         training={**training, "net_config": dataclasses.asdict(net_cfg)},
         metrics=metrics or {},
         extra={
+            **({"title": title} if title else {}),
+            **(extra or {}),
             "vocab": tk.VOCAB.names,
             "n_layer": net_cfg.n_layer,
             "n_head": net_cfg.n_head,

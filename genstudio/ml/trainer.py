@@ -1,0 +1,843 @@
+"""One trainer shape for every built-in model: config, data step, loop, checkpoints, export.
+
+A *task* (``genstudio.ml.music.finetune.MusicTask``; sprites and images plug in the same way)
+says what is trained; :func:`train` is the one loop:
+
+* **config** - :class:`TrainConfig`, every field described and range-checked in :data:`FIELDS`
+  (``describe()`` is what the CLI's ``--help`` and the studio's tooltips show);
+* **data** - ``task.prepare(run)`` turns the user's material into a cache inside the run folder
+  and a per-file report (used / skipped and why), written to ``<run>/data-report.json``;
+* **loop** - a step budget and a time budget (training wall time, counted across resumes),
+  cancel and pause between steps (``ctx.check_cancel``), progress, loss and held-out loss
+  events, previews every ``preview_every`` steps (``task.preview``);
+* **checkpoints** - ``<run>/checkpoints/step-NNNNNN.safetensors`` (model + optimizer tensors +
+  torch RNG) and then its complete-marker ``step-NNNNNN.json`` (the tensors' sha256, the step,
+  wall time, the numpy/Python RNG states, the batch size). Only a checkpoint whose marker exists
+  and whose hash matches is resumed from, so a kill while writing costs at most the steps since
+  the previous one. The LR schedule is a function of the step. Everything that decides the next
+  step is in the checkpoint, so a killed-and-resumed run ends with the weights of an
+  uninterrupted one (bit-exact on CPU: tests/ml/test_trainer.py, tests/campaigns/train_kill.py);
+* **methods** - ``full`` fine-tuning or ``lora`` (:mod:`genstudio.ml.lora`; rank/alpha, merged
+  into the export, the adapter saved as safetensors); ``auto`` lets the preset choose;
+* **hardware** - CUDA when torch sees it, else CPU; mixed precision on CUDA (bf16 where
+  supported, else fp16 with a gradient scaler); a CUDA out-of-memory halves the micro-batch
+  (gradient accumulation keeps the effective batch and the data order) and says so in the log;
+* **export** - ``task.export(state, folder, provenance)`` writes a model pack into a hidden
+  temporary folder next to the target, which is then renamed into place, so a half-written pack
+  is never listed.
+
+The run folder is the unit of resume: ``<run>/run.json`` holds the config and the status
+(``running``, ``paused``, ``cancelled``, ``failed``, ``done``); re-running with the same folder
+continues from its last complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from genstudio.core.atomic import atomic_write_bytes, atomic_write_json, read_json
+from genstudio.core.errors import Cancelled, GenStudioError, InvalidParamsError
+
+log = logging.getLogger(__name__)
+
+RUN_FILE = "run.json"
+REPORT_FILE = "data-report.json"
+LOG_FILE = "log.jsonl"
+CKPT_DIR = "checkpoints"
+PREVIEW_DIR = "previews"
+KEEP_CHECKPOINTS = 2
+METHODS = ("auto", "lora", "full")
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+class TrainingError(GenStudioError):
+    """Training cannot start or go on (bad material, a broken run folder, no device ...)."""
+
+
+# ---------------------------------------------------------------------------------- config
+
+
+@dataclass
+class Field:
+    help: str
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] | None = None
+
+
+#: what every field means and which values it takes: the one description for CLI and studio
+FIELDS: dict[str, Field] = {
+    "method": Field("lora: small adapters on the base (fast, light); full: every weight", None, None, METHODS),
+    "rank": Field("LoRA rank: size of the adapters (more learns more, costs more)", 1, 256),
+    "alpha": Field("LoRA alpha: strength of the adapters (scale = alpha / rank)", 0.01, 1024),
+    "lr": Field("peak learning rate (0: the method's default)", 0, 1.0),
+    "warmup": Field("steps of linear learning-rate warm-up", 0, 100_000),
+    "batch": Field("training windows per step (0: from the hardware)", 0, 4096),
+    "max_steps": Field("steps to train; the learning-rate schedule ends here (0: as many as the time budget allows)", 0, 10_000_000),
+    "minutes": Field("stop after this much training time (0: no time limit)", 0, 100_000),
+    "device": Field("where to train: auto picks CUDA when torch sees a GPU", None, None, DEVICES),
+    "precision": Field("number format: auto = mixed precision on GPU, fp32 on CPU", None, None, PRECISIONS),
+    "seed": Field("random seed: the same seed and data give the same model", 0, 2**63 - 1),
+    "save_every": Field("steps between checkpoints (0: about every 30 s)", 0, 1_000_000),
+    "eval_every": Field("steps between held-out loss measurements (0: 10 per run)", 0, 1_000_000),
+    "preview_every": Field("steps between previews (0: 4 per run)", 0, 1_000_000),
+    "weight_decay": Field("AdamW weight decay", 0, 1.0),
+    "threads": Field("CPU threads for torch (0: all cores)", 0, 1024),
+}  # fmt: skip
+
+
+@dataclass
+class TrainConfig:
+    method: str = "auto"
+    rank: int = 16
+    alpha: float = 32.0
+    lr: float = 0.0
+    warmup: int = 20
+    batch: int = 0
+    max_steps: int = 0
+    minutes: float = 0.0
+    device: str = "auto"
+    precision: str = "auto"
+    seed: int = 1234
+    save_every: int = 0
+    eval_every: int = 0
+    preview_every: int = 0
+    weight_decay: float = 0.01
+    threads: int = 0
+
+    def validate(self) -> TrainConfig:
+        for name, spec in FIELDS.items():
+            value = getattr(self, name)
+            label = name.replace("_", " ")
+            if spec.choices is not None:
+                if value not in spec.choices:
+                    raise InvalidParamsError(
+                        f"Unknown {label} {value!r}.",
+                        hint=f"Use one of: {', '.join(spec.choices)}.",
+                    )
+                continue
+            kind = type(getattr(TrainConfig, name, 0)) if hasattr(TrainConfig, name) else float
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidParamsError(f"The {label} must be a number, not {value!r}.")
+            if kind is int and not float(value).is_integer():
+                raise InvalidParamsError(f"The {label} must be a whole number, not {value!r}.")
+            if not math.isfinite(float(value)) or not spec.lo <= value <= spec.hi:  # type: ignore[operator]
+                raise InvalidParamsError(
+                    f"The {label} {value!r} is out of range.",
+                    hint=f"{spec.help}; use {spec.lo:g} to {spec.hi:g}.",
+                )
+        if not self.max_steps and not self.minutes:
+            raise InvalidParamsError(
+                "Give the training a step count or a time budget.",
+                hint="For example 10 minutes, or 500 steps.",
+            )
+        return self
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise InvalidParamsError(
+                f"Unknown training setting(s): {', '.join(unknown)}",
+                hint=f"Known: {', '.join(sorted(names))}",
+            )
+        return cls(**data).validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def describe() -> list[dict[str, Any]]:
+    """Every setting with its default, meaning and allowed values (self-describing config)."""
+    defaults = TrainConfig()
+    out = []
+    for name, spec in FIELDS.items():
+        row: dict[str, Any] = {"name": name, "default": getattr(defaults, name), "help": spec.help}
+        if spec.choices:
+            row["choices"] = list(spec.choices)
+        else:
+            row["range"] = [spec.lo, spec.hi]
+        out.append(row)
+    return out
+
+
+# ---------------------------------------------------------------------------------- shared helpers
+
+
+def lr_at(step: int, peak: float, total: int, warmup: int, floor_ratio: float = 0.1) -> float:
+    """Linear warm-up then cosine decay to ``floor_ratio * peak`` at ``total`` steps."""
+    if warmup and step < warmup:
+        return peak * (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    lo = peak * floor_ratio
+    return lo + 0.5 * (peak - lo) * (1 + math.cos(math.pi * t))
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def is_oom(exc: BaseException) -> bool:
+    """A CUDA (or other accelerator) out-of-memory error."""
+    import torch
+
+    oom = getattr(torch.cuda, "OutOfMemoryError", None)
+    if oom is not None and isinstance(exc, oom):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+# ---------------------------------------------------------------------------------- the task
+
+
+class Context(Protocol):
+    """What the loop needs from its caller (a ``RunContext`` in a job, a CLI shim)."""
+
+    def check_cancel(self) -> None: ...
+
+    def progress(
+        self, fraction: float, message: str = "", preview: bytes | None = None
+    ) -> None: ...
+
+    def event(self, name: str, **data: Any) -> None: ...
+
+
+class Task(Protocol):
+    kind: str
+
+    def prepare(self, run: Path) -> dict[str, Any]:
+        """Build the data cache in ``run`` (idempotent) and return the data report."""
+
+    def build(self, device: str) -> Any:
+        """The network with the base weights loaded (on ``device``)."""
+
+    def lora_targets(self) -> tuple[str, ...]:
+        """Names (suffixes) of the Linear layers LoRA adapts."""
+
+    def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+        """A training batch of ``n`` items, drawn with ``rng`` only."""
+
+    def loss(self, net: Any, batch: tuple[Any, ...]) -> Any:
+        """The mean loss of a batch of torch tensors already on the device."""
+
+    def evaluate(self, net: Any, device: str) -> dict[str, float]:
+        """Held-out metrics; deterministic and without touching the global RNGs."""
+
+    def preview(self, state: dict[str, Any], step: int, folder: Path) -> list[dict[str, Any]]:
+        """Write preview files for the merged weights ``state``; a list of {"path", ...}."""
+
+    def export(self, state: dict[str, Any], folder: Path, provenance: dict[str, Any]) -> None:
+        """Write a complete model pack of the merged weights ``state`` into ``folder``."""
+
+
+# ---------------------------------------------------------------------------------- presets
+
+
+@dataclass
+class Hardware:
+    device: str
+    name: str
+    cores: int
+    ram_gb: float
+    vram_gb: float = 0.0
+    bf16: bool = False
+
+    def words(self) -> str:
+        if self.device == "cuda":
+            return f"GPU {self.name} ({self.vram_gb:.0f} GB)"
+        return f"CPU {self.name}, {self.cores} cores, {self.ram_gb:.0f} GB RAM"
+
+
+def detect_hardware(prefer: str = "auto") -> Hardware:
+    import platform
+
+    import torch
+
+    cores = os.cpu_count() or 1
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        ram = 0.0
+    if prefer == "cuda" and not torch.cuda.is_available():
+        raise TrainingError(
+            "No CUDA GPU is available to PyTorch on this machine.",
+            hint="Choose device 'auto' or 'cpu', or install the CUDA build of PyTorch.",
+        )
+    if prefer in ("auto", "cuda") and torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        return Hardware(
+            "cuda",
+            props.name,
+            cores,
+            ram,
+            props.total_memory / 2**30,
+            bool(torch.cuda.is_bf16_supported()),
+        )
+    return Hardware("cpu", platform.processor() or platform.machine(), cores, ram)
+
+
+# ---------------------------------------------------------------------------------- run folder
+
+
+def read_run(run: Path) -> dict[str, Any] | None:
+    try:
+        return read_json(run / RUN_FILE, what="training run")
+    except GenStudioError:
+        return None
+
+
+def write_run(run: Path, **fields: Any) -> dict[str, Any]:
+    doc = read_run(run) or {"format": "genstudio.train-run", "version": 1}
+    doc.update(fields)
+    doc["updated"] = time.time()
+    atomic_write_json(run / RUN_FILE, doc)
+    return doc
+
+
+def append_log(run: Path, **fields: Any) -> None:
+    fields.setdefault("time", round(time.time(), 3))
+    try:
+        with open(run / LOG_FILE, "a", encoding="utf-8") as f:
+            f.write(json.dumps(fields) + "\n")
+    except OSError as e:  # a full disk must not stop training; the checkpoint decides
+        log.warning("training log not written: %s", e)
+
+
+def read_log(run: Path, limit: int = 100_000) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    try:
+        with open(run / LOG_FILE, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if len(rows) >= limit:
+                    break
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by a kill
+                if isinstance(row, dict):
+                    rows.append(row)
+    except OSError:
+        pass
+    return rows
+
+
+def _ckpt_name(step: int) -> str:
+    return f"step-{step:07d}"
+
+
+def latest_checkpoint(run: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest checkpoint whose complete-marker exists and whose hash matches."""
+    folder = run / CKPT_DIR
+    if not folder.is_dir():
+        return None
+    markers = sorted(folder.glob("step-*.json"), reverse=True)
+    for marker in markers:
+        try:
+            meta = read_json(marker, what="checkpoint marker")
+            tensors = marker.with_suffix(".safetensors")
+            with open(tensors, "rb") as f:
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
+        except (GenStudioError, OSError) as e:
+            log.warning("checkpoint %s not usable: %s", marker.name, e)
+            continue
+        if digest != meta.get("sha256"):
+            log.warning("checkpoint %s does not match its marker; skipped", marker.name)
+            continue
+        return tensors, meta
+    return None
+
+
+def _prune(run: Path, keep: int = KEEP_CHECKPOINTS) -> None:
+    folder = run / CKPT_DIR
+    markers = sorted(folder.glob("step-*.json"))
+    for marker in markers[:-keep]:
+        for p in (marker, marker.with_suffix(".safetensors")):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+    # tensors without a marker (a kill between the two writes) older than the newest marker
+    if markers:
+        newest = markers[-1].stem
+        for t in folder.glob("step-*.safetensors"):
+            if t.stem < newest and not t.with_suffix(".json").exists():
+                try:
+                    t.unlink()
+                except OSError:
+                    pass
+
+
+# ---------------------------------------------------------------------------------- RNG state
+
+
+def _rng_json(rng: np.random.Generator) -> dict[str, Any]:
+    return {
+        "numpy": rng.bit_generator.state,
+        "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
+    }
+
+
+def _restore_rng(meta: dict[str, Any], rng: np.random.Generator) -> None:
+    rng.bit_generator.state = meta["rng"]["numpy"]
+    v, state, gauss = meta["rng"]["python"]
+    random.setstate((v, tuple(state), gauss))
+
+
+# ---------------------------------------------------------------------------------- the loop
+
+
+@dataclass
+class Result:
+    run: Path
+    step: int
+    wall_s: float
+    status: str
+    pack: Path | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_method(cfg: TrainConfig, n_params: int, hw: Hardware) -> str:
+    """``auto``: full fine-tuning of small models (every weight fits comfortably and learns a
+    new style fastest), LoRA for big ones or little memory."""
+    if cfg.method != "auto":
+        return cfg.method
+    budget_gb = hw.vram_gb if hw.device == "cuda" else hw.ram_gb
+    # AdamW full fine-tuning: weights + grads + 2 moments = 16 bytes per parameter (fp32)
+    need_gb = n_params * 16 / 2**30
+    return "full" if n_params <= 50_000_000 and need_gb < 0.25 * max(budget_gb, 1) else "lora"
+
+
+def resolve_auto(cfg: TrainConfig, hw: Hardware, task: Task, net: Any, device: str) -> TrainConfig:
+    """Fill the settings left at 0: the batch from the hardware, the steps from a speed probe
+    (3 steps on a copy of the network) and the time budget, the intervals from the steps."""
+    import copy
+
+    import torch
+
+    c = dataclasses.replace(cfg)
+    if not c.batch:
+        c.batch = 8 if device == "cpu" else int(min(64, max(16, hw.vram_gb * 2)))
+    if not c.max_steps:
+        probe = copy.deepcopy(net)
+        params = [p for p in probe.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=1e-6)
+        rng = np.random.Generator(np.random.PCG64(0))
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            _step(task, probe, opt, task.sample(rng, c.batch), c.batch, device, None, None, params)
+            times.append(time.perf_counter() - t0)
+        per_step = float(np.median(times[1:]))
+        del probe, opt
+        # ~8% of the budget goes to evaluation, previews and checkpoints
+        c.max_steps = max(10, int(c.minutes * 60 * 0.92 / max(per_step, 1e-4)))
+    else:
+        per_step = 0.0
+    if not c.save_every:
+        c.save_every = max(5, int(30 / per_step)) if per_step else max(5, c.max_steps // 20)
+    if not c.eval_every:
+        c.eval_every = max(1, c.max_steps // 10)
+    if not c.preview_every:
+        c.preview_every = max(1, c.max_steps // 4)
+    c.warmup = min(c.warmup, max(1, c.max_steps // 10))
+    return c.validate()
+
+
+def default_lr(method: str) -> float:
+    return 2e-3 if method == "lora" else 3e-4
+
+
+def train(
+    task: Task,
+    run: Path,
+    cfg: TrainConfig,
+    ctx: Context,
+    *,
+    out: Path | None = None,
+    provenance: dict[str, Any] | None = None,
+    fault: Callable[[str, int], None] | None = None,
+) -> Result:
+    """Train ``task`` in folder ``run`` (resuming from its last complete checkpoint), then export
+    to ``out`` when the step budget or time budget is reached. ``fault(point, step)`` is a test
+    hook called at named points ("step", "checkpoint", "export")."""
+    import torch
+
+    from genstudio.ml import common, lora
+
+    cfg.validate()
+    run = Path(run)
+    run.mkdir(parents=True, exist_ok=True)
+    previous = read_run(run)
+    if previous and previous.get("config") and previous["config"] != cfg.to_dict():
+        log.info("run %s: settings changed since it started; the saved ones are used", run)
+        cfg = TrainConfig.from_dict(previous["config"])
+    if previous and previous.get("status") == "done" and out is not None and Path(out).exists():
+        return Result(
+            run,
+            int(previous.get("step", 0)),
+            float(previous.get("wall_s", 0)),
+            "done",
+            Path(out),
+            previous.get("metrics", {}),
+        )
+    hw = detect_hardware(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = hw.device
+    ctx.event("hardware", device=device, words=hw.words())
+    write_run(
+        run,
+        config=cfg.to_dict(),
+        kind=task.kind,
+        status="running",
+        device=device,
+        hardware=hw.words(),
+        out=str(out) if out else None,
+    )
+
+    ctx.progress(0.0, "Reading your material...")
+    report = task.prepare(run)
+    atomic_write_json(run / REPORT_FILE, report)
+    ctx.event("data", used=report.get("used", 0), skipped=report.get("skipped", 0))
+
+    common.seed_everything(cfg.seed)
+    net = task.build(device)
+    n_params = sum(p.numel() for p in net.parameters())
+    method = resolve_method(cfg, n_params, hw)
+    if method == "lora":
+        lora.apply(net, task.lora_targets(), rank=cfg.rank, alpha=cfg.alpha)
+        net.to(device)
+    if latest_checkpoint(run) is None:
+        cfg = resolve_auto(cfg, hw, task, net, device)
+        common.seed_everything(cfg.seed + 1)  # the speed probe drew random numbers
+        write_run(run, config=cfg.to_dict())
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    n_train = sum(p.numel() for p in trainable)
+    decay = [p for p in trainable if p.dim() >= 2]
+    no_decay = [p for p in trainable if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=cfg.lr or default_lr(method),
+        betas=(0.9, 0.99),
+    )
+    peak = cfg.lr or default_lr(method)
+    amp_dtype = None
+    if device == "cuda" and cfg.precision in ("auto", "bf16", "fp16"):
+        amp_dtype = (
+            torch.bfloat16
+            if (cfg.precision == "bf16" or (cfg.precision == "auto" and hw.bf16))
+            else torch.float16
+        )
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+
+    rng = np.random.Generator(np.random.PCG64(cfg.seed))
+    step, wall, micro = 0, 0.0, cfg.batch
+    found = latest_checkpoint(run)
+    if found is not None:
+        tensors, meta = found
+        loaded, _ = common.load_checkpoint(tensors)
+        if meta.get("method") != method:
+            raise TrainingError(
+                f"This run was started with {meta.get('method')} fine-tuning, not {method}.",
+                hint="Resume it with the same method, or start a new run.",
+            )
+        common.restore_state(
+            net, opt, {k: v for k, v in loaded.items() if not k.startswith("rng.")}
+        )
+        torch.set_rng_state(loaded["rng.torch"])
+        if device == "cuda" and "rng.cuda" in loaded:
+            torch.cuda.set_rng_state(loaded["rng.cuda"])
+        _restore_rng(meta, rng)
+        step, wall, micro = (
+            int(meta["step"]),
+            float(meta["wall_s"]),
+            int(meta.get("micro", cfg.batch)),
+        )
+        ctx.event("resumed_from", step=step)
+        append_log(run, event="resumed", step=step)
+        log.info("run %s resumed at step %d", run, step)
+
+    metrics0: dict[str, float] = {}
+    if step == 0:
+        metrics0 = task.evaluate(net, device)
+        write_run(run, base_metrics=metrics0)
+        append_log(run, step=0, **{f"valid_{k}": v for k, v in metrics0.items()})
+        ctx.event("eval", step=0, **metrics0)
+    ctx.event(
+        "start", step=step, max_steps=cfg.max_steps, method=method, params=n_params,
+        trainable=n_train, device=device, micro_batch=micro,
+    )  # fmt: skip
+
+    def save(reason: str) -> None:
+        state = common.flat_state(net, opt)
+        state["rng.torch"] = torch.get_rng_state()
+        if device == "cuda":
+            state["rng.cuda"] = torch.cuda.get_rng_state()
+        from safetensors.torch import save as st_save
+
+        blob = st_save({k: v.detach().cpu().contiguous() for k, v in state.items()})
+        name = _ckpt_name(step)
+        folder = run / CKPT_DIR
+        folder.mkdir(exist_ok=True)
+        atomic_write_bytes(folder / f"{name}.safetensors", blob)
+        if fault:
+            fault("checkpoint", step)
+        meta = {
+            "step": step, "wall_s": wall, "micro": micro, "method": method, "sha256": sha256_bytes(blob),
+            "rng": _rng_json(rng), "reason": reason,
+        }  # fmt: skip
+        atomic_write_json(folder / f"{name}.json", meta)
+        _prune(run)
+        ctx.event("checkpoint", step=step, reason=reason)
+
+    def merged() -> dict[str, Any]:
+        return (
+            lora.merged_state_dict(net)
+            if method == "lora"
+            else {k: v.detach().clone() for k, v in net.state_dict().items()}
+        )
+
+    last_saved = step
+    budget_s = cfg.minutes * 60.0
+    net.train()
+    try:
+        while step < cfg.max_steps:
+            if budget_s and wall >= budget_s:
+                ctx.event("time_budget", step=step, wall_s=wall)
+                break
+            pause = getattr(ctx, "pause_event", None)
+            if pause is not None and pause.is_set() and last_saved != step:
+                save("pause")  # a paused run survives the studio closing
+                last_saved = step
+            try:
+                ctx.check_cancel()
+            except Cancelled:
+                raise
+            t0 = time.perf_counter()
+            batch = task.sample(rng, cfg.batch)
+            lr = lr_at(step, peak, cfg.max_steps, cfg.warmup)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            while True:
+                try:
+                    loss_value = _step(
+                        task, net, opt, batch, micro, device, amp_dtype, scaler, trainable
+                    )
+                    break
+                except Exception as e:  # noqa: BLE001 - only an out-of-memory is handled here
+                    if not is_oom(e) or micro <= 1:
+                        raise
+                    opt.zero_grad(set_to_none=True)
+                    if device == "cuda":
+                        torch.cuda.empty_cache()
+                    micro = max(1, micro // 2)
+                    msg = f"Out of GPU memory at step {step}: the batch is split into pieces of {micro} and training goes on."
+                    log.warning(msg)
+                    append_log(run, event="oom", step=step, micro_batch=micro)
+                    ctx.event("oom", step=step, micro_batch=micro, message=msg)
+            step += 1
+            if fault:
+                fault("step", step)
+            now = wall + time.perf_counter() - t0
+            row: dict[str, Any] = {
+                "step": step,
+                "loss": round(loss_value, 5),
+                "lr": lr,
+                "wall_s": round(now, 3),
+            }
+            if step % cfg.eval_every == 0 or step == cfg.max_steps:
+                ev = task.evaluate(net, device)
+                row.update({f"valid_{k}": v for k, v in ev.items()})
+                ctx.event("eval", step=step, **ev)
+            append_log(run, **row)
+            ctx.event("loss", step=step, loss=row["loss"], lr=lr, wall_s=row["wall_s"])
+            eta = _eta(wall, step, cfg, budget_s)
+            ctx.progress(
+                step / cfg.max_steps, f"Step {step}/{cfg.max_steps} - loss {loss_value:.3f}{eta}"
+            )
+            if step % cfg.save_every == 0:
+                wall += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                save("periodic")
+                last_saved = step
+            if cfg.preview_every and step % cfg.preview_every == 0 and step < cfg.max_steps:
+                _preview(task, merged(), step, run, ctx)
+            wall += time.perf_counter() - t0
+        if last_saved != step:
+            save("end")
+            last_saved = step
+    except Cancelled:
+        if last_saved != step:
+            save("cancel")
+        write_run(run, status="cancelled", step=step, wall_s=wall)
+        raise
+    except BaseException as e:
+        write_run(
+            run, status="failed", step=step, wall_s=wall, error=getattr(e, "message", str(e))[:500]
+        )
+        raise
+
+    final = task.evaluate(net, device)
+    ctx.progress(1.0, "Writing the model pack...")
+    state = merged()
+    if method == "lora":
+        adapter = lora.adapter_state_dict(net)
+        common.save_checkpoint(
+            run / "adapter.safetensors", adapter, {"rank": cfg.rank, "alpha": cfg.alpha}
+        )
+    prov = {
+        **(provenance or {}),
+        "method": method,
+        "steps": step,
+        "wall_s": round(wall, 1),
+        "hardware": hw.words(),
+        "device": device,
+        "config": cfg.to_dict(),
+        "params": n_params,
+        "trainable_params": n_train,
+        "data": {k: report.get(k) for k in ("sha256", "used", "skipped", "pieces")},
+        "metrics_before": read_run(run).get("base_metrics", metrics0),  # type: ignore[union-attr]
+        "metrics_after": final,
+    }
+    pack = None
+    if out is not None:
+        pack = export_atomically(task, state, Path(out), prov, run, fault=fault)
+        if method == "lora":
+            shutil.copyfile(run / "adapter.safetensors", pack / "adapter.safetensors.tmp")
+            os.replace(pack / "adapter.safetensors.tmp", pack / "adapter.safetensors")
+    write_run(
+        run,
+        status="done",
+        step=step,
+        wall_s=wall,
+        metrics=final,
+        pack=str(pack) if pack else None,
+        method=method,
+    )
+    ctx.event("done", step=step, pack=str(pack) if pack else None, metrics=final)
+    return Result(run, step, wall, "done", pack, final)
+
+
+def _step(task, net, opt, batch, micro, device, amp_dtype, scaler, trainable) -> float:
+    import torch
+
+    n = len(batch[0])
+    opt.zero_grad(set_to_none=True)
+    total = 0.0
+    for lo in range(0, n, micro):
+        part = tuple(torch.from_numpy(b[lo : lo + micro]).to(device) for b in batch)
+        share = len(part[0]) / n
+        if amp_dtype is not None:
+            with torch.autocast("cuda", dtype=amp_dtype):
+                loss = task.loss(net, part)
+        else:
+            loss = task.loss(net, part)
+        scaled = loss * share
+        (scaler.scale(scaled) if scaler is not None else scaled).backward()
+        total += float(loss.detach()) * share
+    if scaler is not None:
+        scaler.unscale_(opt)
+    torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+    if scaler is not None:
+        scaler.step(opt)
+        scaler.update()
+    else:
+        opt.step()
+    return total
+
+
+def _eta(wall: float, step: int, cfg: TrainConfig, budget_s: float) -> str:
+    if step < 3:
+        return ""
+    left = wall / step * (cfg.max_steps - step)
+    if budget_s:
+        left = min(left, max(0.0, budget_s - wall))
+    return f" - about {_words(left)} left"
+
+
+def _words(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    return f"{round(seconds / 60)} min"
+
+
+def _preview(task: Task, state: dict[str, Any], step: int, run: Path, ctx: Context) -> None:
+    folder = run / PREVIEW_DIR / _ckpt_name(step)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        files = task.preview(state, step, folder)
+    except (GenStudioError, OSError) as e:  # a preview never stops training
+        log.warning("preview at step %d failed: %s", step, e)
+        return
+    append_log(run, event="preview", step=step, files=[f["path"] for f in files])
+    ctx.event("preview", step=step, files=files)
+
+
+def export_atomically(
+    task: Task,
+    state: dict[str, Any],
+    out: Path,
+    provenance: dict[str, Any],
+    run: Path,
+    *,
+    fault: Callable[[str, int], None] | None = None,
+) -> Path:
+    """Write the pack into ``.<name>.partial`` beside ``out`` and rename it into place; an
+    existing pack at ``out`` is kept as ``.<name>.previous`` until the new one is in place."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    task.export(state, tmp, provenance)
+    if fault:
+        fault("export", int(provenance.get("steps", 0)))
+    old = out.with_name(f".{out.name}.previous")
+    if out.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+    return out
+
+
+class ConsoleContext:
+    """A :class:`Context` for the CLI and scripts: progress to a callback, cancel by flag."""
+
+    def __init__(self, on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+        self.cancelled = False
+        self.on_event = on_event
+
+    def check_cancel(self) -> None:
+        if self.cancelled:
+            raise Cancelled()
+
+    def progress(self, fraction: float, message: str = "", preview: bytes | None = None) -> None:
+        if self.on_event:
+            self.on_event("progress", {"fraction": fraction, "message": message})
+
+    def event(self, name: str, **data: Any) -> None:
+        if self.on_event:
+            self.on_event(name, data)
