@@ -21,6 +21,10 @@ Guarantees:
   so an output that landed just before the kill is counted as made too.
 - Errors are values: a failing generator gives a ``FAILED`` job with a message for the user;
   the worker thread carries on.
+- A job running in a child process can be paused and resumed (:meth:`JobRunner.pause`): it
+  stays ``RUNNING`` (and is saved as running, so a studio closed meanwhile queues it again),
+  with the message "Paused". Generic events a generator sends with ``ctx.event`` reach the
+  subscribers as ``JobEvent(type="event", name=..., data=...)``.
 
 Threading: subscribers are called **on worker threads** (or on the caller's thread in
 ``sync=True`` mode). They must not touch widgets; the UI bridge re-emits them as queued Qt
@@ -165,7 +169,11 @@ class Job:
 
 @dataclass
 class JobEvent:
-    """Sent to subscribers: ``type`` is "state", "progress" or "asset"."""
+    """Sent to subscribers: ``type`` is "state", "progress", "asset" or "event".
+
+    An ``"event"`` is a generic event the generator sent with ``ctx.event(name, **data)``
+    (training: loss, preview, checkpoint, and ``paused``/``resumed`` after a pause): it carries
+    ``name`` and ``data`` (JSON values)."""
 
     job_id: str
     type: str
@@ -174,6 +182,8 @@ class JobEvent:
     message: str = ""
     preview: bytes | None = None
     asset_id: str | None = None
+    name: str | None = None
+    data: dict[str, Any] | None = None
 
 
 def _output_landed(root: Path, asset_id: str) -> bool:
@@ -252,6 +262,8 @@ class _Entry:
     interrupted: bool = False  # stopped by shutdown: goes back to the queue, not a crash
     resume: int = 0  # outputs an earlier (crashed or interrupted) run already wrote
     emitted: int = 0  # outputs of this run so far
+    control: Any = None  # procrunner.ProcessControl while the job runs in a child process
+    progress_message: str = ""  # the last progress message (shown again after a pause)
 
 
 class JobRunner:
@@ -486,6 +498,53 @@ class JobRunner:
             self._persist(entry.root)
         self._notify(event)
 
+    def pause(self, job_id: str) -> None:
+        """Pause a running child-process job (training): it stops at its next
+        ``check_cancel`` until :meth:`resume`. Cancel and shutdown still stop it. Raises
+        :class:`JobError` for a job that is not running in a child process."""
+        with self._cond:
+            entry = self._entry(job_id)
+            control = self._control_of(entry, "paused")
+            if control.paused:
+                return
+            entry.job.message = "Pausing..."
+        control.pause()
+        self._notify_state(entry)
+
+    def resume(self, job_id: str) -> None:
+        """Let a job paused with :meth:`pause` go on (a no-op for one that is not paused)."""
+        with self._cond:
+            entry = self._entry(job_id)
+            control = self._control_of(entry, "resumed")
+            if not control.paused:
+                return
+            entry.job.message = "Resuming..."
+        control.resume()
+        self._notify_state(entry)
+
+    def is_paused(self, job_id: str) -> bool:
+        """Whether a pause was asked for this running job (and not resumed since)."""
+        with self._cond:
+            control = self._entry(job_id).control
+            return control is not None and bool(control.paused)
+
+    def _control_of(self, entry: _Entry, verb: str) -> Any:
+        job = entry.job
+        if job.state != JobState.RUNNING:
+            raise JobError(f"Only a running job can be {verb}; this one is {job.state.value}.")
+        if entry.control is None:
+            raise JobError(
+                f"This job cannot be {verb}: only jobs that run in a process of their own "
+                "(such as training) can be paused.",
+                hint="Cancel it instead.",
+            )
+        return entry.control
+
+    def _notify_state(self, entry: _Entry) -> None:
+        with self._cond:
+            event = self._state_event(entry)
+        self._notify(event)
+
     def retry(self, job_id: str) -> Job:
         """Queue a finished, failed, cancelled or set-aside job again (same id)."""
         with self._cond:
@@ -676,20 +735,30 @@ class JobRunner:
             gen = self._resolve(job.spec.generator)
             params = gen.Params.from_dict(dict(job.spec.params))
             if getattr(gen, "needs_process", False):
-                from genstudio.core.procrunner import run_in_process
+                from genstudio.core.procrunner import ProcessControl, run_in_process
 
-                run_in_process(
-                    _target_of(gen),
-                    dict(job.spec.params),
-                    on_progress=lambda f, m, p: self._on_progress(entry, f, m, p),
-                    on_output=lambda out: self._on_output(entry, out),
-                    cancel_event=entry.cancel,
-                )
+                control = ProcessControl()
+                with self._cond:
+                    entry.control = control
+                try:
+                    run_in_process(
+                        _target_of(gen),
+                        dict(job.spec.params),
+                        on_progress=lambda f, m, p: self._on_progress(entry, f, m, p),
+                        on_output=lambda out: self._on_output(entry, out),
+                        cancel_event=entry.cancel,
+                        on_event=lambda name, data: self._on_event(entry, name, data),
+                        control=control,
+                    )
+                finally:
+                    with self._cond:
+                        entry.control = None
             else:
                 ctx = _run_context_class()(
                     progress=lambda f, m, p: self._on_progress(entry, f, m, p),
                     emit=lambda out: self._on_output(entry, out),
                     cancel_event=entry.cancel,
+                    on_event=lambda name, data: self._on_event(entry, name, data),
                 )
                 gen.run(params, ctx)
         except Cancelled:
@@ -710,6 +779,7 @@ class JobRunner:
         with self._cond:
             entry.job.progress = fraction
             entry.job.message = message
+            entry.progress_message = message
         self._notify(
             JobEvent(
                 entry.job.id,
@@ -720,6 +790,28 @@ class JobRunner:
                 preview=preview,
             )
         )
+
+    def _on_event(self, entry: _Entry, name: str, data: dict[str, Any]) -> None:
+        """A generic event from the generator; ``paused``/``resumed`` also set the message."""
+        state_changed = False
+        with self._cond:
+            job = entry.job
+            if name == "paused" and entry.control is not None:
+                job.message, state_changed = "Paused", True
+            elif name == "resumed" and entry.control is not None:
+                job.message, state_changed = entry.progress_message or "Running...", True
+            event = JobEvent(
+                job.id,
+                "event",
+                state=JobState.RUNNING,
+                fraction=job.progress,
+                message=job.message,
+                name=name,
+                data=data,
+            )
+        self._notify(event)
+        if state_changed:
+            self._notify_state(entry)
 
     def _on_output(self, entry: _Entry, output: Any) -> str:
         with self._cond:

@@ -68,6 +68,9 @@ class Settings:
     provider: str = "auto"  # "auto" | "cpu" | "cuda"
     last_mode: str = "gallery"
     sample_project_created: bool = False
+    #: Python interpreter for child-process jobs (training); "" = the studio's own. The
+    #: environment variable GENSTUDIO_TRAIN_PYTHON overrides it.
+    training_python: str = ""
 
     def add_recent(self, path: str | Path) -> None:
         p = str(Path(path).resolve())
@@ -108,6 +111,8 @@ def load_settings() -> Settings:
         s.threads = 0
     if s.provider not in ("auto", "cpu", "cuda"):
         s.provider = "auto"
+    if not isinstance(s.training_python, str):
+        s.training_python = ""
     return s
 
 

@@ -15,6 +15,7 @@ _REGISTRY: dict[str, str] = {
     "sprites.spritenet": "genstudio.generators.sprites.model_gen:SpriteNetGenerator",
     "music.gpt": "genstudio.generators.music.generator:MusicGenerator",
     "images.diffusion": "genstudio.generators.images.generator:ImageGenerator",
+    "train.music": "genstudio.generators.training:TrainMusicGenerator",
 }
 _INSTANCES: dict[str, Generator] = {}
 

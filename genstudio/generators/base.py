@@ -106,10 +106,21 @@ class GenerationResult:
 
 ProgressFn = Callable[[float, str, bytes | None], None]
 EmitFn = Callable[[Output], str]
+EventFn = Callable[[str, dict[str, Any]], None]
 
 
 class RunContext:
-    """What a running generator may touch: progress, cancellation, emit."""
+    """What a running generator may touch: progress, cancellation, emit, events.
+
+    ``event(name, **data)`` sends a generic event (training: loss, preview, checkpoint ...) to
+    whoever runs the job; ``data`` must be JSON-serialisable. It does nothing when nobody
+    listens. ``pause_event``, when given and set, makes :meth:`check_cancel` wait (after the
+    event ``paused``) until it is cleared (event ``resumed``) or the job is cancelled; jobs run
+    in the studio's own process are never paused.
+    """
+
+    #: seconds between looks at the cancel and pause flags while paused
+    PAUSE_POLL = 0.05
 
     def __init__(
         self,
@@ -117,23 +128,47 @@ class RunContext:
         progress: ProgressFn | None = None,
         emit: EmitFn | None = None,
         cancel_event: threading.Event | None = None,
+        on_event: EventFn | None = None,
+        pause_event: threading.Event | None = None,
     ) -> None:
         self._progress = progress
         self._emit = emit
+        self._on_event = on_event
         self.cancel_event = cancel_event or threading.Event()
+        self.pause_event = pause_event
         self.emitted: list[str] = []
 
     @property
     def cancelled(self) -> bool:
         return self.cancel_event.is_set()
 
+    @property
+    def paused(self) -> bool:
+        return self.pause_event is not None and self.pause_event.is_set()
+
     def check_cancel(self) -> None:
+        """Raise :class:`Cancelled` if the job was cancelled; while it is paused, wait."""
         if self.cancel_event.is_set():
             raise Cancelled()
+        pause = self.pause_event
+        if pause is None or not pause.is_set():
+            return
+        self.event("paused")
+        while pause.is_set():
+            if self.cancel_event.wait(self.PAUSE_POLL):
+                raise Cancelled()
+        if self.cancel_event.is_set():
+            raise Cancelled()
+        self.event("resumed")
 
     def progress(self, fraction: float, message: str = "", preview: bytes | None = None) -> None:
         if self._progress is not None:
             self._progress(min(1.0, max(0.0, float(fraction))), message, preview)
+
+    def event(self, name: str, **data: Any) -> None:
+        """Send the event ``name`` with JSON-serialisable ``data`` (a no-op when unheard)."""
+        if self._on_event is not None:
+            self._on_event(name, data)
 
     def emit(self, output: Output) -> str:
         """Write ``output`` as an asset now; returns its asset id ('' when nothing stores it)."""

@@ -9,14 +9,27 @@ the same params after a kill or a crash continue from the run's last complete ch
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
+import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genstudio.core.errors import InvalidParamsError
+from genstudio.core.atomic import atomic_write_json, read_json
+from genstudio.core.errors import GenStudioError, InvalidParamsError
 from genstudio.generators.base import GenerationResult, Generator, GenParams, RunContext
+
+log = logging.getLogger(__name__)
+
+RUN_FILE = "run.json"
+REPORT_FILE = "data-report.json"
+LOG_FILE = "log.jsonl"
+CKPT_DIR = "checkpoints"
+PREVIEW_DIR = "previews"
 
 #: presets in plain words; minutes of training on the machine it runs on (steps follow from a
 #: short speed measurement at the start of the run, so "10 minutes" is 10 minutes here)
@@ -137,3 +150,97 @@ def default_paths(models_dir: Path, name: str) -> tuple[Path, Path]:
 
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "my-style"
     return models_dir / f"music-{slug}", models_dir / ".runs" / f"music-{slug}"
+
+
+# ---------------------------------------------------------------------------------- run folders
+# (read by the studio, written by genstudio.ml.trainer)
+
+
+def read_run(run: Path) -> dict[str, Any] | None:
+    try:
+        return read_json(run / RUN_FILE, what="training run")
+    except GenStudioError:
+        return None
+
+
+def write_run(run: Path, **fields: Any) -> dict[str, Any]:
+    doc = read_run(run) or {"format": "genstudio.train-run", "version": 1}
+    doc.update(fields)
+    doc["updated"] = time.time()
+    atomic_write_json(run / RUN_FILE, doc)
+    return doc
+
+
+def append_log(run: Path, **fields: Any) -> None:
+    fields.setdefault("time", round(time.time(), 3))
+    try:
+        with open(run / LOG_FILE, "a", encoding="utf-8") as f:
+            f.write(json.dumps(fields) + "\n")
+    except OSError as e:  # a full disk must not stop training; the checkpoint decides
+        log.warning("training log not written: %s", e)
+
+
+def read_log(run: Path, limit: int = 100_000) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    try:
+        with open(run / LOG_FILE, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if len(rows) >= limit:
+                    break
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by a kill
+                if isinstance(row, dict):
+                    rows.append(row)
+    except OSError:
+        pass
+    return rows
+
+
+def latest_checkpoint(run: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest checkpoint whose complete-marker exists and whose hash matches."""
+    folder = run / CKPT_DIR
+    if not folder.is_dir():
+        return None
+    markers = sorted(folder.glob("step-*.json"), reverse=True)
+    for marker in markers:
+        try:
+            meta = read_json(marker, what="checkpoint marker")
+            tensors = marker.with_suffix(".safetensors")
+            with open(tensors, "rb") as f:
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
+        except (GenStudioError, OSError) as e:
+            log.warning("checkpoint %s not usable: %s", marker.name, e)
+            continue
+        if digest != meta.get("sha256"):
+            log.warning("checkpoint %s does not match its marker; skipped", marker.name)
+            continue
+        return tensors, meta
+    return None
+
+
+def list_runs(models_dir: Path) -> list[dict[str, Any]]:
+    """Past and current runs under ``models_dir/.runs``, newest first, each with its folder,
+    status, step and whether it can be resumed (a complete checkpoint and not done)."""
+    out = []
+    root = Path(models_dir) / ".runs"
+    if not root.is_dir():
+        return out
+    for run in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        doc = read_run(run)
+        if doc is None:
+            continue
+        status = str(doc.get("status", "unknown"))
+        ckpt = latest_checkpoint(run) if status != "done" else None
+        out.append(
+            {
+                **doc,
+                "folder": str(run),
+                "status": status,
+                "resumable": status != "done" and ckpt is not None,
+                "checkpoint_step": int(ckpt[1]["step"]) if ckpt else None,
+            }
+        )
+    out.sort(key=lambda d: d.get("updated", 0), reverse=True)
+    return out

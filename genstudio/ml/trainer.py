@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import math
 import os
@@ -49,16 +48,20 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from genstudio.core.atomic import atomic_write_bytes, atomic_write_json, read_json
+from genstudio.core.atomic import atomic_write_bytes, atomic_write_json
 from genstudio.core.errors import Cancelled, GenStudioError, InvalidParamsError
+from genstudio.generators.training import (  # the run folder's torch-free readers and writers
+    CKPT_DIR,
+    PREVIEW_DIR,
+    REPORT_FILE,
+    append_log,
+    latest_checkpoint,
+    read_run,
+    write_run,
+)
 
 log = logging.getLogger(__name__)
 
-RUN_FILE = "run.json"
-REPORT_FILE = "data-report.json"
-LOG_FILE = "log.jsonl"
-CKPT_DIR = "checkpoints"
-PREVIEW_DIR = "previews"
 KEEP_CHECKPOINTS = 2
 METHODS = ("auto", "lora", "full")
 DEVICES = ("auto", "cpu", "cuda")
@@ -295,72 +298,8 @@ def detect_hardware(prefer: str = "auto") -> Hardware:
 # ---------------------------------------------------------------------------------- run folder
 
 
-def read_run(run: Path) -> dict[str, Any] | None:
-    try:
-        return read_json(run / RUN_FILE, what="training run")
-    except GenStudioError:
-        return None
-
-
-def write_run(run: Path, **fields: Any) -> dict[str, Any]:
-    doc = read_run(run) or {"format": "genstudio.train-run", "version": 1}
-    doc.update(fields)
-    doc["updated"] = time.time()
-    atomic_write_json(run / RUN_FILE, doc)
-    return doc
-
-
-def append_log(run: Path, **fields: Any) -> None:
-    fields.setdefault("time", round(time.time(), 3))
-    try:
-        with open(run / LOG_FILE, "a", encoding="utf-8") as f:
-            f.write(json.dumps(fields) + "\n")
-    except OSError as e:  # a full disk must not stop training; the checkpoint decides
-        log.warning("training log not written: %s", e)
-
-
-def read_log(run: Path, limit: int = 100_000) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    try:
-        with open(run / LOG_FILE, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if len(rows) >= limit:
-                    break
-                try:
-                    row = json.loads(line)
-                except ValueError:
-                    continue  # a line cut short by a kill
-                if isinstance(row, dict):
-                    rows.append(row)
-    except OSError:
-        pass
-    return rows
-
-
 def _ckpt_name(step: int) -> str:
     return f"step-{step:07d}"
-
-
-def latest_checkpoint(run: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The newest checkpoint whose complete-marker exists and whose hash matches."""
-    folder = run / CKPT_DIR
-    if not folder.is_dir():
-        return None
-    markers = sorted(folder.glob("step-*.json"), reverse=True)
-    for marker in markers:
-        try:
-            meta = read_json(marker, what="checkpoint marker")
-            tensors = marker.with_suffix(".safetensors")
-            with open(tensors, "rb") as f:
-                digest = hashlib.file_digest(f, "sha256").hexdigest()
-        except (GenStudioError, OSError) as e:
-            log.warning("checkpoint %s not usable: %s", marker.name, e)
-            continue
-        if digest != meta.get("sha256"):
-            log.warning("checkpoint %s does not match its marker; skipped", marker.name)
-            continue
-        return tensors, meta
-    return None
 
 
 def _prune(run: Path, keep: int = KEEP_CHECKPOINTS) -> None:

@@ -31,6 +31,9 @@ class JobsBridge(QObject):
     job_changed = Signal(str)
     #: an asset was written by a job
     asset_added = Signal(str)
+    #: a generic event a generator sent (``ctx.event``): job id, event name, data dict.
+    #: Training sends loss, preview, checkpoint ..., and paused/resumed after a pause.
+    generator_event = Signal(str, str, object)
     #: the runner was switched to another project; the job list was replaced
     jobs_reset = Signal()
 
@@ -74,6 +77,12 @@ class JobsBridge(QObject):
             except Exception:  # a job the runner forgot (project switched) - ignore it
                 log.debug("event for unknown job %s", event.job_id)
                 return
+        if event.type == "event":
+            # Generic events may come many times a second (training loss): they replace
+            # neither the last progress nor count as a change of the job's row.
+            self.job_event.emit(event)
+            self.generator_event.emit(event.job_id, event.name or "", dict(event.data or {}))
+            return
         self._last[event.job_id] = event
         self.job_event.emit(event)
         if event.type == "asset" and event.asset_id:
@@ -97,6 +106,16 @@ class JobsBridge(QObject):
 
     def cancel(self, job_id: str) -> None:
         self.runner.cancel(job_id)
+
+    def pause(self, job_id: str) -> None:
+        """Pause a running child-process job (training); JobError for any other job."""
+        self.runner.pause(job_id)
+
+    def resume(self, job_id: str) -> None:
+        self.runner.resume(job_id)
+
+    def is_paused(self, job_id: str) -> bool:
+        return self.runner.is_paused(job_id)
 
     def retry(self, job_id: str) -> Job:
         job = self.runner.retry(job_id)

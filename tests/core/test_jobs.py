@@ -467,3 +467,116 @@ def test_assets_land_in_a_real_project(tmp_path, make_runner):
         runner.shutdown()
     finally:
         proj.close()
+
+
+# ------------------------------------------------------- pause, resume, generic events
+
+
+@pytest.fixture
+def child_gens():
+    from tests.helpers import child_gens as cg
+
+    class InlineEvents(cg.Events):
+        name = "test.inline.events"
+        needs_process = False
+
+    names = {
+        "test.child.looper": cg.Looper,
+        "test.child.events": cg.Events,
+        "test.inline.events": InlineEvents,
+    }
+    for name, cls in names.items():
+        generators.register(name, cls)
+    yield cg
+    for name in names:
+        generators.unregister(name)
+
+
+def generic_events(rec: Recorder, job_id: str) -> list[tuple[str, dict]]:
+    with rec.lock:
+        return [(e.name, e.data) for e in rec.events if e.job_id == job_id and e.type == "event"]
+
+
+@pytest.mark.parametrize("generator", ["test.child.events", "test.inline.events"])
+def test_generic_events_reach_subscribers(project, make_runner, child_gens, generator):
+    runner = make_runner(project, sync=True)
+    rec = Recorder()
+    runner.subscribe(rec)
+    job = runner.submit(JobSpec(generator, {"count": 2}))
+    assert job.state == JobState.DONE, job.error
+    events = generic_events(rec, job.id)
+    assert [n for n, _ in events] == ["loss", "loss", "checkpoint", "nan"]
+    assert events[1][1] == {"step": 1, "loss": 0.5, "lr": 1e-3}
+    assert rec.kinds(job.id)[-1] == "done"
+
+
+def test_pause_and_resume_a_process_job(project, make_runner, child_gens, tmp_path):
+    runner = make_runner(project)
+    rec = Recorder()
+    runner.subscribe(rec)
+    counter = tmp_path / "n"
+    job = runner.submit(JobSpec("test.child.looper", {"counter": str(counter)}))
+    wait_for(counter.exists, timeout=30)
+    runner.pause(job.id)
+    assert runner.is_paused(job.id)
+    wait_for(lambda: runner.get(job.id).message == "Paused", timeout=30)
+    at_pause = int(counter.read_text())
+    names = [n for n, _ in generic_events(rec, job.id)]
+    assert names[-1] == "paused" and names.count("paused") == 1
+    # still running as far as the queue file knows: a studio closed now queues it again
+    saved = {d["id"]: d for d in read_jobs_file(project)}
+    assert saved[job.id]["state"] == "running"
+    runner.pause(job.id)  # pausing a paused job changes nothing
+    time.sleep(0.3)  # (not an assertion on timing: the counter must not move at all)
+    assert int(counter.read_text()) == at_pause
+    runner.resume(job.id)
+    assert not runner.is_paused(job.id)
+    wait_for(lambda: int(counter.read_text()) > at_pause + 2, timeout=30)
+    wait_for(lambda: "resumed" in [n for n, _ in generic_events(rec, job.id)], timeout=30)
+    assert runner.get(job.id).message != "Paused"
+    assert runner.get(job.id).state == JobState.RUNNING
+    runner.resume(job.id)  # resuming a running job changes nothing
+    runner.cancel(job.id)
+    assert runner.wait_idle(30)
+    assert runner.get(job.id).state == JobState.CANCELLED
+
+
+def test_cancel_and_shutdown_reach_a_paused_job(project, make_runner, child_gens, tmp_path):
+    runner = make_runner(project)
+    counter = tmp_path / "n"
+    first = runner.submit(JobSpec("test.child.looper", {"counter": str(counter)}))
+    wait_for(counter.exists, timeout=30)
+    runner.pause(first.id)
+    wait_for(lambda: runner.get(first.id).message == "Paused", timeout=30)
+    runner.cancel(first.id)
+    assert runner.wait_idle(30)
+    assert runner.get(first.id).state == JobState.CANCELLED
+    counter.unlink()
+    second = runner.submit(JobSpec("test.child.looper", {"counter": str(counter)}))
+    wait_for(counter.exists, timeout=30)
+    runner.pause(second.id)
+    wait_for(lambda: runner.get(second.id).message == "Paused", timeout=30)
+    runner.shutdown(wait=True, timeout=30)
+    saved = {d["id"]: d for d in read_jobs_file(project)}
+    assert saved[second.id]["state"] == "queued" and saved[second.id]["crashes"] == 0
+
+
+def test_only_running_process_jobs_can_be_paused(project, make_runner, child_gens):
+    runner = make_runner(project)
+    thread_job = runner.submit(spec(steps=1, wait_cancel=True))
+    wait_for(lambda: runner.get(thread_job.id).state == JobState.RUNNING)
+    with pytest.raises(JobError, match="process of their own"):
+        runner.pause(thread_job.id)
+    with pytest.raises(JobError, match="process of their own"):
+        runner.resume(thread_job.id)
+    assert not runner.is_paused(thread_job.id)
+    queued = runner.submit(proc_spec(steps=1))
+    with pytest.raises(JobError, match="Only a running job"):
+        runner.pause(queued.id)
+    with pytest.raises(JobError, match="Unknown job"):
+        runner.pause("jnope")
+    runner.cancel(thread_job.id)
+    assert runner.wait_idle(30)
+    assert runner.get(queued.id).state == JobState.DONE
+    with pytest.raises(JobError, match="this one is done"):
+        runner.pause(queued.id)
