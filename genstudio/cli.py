@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from genstudio import __version__
-from genstudio.core.errors import GenStudioError
+from genstudio.core.errors import Cancelled, GenStudioError
 from genstudio.core.logs import is_control as _is_control
 
 log = logging.getLogger("genstudio")
@@ -367,10 +367,33 @@ def run_generator_to_dir(
     return written
 
 
+def _music_model_style(args: argparse.Namespace) -> tuple[str, str]:
+    """(model, style): a fine-tuned model's own style unless --style names another."""
+    if args.project:
+        from genstudio.runtime import registry
+
+        registry.set_project_models(Path(args.project) / "models")
+    if not args.model:
+        return "", args.style or "folk"
+    from genstudio.core.atomic import read_json
+    from genstudio.runtime import registry
+
+    root = registry.resolve(args.model, kind="music")
+    styles = [s for s in read_json(root / "model.json").get("styles", []) if isinstance(s, dict)]
+    if args.style:
+        for s in styles:  # --style "My style: X" or its token
+            if args.style in (s.get("title"), s.get("token")):
+                return str(root), str(s.get("token"))
+        return str(root), args.style
+    return str(root), str(styles[-1]["token"]) if styles else "folk"
+
+
 def cmd_generate_music(args: argparse.Namespace) -> int:
+    model, style = _music_model_style(args)
     params: dict[str, Any] = {
         "mode": args.mode,
-        "style": args.style,
+        "style": style,
+        "model": model,
         "key": args.key,
         "tempo": args.tempo,
         "time_signature": args.time_signature,
@@ -508,6 +531,121 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_music(args: argparse.Namespace) -> int:
+    """Fine-tune music through the same training child process the studio uses."""
+    import threading
+
+    from genstudio.core import procrunner
+    from genstudio.core.atomic import read_json
+    from genstudio.generators.training import TrainMusicGenerator, TrainMusicParams
+
+    if args.project:
+        from genstudio.runtime import registry
+
+        registry.set_project_models(Path(args.project) / "models")
+    out = Path(args.out).absolute()
+    run = Path(args.run).absolute() if args.run else out.parent / ".runs" / out.name
+    params = TrainMusicParams.from_dict(
+        {
+            "data": tuple(str(Path(d).absolute()) for d in args.data),
+            "name": args.name or out.name,
+            "out": str(out),
+            "run": str(run),
+            "base": args.base,
+            "preset": args.preset,
+            "minutes": args.minutes,
+            "steps": args.steps,
+            "method": args.method,
+            "rank": args.rank,
+            "alpha": args.alpha,
+            "lr": args.lr,
+            "batch": args.batch,
+            "device": args.device,
+            "seed": args.seed,
+        }
+    )
+    cancel = threading.Event()
+    result: dict[str, Any] = {}
+    last = [0.0]
+
+    def on_event(name: str, data: dict[str, Any]) -> None:
+        if args.json:
+            print(json.dumps({"event": name, **data}), flush=True)
+            return
+        if name == "hardware":
+            print(f"training on {_safe_text(str(data.get('words')))}")
+        elif name == "data":
+            try:
+                rep = read_json(run / "data-report.json")
+            except GenStudioError:
+                rep = {}
+            print(_safe_text(str(rep.get("summary", f"{data.get('used')} pieces used"))))
+            for f in rep.get("files", []):
+                if not f.get("used"):
+                    print(f"  skipped {_safe_text(f['path'])}: {_safe_text(f['reason'])}")
+            for p in rep.get("problems", []):
+                print(f"  note: {_safe_text(p)}")
+        elif name == "start":
+            print(
+                f"{data.get('method')} fine-tuning, {data.get('trainable'):,} of "
+                f"{data.get('params'):,} weights, steps {data.get('step')}->{data.get('max_steps')}"
+            )
+        elif name == "resumed_from":
+            print(f"resumed from the checkpoint at step {data.get('step')}")
+        elif name == "eval":
+            print(f"step {data.get('step')}: held-out NLL {data.get('nll')}")
+        elif name in ("oom", "time_budget"):
+            print(
+                _safe_text(
+                    str(data.get("message") or f"time budget reached at step {data.get('step')}")
+                )
+            )
+        elif name == "preview":
+            mids = [f["path"] for f in data.get("files", []) if f.get("kind") == "midi"]
+            if mids:
+                print(f"preview: {_safe_text(mids[0])}")
+
+    def on_progress(fraction: float, message: str, _preview: bytes | None) -> None:
+        import time as _time
+
+        if not args.json and (_time.monotonic() - last[0] > 5 or fraction >= 1):
+            last[0] = _time.monotonic()
+            print(f"{fraction * 100:5.1f}%  {_safe_text(message)}", flush=True)
+
+    def work() -> None:
+        try:
+            result["info"] = procrunner.run_in_process(
+                f"{TrainMusicGenerator.__module__}:{TrainMusicGenerator.__qualname__}",
+                params.to_dict(),
+                on_progress=on_progress,
+                on_output=lambda _o: "",
+                cancel_event=cancel,
+                on_event=on_event,
+                grace=60.0,  # a checkpoint is being written
+            )
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            result["error"] = e
+
+    worker = threading.Thread(target=work, name="train-music", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        print("stopping: saving a checkpoint ...", flush=True)
+        cancel.set()
+        worker.join()
+    err = result.get("error")
+    if isinstance(err, Cancelled):
+        print(f"stopped; run the same command again to resume ({run})")
+        return 130
+    if err is not None:
+        raise err
+    info = result.get("info", {})
+    print(f"model pack: {info.get('pack')}  (use it: genstudio generate music --model {out})")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Headless demo for machines with no display: a sample project, a generation, the window
     opened offscreen, and where to find the results."""
@@ -559,22 +697,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
-    from genstudio.core import settings
-    from genstudio.core.paths import shipped_models_dir
-    from genstudio.runtime.packs import find_packs
+    from genstudio.runtime import registry
 
-    rows = []
-    for root in (shipped_models_dir(), settings.user_models_dir()):
-        if root.is_dir():
-            for p in find_packs(root):
-                rows.append(
-                    {"id": p.id, "kind": p.kind, "version": p.version, "license": p.license}
-                )
+    if getattr(args, "project", None):
+        registry.set_project_models(Path(args.project) / "models")
+    rows = [
+        {
+            "id": e.id,
+            "kind": e.kind,
+            "version": e.version,
+            "license": e.license,
+            "source": e.source,
+            "title": e.title,
+            "styles": [s.get("title") or s.get("token") for s in e.styles],
+            "path": e.root,
+        }
+        for e in registry.list_packs()
+    ]
     if args.json:
         _print_json(rows)
     else:
         for r in rows:
-            print(f"{r['id']:30s} {r['kind']:8s} {r['version']:8s} {r['license']}")
+            extra = f"  {', '.join(r['styles'])}" if r["styles"] else ""
+            print(
+                f"{_safe_text(r['id']):30s} {r['kind']:8s} {_safe_text(r['version']):10s} "
+                f"{r['source']:9s}{_safe_text(extra)}"
+            )
         print(f"({len(rows)} model packs)")
     return 0
 
@@ -885,7 +1033,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="generate",
         choices=["generate", "continue", "variations", "interpolate", "loop", "drums"],
     )
-    mu.add_argument("--style", default="folk", choices=["chorale", "folk", "melody_accomp"])
+    mu.add_argument(
+        "--style",
+        default=None,
+        help="chorale, folk, melody_accomp (default folk); a fine-tuned --model: its own style",
+    )
+    mu.add_argument(
+        "--model",
+        default="",
+        help="a fine-tuned music model (pack id or folder; see 'genstudio models list')",
+    )
     mu.add_argument("--key", default="D major", help='e.g. "D major", "F# minor"; "" = none')
     mu.add_argument("--tempo", type=float, default=110.0, help="bpm (20-300)")
     mu.add_argument("--time-signature", default="4/4")
@@ -933,6 +1090,35 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--out", required=True, type=Path)
     im.add_argument("--project", type=Path, help="also save into this project's gallery")
     im.set_defaults(func=cmd_generate_image)
+
+    tr = sub.add_parser(
+        "train", help="fine-tune a model on your own material (resumable: run it again)"
+    ).add_subparsers(dest="what", required=True)
+    tm = tr.add_parser(
+        "music",
+        help="a new music style from your MIDI files",
+        description="Fine-tune the music model on a folder of MIDI files. The result is a model "
+        "pack with the style 'My style: NAME', usable by every music mode. Stop with Ctrl-C and "
+        "run the same command again to resume from the last checkpoint.",
+    )
+    tm.add_argument("--data", action="append", required=True, type=Path, help="MIDI folder/file")
+    tm.add_argument("--out", required=True, type=Path, help="the model pack folder to write")
+    tm.add_argument("--name", help="the style's name (default: the --out folder's name)")
+    tm.add_argument("--base", default="", help="the pack to start from (default: music-gpt)")
+    tm.add_argument("--method", default="auto", choices=["auto", "lora", "full"])
+    tm.add_argument("--preset", default="standard", choices=["quick", "standard", "thorough"])
+    tm.add_argument("--minutes", type=float, default=0.0, help="time budget (default: preset's)")
+    tm.add_argument("--steps", type=int, default=0, help="exact step count (default: from time)")
+    tm.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    tm.add_argument("--rank", type=int, default=16, help="LoRA rank")
+    tm.add_argument("--alpha", type=float, default=32.0, help="LoRA alpha")
+    tm.add_argument("--lr", type=float, default=0.0, help="peak learning rate (0: method's)")
+    tm.add_argument("--batch", type=int, default=0, help="windows per step (0: from hardware)")
+    tm.add_argument("--seed", type=int, default=1234)
+    tm.add_argument("--run", type=Path, help="run folder (default: .runs/<name> beside --out)")
+    tm.add_argument("--project", type=Path, help="a project whose models --base may name")
+    tm.add_argument("--json", action="store_true", help="print the child's events as JSON lines")
+    tm.set_defaults(func=cmd_train_music)
 
     b = sub.add_parser("bench", help="speed benchmarks (JSON with --json)")
     b.add_argument("parts", nargs="*", help="gallery (default), sprites, music, images")
@@ -1004,6 +1190,7 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="model packs").add_subparsers(dest="sub", required=True)
     ml = m.add_parser("list")
     ml.add_argument("--json", action="store_true")
+    ml.add_argument("--project", type=Path, help="also list this project's models")
     ml.set_defaults(func=cmd_models_list)
     mi = m.add_parser("import", help="import a Stable Diffusion ONNX folder (Optimum layout)")
     mi.add_argument("path", type=Path)
