@@ -564,6 +564,8 @@ def cmd_train_music(args: argparse.Namespace) -> int:
             "seed": args.seed,
         }
     )
+    if args.processes > 1:
+        return _train_ddp(params.to_dict(), args.processes, run)
     cancel = threading.Event()
     result: dict[str, Any] = {}
     last = [0.0]
@@ -644,6 +646,26 @@ def cmd_train_music(args: argparse.Namespace) -> int:
     info = result.get("info", {})
     print(f"model pack: {info.get('pack')}  (use it: genstudio generate music --model {out})")
     return 0
+
+
+def _train_ddp(params: dict[str, Any], n: int, run: Path) -> int:
+    """The same training loop in ``n`` processes under torchrun (DDP)."""
+    import subprocess
+    import sys
+
+    from genstudio.core.atomic import atomic_write_json
+
+    if not 2 <= n <= 64:
+        raise GenStudioError("--processes must be 1-64.")
+    run.mkdir(parents=True, exist_ok=True)
+    job = run / "job-ddp.json"
+    atomic_write_json(job, params)
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
+        "-m", "genstudio.ml.music.finetune", "--params", str(job),
+    ]  # fmt: skip
+    print(f"starting {n} training processes (torchrun)")
+    return subprocess.call(cmd)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -1118,6 +1140,12 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--run", type=Path, help="run folder (default: .runs/<name> beside --out)")
     tm.add_argument("--project", type=Path, help="a project whose models --base may name")
     tm.add_argument("--json", action="store_true", help="print the child's events as JSON lines")
+    tm.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="train with N processes (one per GPU; CPU: gloo) through torchrun/DDP",
+    )
     tm.set_defaults(func=cmd_train_music)
 
     b = sub.add_parser("bench", help="speed benchmarks (JSON with --json)")

@@ -402,6 +402,74 @@ def default_lr(method: str) -> float:
     return 2e-3 if method == "lora" else 3e-4
 
 
+class _Dist:
+    """torchrun / DDP: ranks from the environment (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``);
+    one process is rank 0 of 1 and every call is a no-op."""
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+        self.rank = int(os.environ.get("RANK", "0") or 0)
+        self.local = int(os.environ.get("LOCAL_RANK", "0") or 0)
+        self.on = self.world > 1
+        self.main = self.rank == 0
+
+    def init(self, device: str) -> None:
+        if self.on:
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if device == "cuda" else "gloo")
+
+    def barrier(self) -> None:
+        if self.on:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is true on any (stop together)."""
+        if not self.on:
+            return flag
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor([1 if flag else 0])
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
+    def gather(self, obj: Any) -> list[Any]:
+        if not self.on:
+            return [obj]
+        import torch.distributed as dist
+
+        out: list[Any] = [None] * self.world
+        dist.all_gather_object(out, obj)
+        return out
+
+    def share(self, obj: Any) -> Any:
+        """Rank 0's ``obj`` on every rank."""
+        if not self.on:
+            return obj
+        import torch.distributed as dist
+
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+
+class _Quiet:
+    """The context of ranks other than 0: they neither report nor write."""
+
+    def check_cancel(self) -> None:
+        pass
+
+    def progress(self, fraction: float, message: str = "", preview: bytes | None = None) -> None:
+        pass
+
+    def event(self, name: str, **data: Any) -> None:
+        pass
+
+
 def train(
     task: Task,
     run: Path,
@@ -414,13 +482,21 @@ def train(
 ) -> Result:
     """Train ``task`` in folder ``run`` (resuming from its last complete checkpoint), then export
     to ``out`` when the step budget or time budget is reached. ``fault(point, step)`` is a test
-    hook called at named points ("step", "checkpoint", "export")."""
+    hook called at named points ("step", "checkpoint", "export"). Under ``torchrun`` every rank
+    runs this same loop on its own share of the data (DDP averages the gradients); rank 0
+    writes the log, the checkpoints (with every rank's RNG state) and the pack."""
+    import base64
+
     import torch
 
     from genstudio.ml import common, lora
 
     cfg.validate()
     run = Path(run)
+    dist = _Dist()
+    main = dist.main
+    if not main:
+        ctx = _Quiet()
     run.mkdir(parents=True, exist_ok=True)
     previous = read_run(run)
     if previous and previous.get("config") and previous["config"] != cfg.to_dict():
@@ -439,46 +515,63 @@ def train(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = hw.device
-    ctx.event("hardware", device=device, words=hw.words())
-    write_run(
-        run,
+    dist.init(device)
+    dev = device
+    if device == "cuda" and dist.on:
+        torch.cuda.set_device(dist.local)
+        dev = f"cuda:{dist.local}"
+
+    def record(**fields: Any) -> None:
+        if main:
+            write_run(run, **fields)
+
+    def note(**fields: Any) -> None:
+        if main:
+            append_log(run, **fields)
+
+    ctx.event("hardware", device=device, words=hw.words(), world_size=dist.world)
+    record(
         config=cfg.to_dict(),
         kind=task.kind,
         status="running",
         device=device,
-        hardware=hw.words(),
+        hardware=hw.words() + (f" x {dist.world} processes" if dist.on else ""),
         out=str(out) if out else None,
     )
 
     ctx.progress(0.0, "Reading your material...")
+    if not main:
+        dist.barrier()  # rank 0 builds the data cache first
     report = task.prepare(run)
-    atomic_write_json(run / REPORT_FILE, report)
+    if main:
+        atomic_write_json(run / REPORT_FILE, report)
+        dist.barrier()
     ctx.event("data", used=report.get("used", 0), skipped=report.get("skipped", 0))
 
     common.seed_everything(cfg.seed)
-    net = task.build(device)
+    net = task.build(dev)
     n_params = sum(p.numel() for p in net.parameters())
     method = resolve_method(cfg, n_params, hw)
     if method == "lora":
         lora.apply(net, task.lora_targets(), rank=cfg.rank, alpha=cfg.alpha)
-        net.to(device)
+        net.to(dev)
     if latest_checkpoint(run) is None:
-        cfg = resolve_auto(cfg, hw, task, net, device)
+        cfg = dist.share(resolve_auto(cfg, hw, task, net, dev) if main else None)
         common.seed_everything(cfg.seed + 1)  # the speed probe drew random numbers
-        write_run(run, config=cfg.to_dict())
+        record(config=cfg.to_dict())
     trainable = [p for p in net.parameters() if p.requires_grad]
     n_train = sum(p.numel() for p in trainable)
     decay = [p for p in trainable if p.dim() >= 2]
     no_decay = [p for p in trainable if p.dim() < 2]
+    peak = cfg.lr or default_lr(method)
     opt = torch.optim.AdamW(
         [
             {"params": decay, "weight_decay": cfg.weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ],
-        lr=cfg.lr or default_lr(method),
+        lr=peak,
         betas=(0.9, 0.99),
     )
-    peak = cfg.lr or default_lr(method)
     amp_dtype = None
     if device == "cuda" and cfg.precision in ("auto", "bf16", "fp16"):
         amp_dtype = (
@@ -487,8 +580,14 @@ def train(
             else torch.float16
         )
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+    model = net
+    if dist.on:
+        from torch.nn.parallel import DistributedDataParallel
 
-    rng = np.random.Generator(np.random.PCG64(cfg.seed))
+        model = DistributedDataParallel(net, device_ids=[dist.local] if device == "cuda" else None)
+
+    seed_seq: Any = cfg.seed if not dist.on else [cfg.seed, dist.rank]
+    rng = np.random.Generator(np.random.PCG64(seed_seq))
     step, wall, micro = 0, 0.0, cfg.batch
     found = latest_checkpoint(run)
     if found is not None:
@@ -499,54 +598,55 @@ def train(
                 f"This run was started with {meta.get('method')} fine-tuning, not {method}.",
                 hint="Resume it with the same method, or start a new run.",
             )
+        if int(meta.get("world", 1)) != dist.world:
+            raise TrainingError(
+                f"This run was trained by {meta.get('world', 1)} processes, not {dist.world}.",
+                hint="Resume it with the same number of GPUs/processes.",
+            )
         common.restore_state(
-            net, opt, {k: v for k, v in loaded.items() if not k.startswith("rng.")}
+            net, opt, {k: v.to(dev) for k, v in loaded.items() if not k.startswith("rng.")}
         )
-        torch.set_rng_state(loaded["rng.torch"])
-        if device == "cuda" and "rng.cuda" in loaded:
+        mine = meta.get("ranks", [None] * dist.world)[dist.rank] if dist.on else None
+        if mine is not None:
+            torch.set_rng_state(
+                torch.frombuffer(bytearray(base64.b64decode(mine["torch"])), dtype=torch.uint8)
+            )
+            _restore_rng(mine, rng)
+        else:
+            torch.set_rng_state(loaded["rng.torch"])
+            _restore_rng(meta, rng)
+        if device == "cuda" and "rng.cuda" in loaded and not dist.on:
             torch.cuda.set_rng_state(loaded["rng.cuda"])
-        _restore_rng(meta, rng)
-        step, wall, micro = (
-            int(meta["step"]),
-            float(meta["wall_s"]),
-            int(meta.get("micro", cfg.batch)),
-        )
+        step, wall = int(meta["step"]), float(meta["wall_s"])
+        micro = int(meta.get("micro", cfg.batch))
         ctx.event("resumed_from", step=step)
-        append_log(run, event="resumed", step=step)
+        note(event="resumed", step=step)
         log.info("run %s resumed at step %d", run, step)
 
     metrics0: dict[str, float] = {}
     if step == 0:
-        metrics0 = task.evaluate(net, device)
-        write_run(run, base_metrics=metrics0)
-        append_log(run, step=0, **{f"valid_{k}": v for k, v in metrics0.items()})
+        metrics0 = task.evaluate(net, dev)
+        record(base_metrics=metrics0)
+        note(step=0, **{f"valid_{k}": v for k, v in metrics0.items()})
         ctx.event("eval", step=0, **metrics0)
     ctx.event(
         "start", step=step, max_steps=cfg.max_steps, method=method, params=n_params,
-        trainable=n_train, device=device, micro_batch=micro,
+        trainable=n_train, device=device, micro_batch=micro, world_size=dist.world,
     )  # fmt: skip
 
     def save(reason: str) -> None:
-        state = common.flat_state(net, opt)
-        state["rng.torch"] = torch.get_rng_state()
-        if device == "cuda":
-            state["rng.cuda"] = torch.cuda.get_rng_state()
-        from safetensors.torch import save as st_save
-
-        blob = st_save({k: v.detach().cpu().contiguous() for k, v in state.items()})
-        name = _ckpt_name(step)
-        folder = run / CKPT_DIR
-        folder.mkdir(exist_ok=True)
-        atomic_write_bytes(folder / f"{name}.safetensors", blob)
-        if fault:
-            fault("checkpoint", step)
-        meta = {
-            "step": step, "wall_s": wall, "micro": micro, "method": method, "sha256": sha256_bytes(blob),
-            "rng": _rng_json(rng), "reason": reason,
-        }  # fmt: skip
-        atomic_write_json(folder / f"{name}.json", meta)
-        _prune(run)
-        ctx.event("checkpoint", step=step, reason=reason)
+        ranks = dist.gather(
+            {
+                **_rng_json(rng),
+                "torch": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode(),
+            }
+        )
+        if main:
+            _write_checkpoint(
+                run, step, reason, net, opt, rng, wall, micro, method, dist, ranks, device, fault
+            )
+            ctx.event("checkpoint", step=step, reason=reason)
+        dist.barrier()
 
     def merged() -> dict[str, Any]:
         return (
@@ -560,7 +660,8 @@ def train(
     net.train()
     try:
         while step < cfg.max_steps:
-            if budget_s and wall >= budget_s:
+            over = bool(budget_s and wall >= budget_s)
+            if dist.any(over):
                 ctx.event("time_budget", step=step, wall_s=wall)
                 break
             pause = getattr(ctx, "pause_event", None)
@@ -569,8 +670,13 @@ def train(
                 last_saved = step
             try:
                 ctx.check_cancel()
+                stop = False
             except Cancelled:
-                raise
+                if not dist.on:
+                    raise
+                stop = True
+            if dist.any(stop):
+                raise Cancelled()
             t0 = time.perf_counter()
             batch = task.sample(rng, cfg.batch)
             lr = lr_at(step, peak, cfg.max_steps, cfg.warmup)
@@ -579,7 +685,7 @@ def train(
             while True:
                 try:
                     loss_value = _step(
-                        task, net, opt, batch, micro, device, amp_dtype, scaler, trainable
+                        task, model, opt, batch, micro, dev, amp_dtype, scaler, trainable
                     )
                     break
                 except Exception as e:  # noqa: BLE001 - only an out-of-memory is handled here
@@ -589,9 +695,12 @@ def train(
                     if device == "cuda":
                         torch.cuda.empty_cache()
                     micro = max(1, micro // 2)
-                    msg = f"Out of GPU memory at step {step}: the batch is split into pieces of {micro} and training goes on."
+                    msg = (
+                        f"Out of GPU memory at step {step}: the batch is now split into pieces "
+                        f"of {micro} (same result, more time) and training goes on."
+                    )
                     log.warning(msg)
-                    append_log(run, event="oom", step=step, micro_batch=micro)
+                    note(event="oom", step=step, micro_batch=micro)
                     ctx.event("oom", step=step, micro_batch=micro, message=msg)
             step += 1
             if fault:
@@ -604,12 +713,12 @@ def train(
                 "wall_s": round(now, 3),
             }
             if step % cfg.eval_every == 0 or step == cfg.max_steps:
-                ev = task.evaluate(net, device)
+                ev = task.evaluate(net, dev)
                 row.update({f"valid_{k}": v for k, v in ev.items()})
                 ctx.event("eval", step=step, **ev)
-            append_log(run, **row)
+            note(**row)
             ctx.event("loss", step=step, loss=row["loss"], lr=lr, wall_s=row["wall_s"])
-            eta = _eta(wall, step, cfg, budget_s)
+            eta = _eta(now, step, cfg, budget_s)
             ctx.progress(
                 step / cfg.max_steps, f"Step {step}/{cfg.max_steps} - loss {loss_value:.3f}{eta}"
             )
@@ -618,7 +727,12 @@ def train(
                 t0 = time.perf_counter()
                 save("periodic")
                 last_saved = step
-            if cfg.preview_every and step % cfg.preview_every == 0 and step < cfg.max_steps:
+            if (
+                main
+                and cfg.preview_every
+                and step % cfg.preview_every == 0
+                and step < cfg.max_steps
+            ):
                 _preview(task, merged(), step, run, ctx)
             wall += time.perf_counter() - t0
         if last_saved != step:
@@ -627,53 +741,98 @@ def train(
     except Cancelled:
         if last_saved != step:
             save("cancel")
-        write_run(run, status="cancelled", step=step, wall_s=wall)
+        record(status="cancelled", step=step, wall_s=wall)
         raise
     except BaseException as e:
-        write_run(
-            run, status="failed", step=step, wall_s=wall, error=getattr(e, "message", str(e))[:500]
-        )
+        record(status="failed", step=step, wall_s=wall, error=getattr(e, "message", str(e))[:500])
         raise
 
-    final = task.evaluate(net, device)
-    ctx.progress(1.0, "Writing the model pack...")
-    state = merged()
-    if method == "lora":
-        adapter = lora.adapter_state_dict(net)
-        common.save_checkpoint(
-            run / "adapter.safetensors", adapter, {"rank": cfg.rank, "alpha": cfg.alpha}
-        )
-    prov = {
-        **(provenance or {}),
-        "method": method,
-        "steps": step,
-        "wall_s": round(wall, 1),
-        "hardware": hw.words(),
-        "device": device,
-        "config": cfg.to_dict(),
-        "params": n_params,
-        "trainable_params": n_train,
-        "data": {k: report.get(k) for k in ("sha256", "used", "skipped", "pieces")},
-        "metrics_before": read_run(run).get("base_metrics", metrics0),  # type: ignore[union-attr]
-        "metrics_after": final,
-    }
+    final = task.evaluate(net, dev)
     pack = None
-    if out is not None:
-        pack = export_atomically(task, state, Path(out), prov, run, fault=fault)
-        if method == "lora":
-            shutil.copyfile(run / "adapter.safetensors", pack / "adapter.safetensors.tmp")
-            os.replace(pack / "adapter.safetensors.tmp", pack / "adapter.safetensors")
-    write_run(
-        run,
-        status="done",
-        step=step,
-        wall_s=wall,
-        metrics=final,
-        pack=str(pack) if pack else None,
-        method=method,
-    )
-    ctx.event("done", step=step, pack=str(pack) if pack else None, metrics=final)
+    if main:
+        ctx.progress(1.0, "Writing the model pack...")
+        prov = {
+            **(provenance or {}),
+            "method": method,
+            "steps": step,
+            "wall_s": round(wall, 1),
+            "hardware": hw.words() + (f" x {dist.world} processes" if dist.on else ""),
+            "device": device,
+            "config": cfg.to_dict(),
+            "params": n_params,
+            "trainable_params": n_train,
+            "data": {k: report.get(k) for k in ("sha256", "used", "skipped", "pieces")},
+            "metrics_before": (read_run(run) or {}).get("base_metrics", metrics0),
+            "metrics_after": final,
+        }
+        adapter = lora.adapter_state_dict(net) if method == "lora" else None
+        if out is not None:
+            pack = export_atomically(
+                task,
+                merged(),
+                Path(out),
+                prov,
+                run,
+                adapter=adapter,
+                lora_meta={"rank": cfg.rank, "alpha": cfg.alpha},
+                fault=fault,
+            )
+        record(
+            status="done",
+            step=step,
+            wall_s=wall,
+            metrics=final,
+            pack=str(pack) if pack else None,
+            method=method,
+        )
+        ctx.event("done", step=step, pack=str(pack) if pack else None, metrics=final)
+    dist.barrier()
     return Result(run, step, wall, "done", pack, final)
+
+
+def _write_checkpoint(
+    run, step, reason, net, opt, rng, wall, micro, method, dist, ranks, device, fault
+) -> None:
+    """Tensors first, then the complete-marker; a full disk is a clear error and the previous
+    checkpoint stays usable."""
+    import torch
+    from safetensors.torch import save as st_save
+
+    from genstudio.ml import common
+
+    state = common.flat_state(net, opt)
+    state["rng.torch"] = torch.get_rng_state()
+    if device == "cuda" and not dist.on:
+        state["rng.cuda"] = torch.cuda.get_rng_state()
+    blob = st_save({k: v.detach().cpu().contiguous() for k, v in state.items()})
+    name = _ckpt_name(step)
+    folder = run / CKPT_DIR
+    meta = {
+        "step": step, "wall_s": wall, "micro": micro, "method": method,
+        "sha256": sha256_bytes(blob), "rng": _rng_json(rng), "reason": reason,
+        "world": dist.world, **({"ranks": ranks} if dist.on else {}),
+    }  # fmt: skip
+    try:
+        folder.mkdir(exist_ok=True)
+        atomic_write_bytes(folder / f"{name}.safetensors", blob)
+        if fault:
+            fault("checkpoint", step)
+        atomic_write_json(folder / f"{name}.json", meta)
+    except OSError as e:
+        prev = latest_checkpoint(run)
+        where = f"step {prev[1]['step']}" if prev else "the start"
+        full = getattr(e, "errno", None) == 28
+        raise TrainingError(
+            (
+                "The disk is full: "
+                if full
+                else f"Could not write a checkpoint ({e.strerror or e}): "
+            )
+            + f"the checkpoint at step {step} was not saved. Nothing else is lost; the run can "
+            f"resume from {where}.",
+            hint="Free some disk space, then resume the run." if full else "Check the run folder.",
+        ) from e
+    _prune(run)
 
 
 def _step(task, net, opt, batch, micro, device, amp_dtype, scaler, trainable) -> float:
@@ -738,6 +897,8 @@ def export_atomically(
     provenance: dict[str, Any],
     run: Path,
     *,
+    adapter: dict[str, Any] | None = None,
+    lora_meta: dict[str, Any] | None = None,
     fault: Callable[[str, int], None] | None = None,
 ) -> Path:
     """Write the pack into ``.<name>.partial`` beside ``out`` and rename it into place; an
@@ -748,6 +909,10 @@ def export_atomically(
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
+    if adapter is not None:  # the LoRA adapter alone, listed by the task's pack writer
+        from genstudio.ml import common
+
+        common.save_checkpoint(tmp / "adapter.safetensors", adapter, lora_meta or {})
     task.export(state, tmp, provenance)
     if fault:
         fault("export", int(provenance.get("steps", 0)))

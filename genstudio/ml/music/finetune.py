@@ -396,3 +396,39 @@ def run_job(params: Any, ctx: Any) -> dict[str, Any]:
         provenance={"name": params.name},
     )
     return {"pack": str(res.pack), "steps": res.step, "wall_s": res.wall_s, "metrics": res.metrics}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``torchrun --nproc_per_node N -m genstudio.ml.music.finetune --data DIR --out PACK ...``:
+    the same job on several GPUs (or CPU processes with gloo), one rank per process.
+    ``genstudio train music --processes N`` starts this for you."""
+    import argparse
+    import json
+    import os
+    import sys
+
+    from genstudio.generators.training import TrainMusicParams
+    from genstudio.ml import trainer
+
+    ap = argparse.ArgumentParser(prog="genstudio.ml.music.finetune")
+    ap.add_argument("--params", required=True, help="the job's params as a JSON file")
+    args = ap.parse_args(argv)
+    with open(args.params, encoding="utf-8") as f:
+        params = TrainMusicParams.from_dict(json.load(f))
+    rank = int(os.environ.get("RANK", "0") or 0)
+
+    def show(name: str, data: dict[str, Any]) -> None:
+        if rank == 0:
+            print(json.dumps({"event": name, **data}, default=str), flush=True)
+
+    try:
+        info = run_job(params, trainer.ConsoleContext(show))
+    except GenStudioError as e:
+        print(f"error: {e.user_message()}", file=sys.stderr)
+        return 1
+    show("finished", info)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -325,7 +325,8 @@ def write_music_pack(
         version=version,
         license=license,
         attribution=attribution,
-        files=["music.onnx", "weights.safetensors"],
+        files=["music.onnx", "weights.safetensors"]
+        + (["adapter.safetensors"] if (out / "adapter.safetensors").is_file() else []),
         inputs=[{"name": n} for n in ins],
         outputs=[{"name": n} for n in outs],
         training={**training, "net_config": dataclasses.asdict(net_cfg)},
