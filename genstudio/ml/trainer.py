@@ -697,7 +697,7 @@ def train(
                     micro = max(1, micro // 2)
                     msg = (
                         f"Out of GPU memory at step {step}: the batch is now split into pieces "
-                        f"of {micro} (same result, more time) and training goes on."
+                        f"of {micro} (the same batches, more time) and training goes on."
                     )
                     log.warning(msg)
                     note(event="oom", step=step, micro_batch=micro)
