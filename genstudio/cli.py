@@ -513,13 +513,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
             from genstudio.ml.music.bench import bench_music
 
             results["music"] = bench_music()
+        elif part == "train":
+            from genstudio.ml.music.bench import bench_train
+
+            results["train"] = bench_train()
         elif part == "images":
             from genstudio.ml.images.bench import bench_images
 
             results["images"] = bench_images()
         else:
             raise GenStudioError(
-                f"Unknown benchmark {part!r}", hint="Known: gallery, sprites, music, images"
+                f"Unknown benchmark {part!r}", hint="Known: gallery, sprites, music, images, train"
             )
     if args.json:
         _print_json(results)
@@ -1149,7 +1153,7 @@ def build_parser() -> argparse.ArgumentParser:
     tm.set_defaults(func=cmd_train_music)
 
     b = sub.add_parser("bench", help="speed benchmarks (JSON with --json)")
-    b.add_argument("parts", nargs="*", help="gallery (default), sprites, music, images")
+    b.add_argument("parts", nargs="*", help="gallery (default), sprites, music, images, train")
     b.add_argument("--json", action="store_true")
     b.add_argument("--assets", type=int, default=10_000, help="gallery size")
     b.set_defaults(func=cmd_bench)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -156,3 +157,74 @@ def _bench_audio(gen) -> dict[str, Any]:
             ts.append(time.perf_counter() - t)
         res["soundfont"] = {**_stats(ts[1:]), "file": sf.name}
     return res
+
+
+def bench_train(
+    pack_dir: Path | None = None, steps: int = 12, warmup: int = 2, batch: int = 8
+) -> dict[str, Any]:
+    """``genstudio bench train``: fine-tuning speed of MusicGPT (full and LoRA) on this machine.
+
+    The material is 8 pieces of 16 bars written by the base model itself (so the bench needs no
+    files); per method: p50/p95 of a training step (batch ``batch``, windows of the model's
+    context), steps/s and target tokens/s. "Minutes to a usable fine-tune" is read from the
+    style-adoption run recorded in docs/models/music-style-eval.json when it is there."""
+    import tempfile
+
+    import torch
+
+    from genstudio.core.paths import shipped_models_dir
+    from genstudio.generators.music import midi
+    from genstudio.generators.music.generator import MusicGenerator, MusicParams
+    from genstudio.ml import lora, trainer
+    from genstudio.ml.music.finetune import IGNORE, MusicTask
+
+    base = Path(pack_dir) if pack_dir else shipped_models_dir() / "music-gpt"
+    hw = trainer.detect_hardware("auto")
+    out: dict[str, Any] = {"hardware": hw.words(), "device": hw.device, "batch": batch}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "midi"
+        data.mkdir()
+        gen = MusicGenerator(base)
+        for i in range(8):
+            p = MusicParams(style="chorale", key="D major", bars=16, seed=i, audio=False)
+            score, _ = gen.compose(p, i)
+            midi.write_midi(score, data / f"p{i}.mid")
+        for method in ("full", "lora"):
+            task = MusicTask([str(data)], base=base, name="bench")
+            task.prepare(Path(tmp) / f"run-{method}")
+            net = task.build(hw.device)
+            if method == "lora":
+                lora.apply(net, task.lora_targets(), rank=16, alpha=32)
+                net.to(hw.device)
+            params = [q for q in net.parameters() if q.requires_grad]
+            opt = torch.optim.AdamW(params, lr=1e-4)
+            rng = np.random.Generator(np.random.PCG64(0))
+            times, toks = [], []
+            net.train()
+            for i in range(warmup + steps):
+                b = task.sample(rng, batch)
+                t = time.perf_counter()
+                trainer._step(task, net, opt, b, batch, hw.device, None, None, params)
+                if hw.device == "cuda":
+                    torch.cuda.synchronize()
+                if i >= warmup:
+                    times.append(time.perf_counter() - t)
+                    toks.append(int((b[1] != IGNORE).sum()))
+            med = float(np.median(times))
+            out[method] = {
+                "step": _stats(times),
+                "steps_per_s": round(1 / med, 3),
+                "tokens_per_s": round(float(np.median(np.array(toks) / np.array(times))), 1),
+                "trainable_params": sum(q.numel() for q in params),
+            }
+    ref = Path(__file__).resolve().parents[3] / "docs" / "models" / "music-style-eval.json"
+    try:
+        run = json.loads(ref.read_text(encoding="utf-8")).get("fine_tune", {})
+        out["minutes_to_a_usable_fine_tune"] = {
+            "minutes": run.get("job_minutes"),
+            "adoption": run.get("adoption"),
+            "source": "docs/models/music-style-eval.json (the style-adoption run)",
+        }
+    except (OSError, ValueError):
+        out["minutes_to_a_usable_fine_tune"] = None
+    return out
