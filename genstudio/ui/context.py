@@ -38,6 +38,9 @@ class AppContext(QObject):
     message = Signal(str, str)
     #: settings were saved (theme, threads, provider)
     settings_changed = Signal(object)
+    #: a panel asks for another mode to be shown: (mode id, payload dict for that panel's
+    #: ``apply_request``), e.g. Train's "Use this model" -> ("music", {"model", "style"})
+    mode_requested = Signal(str, object)
 
     def __init__(
         self, jobs: JobsBridge, settings: Settings | None = None, parent: QObject | None = None
@@ -59,6 +62,10 @@ class AppContext(QObject):
         if old is project:
             return
         self._project = project
+        from genstudio.runtime import registry
+
+        # fine-tuned packs in the project's models/ are offered (and resolved) from now on
+        registry.set_project_models(project.models_dir if project is not None else None)
         self.jobs.set_project(project)
         if old is not None:
             try:
@@ -124,6 +131,10 @@ class AppContext(QObject):
 
     def request_reuse(self, record: AssetRecord) -> None:
         self.reuse_requested.emit(record)
+
+    def request_mode(self, mode_id: str, payload: dict | None = None) -> None:
+        """Show the mode ``mode_id``; its panel receives ``payload`` (``apply_request``)."""
+        self.mode_requested.emit(mode_id, dict(payload or {}))
 
 
 def read_only_text(project: Project) -> str:

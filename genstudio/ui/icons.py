@@ -23,6 +23,10 @@ _SVG: dict[str, str] = {
         '<path d="M9 18V5l11-2v13"/><circle cx="6.5" cy="18" r="2.5"/>'
         '<circle cx="17.5" cy="16" r="2.5"/>'
     ),
+    "train": (
+        '<path d="M2.5 9.5L12 5l9.5 4.5L12 14z"/><path d="M6.5 11.8v4.4c0 1.5 2.5 2.8 5.5 '
+        '2.8s5.5-1.3 5.5-2.8v-4.4"/><path d="M21.5 9.5v5.5"/>'
+    ),
     "queue": '<path d="M4 6h16M4 12h16M4 18h10"/><path d="M17 16l3 2-3 2z"/>',
     "log": '<rect x="4" y="3" width="16" height="18" rx="2"/><path d="M8 8h8M8 12h8M8 16h5"/>',
     "folder": '<path d="M3 7a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z"/>',

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from genstudio.ui.queue_panel import QueuePanel
 
 log = logging.getLogger(__name__)
-MAX_MODE_SHORTCUTS = 5
+MAX_MODE_SHORTCUTS = 9
 
 
 class _ErrorRelay(QObject):
@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         ctx.message.connect(self.message_bar.show_message)
         ctx.project_changed.connect(self._project_changed)
         ctx.reuse_requested.connect(self.reuse_settings)
+        ctx.mode_requested.connect(self.open_mode_with)
         self._errors = _ErrorRelay(self)
         self._errors.error.connect(
             lambda text: self.message_bar.show_message(text, "error"),
@@ -291,6 +292,22 @@ class MainWindow(QMainWindow):
             self.ctx.show_message(f"Could not reuse these settings: {e.user_message()}", "error")
         except NotImplementedError:
             self.ctx.show_message(f"The {spec.title} panel cannot reuse settings yet.", "warning")
+
+    def open_mode_with(self, mode_id: str, payload: object = None) -> ModePanel | None:
+        """Show ``mode_id`` and hand ``payload`` to its panel's ``apply_request`` (a panel
+        asked for it through ``AppContext.request_mode``)."""
+        spec = next((s for s in self.mode_specs if s.id == mode_id), None)
+        panel = self.set_mode(mode_id) if spec is not None else None
+        if panel is None:
+            self.ctx.show_message(f"The {mode_id} mode is not available in this studio.", "warning")
+            return None
+        apply = getattr(panel, "apply_request", None)
+        if payload and callable(apply):
+            try:
+                apply(dict(payload) if isinstance(payload, dict) else payload)
+            except GenStudioError as e:
+                self.ctx.show_message(e.user_message(), "error")
+        return panel
 
     def generate_in_active_panel(self) -> None:
         panel = self.current_panel()

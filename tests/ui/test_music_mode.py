@@ -434,3 +434,83 @@ def test_top_p_follows_the_style_default(panel):
         assert panel.top_p.value() == pytest.approx(STYLE_TOP_P[style])
     panel.top_p.setValue(0.7)  # the user's value stands until the style changes again
     assert panel.top_p.value() == pytest.approx(0.7)
+
+
+# --- fine-tuned styles (packs made in the Train mode) -------------------------------------------
+
+
+def finetuned_copy(pack_dir: Path, models: Path, name: str = "Mine") -> str:
+    """The random pack as a project's fine-tune with its own style (``style4``): model.json
+    gets a new id and a ``styles`` entry; the model files and their hashes stay as they are."""
+    import json
+    import shutil
+
+    slug = name.lower()
+    out = models / f"music-{slug}"
+    shutil.copytree(pack_dir, out)
+    doc = json.loads((out / "model.json").read_text())
+    doc.update(id=f"music-{slug}", title=f"My style: {name}")
+    doc["styles"] = [
+        {
+            "token": "style4",
+            "title": f"My style: {name}",
+            "tracks": [{"name": "Fiddle", "program": 40}],
+        }
+    ]
+    (out / "model.json").write_text(json.dumps(doc))
+    return doc["id"]
+
+
+def test_finetuned_styles_are_listed_generate_with_their_model_and_are_reused(
+    qtbot, window, panel, pack_dir
+):
+    builtin = panel.style_choices()
+    assert [(s, m) for s, m, _ in builtin] == [
+        (s, "") for s in ("folk", "chorale", "melody_accomp")
+    ]
+    pack_id = finetuned_copy(pack_dir, window.ctx.project.models_dir)
+    with qtbot.waitSignal(panel.styles_loaded, timeout=WAIT_MS):
+        panel.activated()  # the list is read again each time the mode is shown
+    choices = panel.style_choices()
+    assert choices[:3] == builtin and choices[3:] == [("style4", pack_id, "My style: Mine")]
+    assert panel.style_choice() == ("folk", "")  # the selection stays
+
+    panel.style.setCurrentIndex(panel.style.findText("My style: Mine"))
+    assert panel.style_choice() == ("style4", pack_id)
+    s = panel.current_settings()
+    assert (s.style, s.model) == ("style4", pack_id)
+    assert s.to_params()["model"] == pack_id
+    panel.audio.setChecked(False)
+    small(panel, bars=2, count=1, seed=11)
+    (asset_id,) = run_job(qtbot, panel, 1)
+    rec = panel.ctx.project.gallery.get(asset_id)
+    assert (rec.params["model"], rec.params["style"]) == (pack_id, "style4")
+    assert panel.current_result().score.tracks[0].name == "Fiddle"  # the pack's own layout
+    assert rec.model_id == pack_id
+    assert "my style: mine" in panel.ctx.jobs.get(panel._batch_job).spec.title.lower()
+
+    # "Reuse these settings" picks the fine-tuned style again
+    panel.style.setCurrentIndex(0)
+    panel.top_p.setValue(0.5)
+    window.reuse_settings(rec)
+    assert panel.style_choice() == ("style4", pack_id)
+    assert panel.top_p.value() == pytest.approx(rec.params["top_p"])
+
+
+def test_reusing_a_piece_whose_model_is_gone_falls_back_with_a_message(
+    qtbot, window, panel, pack_dir
+):
+    from genstudio.ui.modes.music import state
+
+    got = messages(panel.ctx)
+
+    class Record:
+        params = {**state.MusicSettings(style="style4", model="music-gone").to_params()}
+        seed = 5
+
+    panel.style.setCurrentIndex(panel.style.findData("chorale"))
+    with qtbot.waitSignal(panel.styles_loaded, timeout=WAIT_MS):
+        panel.apply_settings(Record())
+    assert panel.style_choice() == ("folk", "")  # the default built-in style instead
+    assert got[-1][1] == "warning" and "music-gone" in got[-1][0]
+    assert panel.current_settings().model == ""

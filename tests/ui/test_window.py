@@ -140,7 +140,8 @@ def test_mode_shortcuts_and_find(test_mode, window, qtbot):
         "Sprites": "Ctrl+2",
         "Images": "Ctrl+3",
         "Music": "Ctrl+4",
-        "Gallery": "Ctrl+5",
+        "Train": "Ctrl+5",
+        "Gallery": "Ctrl+6",
     }
     window.mode_actions[0].trigger()
     assert window.current_mode_id() == "testmode"

@@ -94,6 +94,15 @@ _MODES: dict[str, ModeSpec] = {
             generators=("images.*",),
             description="Icons and images from a prompt; img2img, inpainting, pixel art",
         ),
+        ModeSpec(
+            id="train",
+            title="Train",
+            icon_name="train",
+            factory="genstudio.ui.modes.train:TrainPanel",
+            order=40,
+            generators=("train.*",),
+            description="Teach a model your own material: a new music style from your MIDI files",
+        ),
     )
 }
 

@@ -75,6 +75,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PLAYHEAD_MS = 33  # ~30 fps
+#: item data role of a style entry's model pack id ("" = the built-in model)
+MODEL_ROLE = Qt.ItemDataRole.UserRole + 7
 
 # Extra line icons in the house style (24x24 viewBox, stroked), added once to the icon table.
 _EXTRA_SVG = {
@@ -173,8 +175,12 @@ class MusicPanel(ResultsPanel):
     #: the shown mode changed (mode id)
     mode_changed = Signal(str)
 
+    #: the style list was read again (built-in styles + fine-tuned packs' styles)
+    styles_loaded = Signal()
+
     _audio_ready = Signal(int, object, int, str, str)  # token, audio, sr, note, error
     _player_finished = Signal()
+    _styles_ready = Signal(int, object, str)  # token, [StyleChoice], error
 
     max_results = state.MAX_RESULTS
     no_project_message = "Open or create a project first: music is saved in it."
@@ -193,6 +199,13 @@ class MusicPanel(ResultsPanel):
         self._device_note = ""  # why playback is silent (no sound card), shown once known
         self._player: Player | None = None
         self._mode = "generate"
+        self._pack_styles: list[state.StyleChoice] = []
+        self._styles_token = 0
+        self._styles_loading = False
+        self._style_threads: list[threading.Thread] = []
+        #: (style, model) asked for before the style list had it (reuse, "Use this model")
+        self._wanted_style: tuple[str, str] | None = None
+        self._wanted_keeps_top_p = True
 
         self.banner = ModelBanner(
             "Look for the music model pack again (after training or installing it)",
@@ -214,12 +227,15 @@ class MusicPanel(ResultsPanel):
         self._timer.timeout.connect(self._tick)
         self._audio_ready.connect(self._on_audio_ready, Qt.ConnectionType.QueuedConnection)
         self._player_finished.connect(self._tick, Qt.ConnectionType.QueuedConnection)
+        self._styles_ready.connect(self._on_styles_ready, Qt.ConnectionType.QueuedConnection)
 
         self.follow_jobs()
+        self.ctx.jobs.job_event.connect(self._on_any_job_event)
         self.setStyleSheet(_STYLE)
         self.apply_to_controls(state.MusicSettings(seed=state.random_seed()))
         self.refresh_model_state()
         self._update_transport()
+        self.refresh_styles()
 
     # ====================================================================== controls (left)
 
@@ -283,9 +299,12 @@ class MusicPanel(ResultsPanel):
         row = 0
 
         self.style = QComboBox()
-        for s in state.STYLES:
-            self.style.addItem(state.style_label(s), s)
-        self.style.setToolTip("What plays: the tracks and their instruments")
+        for choice in state.builtin_styles():
+            self.style.addItem(choice.label, choice.style)
+        self.style.setToolTip(
+            "What plays: the tracks and their instruments. Styles you trained in the Train "
+            "mode ('My style: ...') are listed after the built-in ones."
+        )
         self.style.currentIndexChanged.connect(self._style_changed)
         form.addWidget(field_label("Style"), row, 0)
         form.addWidget(self.style, row, 1, 1, 2)
@@ -519,9 +538,11 @@ class MusicPanel(ResultsPanel):
 
     def current_settings(self) -> state.MusicSettings:
         """The controls as settings; InvalidParamsError when the seed field is not a number."""
+        style, model = self.style_choice()
         return state.MusicSettings(
             mode=self._mode,
-            style=self.style.currentData() or "folk",
+            style=style,
+            model=model,
             key=state.join_key(self.tonic.currentData() or "", self.scale.currentData()),
             tempo=float(self.tempo.value()),
             time_signature=self.time_signature.currentData() or "4/4",
@@ -540,7 +561,7 @@ class MusicPanel(ResultsPanel):
 
     def apply_to_controls(self, s: state.MusicSettings) -> None:
         self._soundfont = s.soundfont or "auto"
-        self.style.setCurrentIndex(max(0, self.style.findData(s.style)))
+        self.select_style(s.style, s.model)
         tonic, scale = state.split_key(s.key)
         self.tonic.setCurrentIndex(max(0, self.tonic.findData(tonic)))
         self.scale.setCurrentIndex(max(0, self.scale.findData(scale)))
@@ -561,8 +582,148 @@ class MusicPanel(ResultsPanel):
         """A new style brings its own nucleus default (the user may still change it)."""
         from genstudio.generators.music.generator import STYLE_TOP_P
 
+        self._wanted_style = None  # the user picked one
         if hasattr(self, "top_p"):
             self.top_p.setValue(STYLE_TOP_P.get(self.style.currentData(), 0.95))
+
+    # ====================================================================== the style list
+
+    def style_choice(self) -> tuple[str, str]:
+        """(style token, model pack id or "") of the selected style."""
+        i = self.style.currentIndex()
+        style = self.style.itemData(i)
+        if not isinstance(style, str) or not style:
+            return "folk", ""
+        model = self.style.itemData(i, MODEL_ROLE)
+        return style, model if isinstance(model, str) else ""
+
+    def style_choices(self) -> list[tuple[str, str, str]]:
+        """(style, model, label) of every entry of the style list, in list order."""
+        out = []
+        for i in range(self.style.count()):
+            style = self.style.itemData(i)
+            if isinstance(style, str) and style:
+                model = self.style.itemData(i, MODEL_ROLE)
+                out.append((style, model if isinstance(model, str) else "", self.style.itemText(i)))
+        return out
+
+    def _find_style(self, style: str, model: str) -> int:
+        for i in range(self.style.count()):
+            m = self.style.itemData(i, MODEL_ROLE)
+            if self.style.itemData(i) == style and (m if isinstance(m, str) else "") == model:
+                return i
+        return -1
+
+    def select_style(self, style: str, model: str = "", *, keep_top_p: bool = True) -> bool:
+        """Select a style (of a fine-tuned pack when ``model`` is given). A pack's style the
+        list does not have yet is selected as soon as the list has been read again (then the
+        top-p stays as it is when ``keep_top_p``, as for reused settings); returns whether it
+        is selected now."""
+        i = self._find_style(style, model or "")
+        if i >= 0:
+            self.style.setCurrentIndex(i)
+            self._wanted_style = None
+            return True
+        if model:
+            self._wanted_style = (style, model)
+            self._wanted_keeps_top_p = keep_top_p
+            self.refresh_styles()
+            return False
+        self.style.setCurrentIndex(max(0, self.style.findData(style)))
+        return True
+
+    def apply_request(self, payload: dict) -> None:
+        """Another mode asked for this one (Train's "Use this model": model + style)."""
+        style, model = payload.get("style"), payload.get("model")
+        if isinstance(style, str) and style:
+            if self._mode == "drums":
+                self.set_mode("generate")
+            picked = self.select_style(
+                style, model if isinstance(model, str) else "", keep_top_p=False
+            )
+            if picked:
+                self.style.setFocus()
+
+    def refresh_styles(self) -> None:
+        """Read the fine-tuned packs' styles again on a worker thread (``styles_loaded``)."""
+        if self._closed:
+            return
+        self._styles_token += 1
+        token = self._styles_token
+        self._styles_loading = True
+        emit = self._styles_ready.emit
+
+        def work() -> None:
+            styles, error = [], ""
+            try:
+                styles = state.load_pack_styles()
+            except Exception as e:  # a broken pack must not break the panel
+                log.warning("fine-tuned music styles not listed: %s", e)
+                error = str(e)
+            try:
+                emit(token, styles, error)
+            except RuntimeError:  # the panel is gone
+                pass
+
+        self._style_threads = [t for t in self._style_threads if t.is_alive()]
+        t = threading.Thread(target=work, name="genstudio-music-styles", daemon=True)
+        self._style_threads.append(t)
+        t.start()
+
+    def styles_ready(self) -> bool:
+        return not self._styles_loading
+
+    def _on_styles_ready(self, token: int, styles: list, _error: str) -> None:
+        if token != self._styles_token or self._closed:
+            return
+        self._styles_loading = False
+        current = self.style_choice()
+        self._pack_styles = [c for c in styles if isinstance(c, state.StyleChoice)]
+        self.style.blockSignals(True)
+        while self.style.count() > len(state.STYLES):
+            self.style.removeItem(self.style.count() - 1)
+        if self._pack_styles:
+            self.style.insertSeparator(self.style.count())
+        for c in self._pack_styles:
+            self.style.addItem(c.label, c.style)
+            i = self.style.count() - 1
+            self.style.setItemData(i, c.model, MODEL_ROLE)
+            self.style.setItemData(
+                i, f"Fine-tuned model {c.model} ({c.source} models)", Qt.ItemDataRole.ToolTipRole
+            )
+        wanted = self._wanted_style
+        i = self._find_style(*(wanted or current))
+        self.style.setCurrentIndex(max(0, i))
+        self.style.blockSignals(False)
+        if wanted is not None:
+            self._wanted_style = None
+            if i < 0:
+                self.ctx.show_message(
+                    f"The music model {wanted[1]} is not in this project (any more); the "
+                    f"built-in style '{self.style.currentText()}' is selected instead.",
+                    "warning",
+                )
+        if self.style_choice() != current:
+            if wanted is not None and i >= 0 and self._wanted_keeps_top_p:
+                pass  # reused settings: their top-p stands
+            else:
+                self._style_changed(self.style.currentIndex())
+        self.styles_loaded.emit()
+
+    def _on_any_job_event(self, event) -> None:
+        """A finished training job may have made a new style: list it."""
+        if (
+            event.type == "state"
+            and event.state is not None
+            and event.state.value == "done"
+            and not self._closed
+        ):
+            try:
+                gen = self.ctx.jobs.get(event.job_id).spec.generator
+            except Exception:
+                return
+            if gen.startswith("train."):
+                self.refresh_styles()
 
     def _update_mode_ui(self) -> None:
         mode = self._mode
@@ -675,7 +836,7 @@ class MusicPanel(ResultsPanel):
         s = self.checked_settings()
         if s is None or (s.mode in state.MODEL_MODES and self.model_pack_refused()):
             return True
-        title = state.job_title(s)
+        title = state.job_title(s, self.style.currentText() if s.model else "")
         job = self.submit(state.GENERATOR, s.to_params(), title=title)
         if job is None:
             return True
@@ -714,6 +875,7 @@ class MusicPanel(ResultsPanel):
 
     def activated(self) -> None:
         self.refresh_model_state()
+        self.refresh_styles()  # a training may have finished meanwhile (older reads are dropped)
 
     def shutdown(self) -> None:
         self._closed = True
@@ -728,6 +890,13 @@ class MusicPanel(ResultsPanel):
         for t in self._audio_threads:
             t.join(10.0)
         self._audio_threads = []
+        for t in self._style_threads:
+            t.join(10.0)
+        self._style_threads = []
+        try:
+            self.ctx.jobs.job_event.disconnect(self._on_any_job_event)
+        except (RuntimeError, TypeError):
+            pass
         self.unfollow_jobs()
 
     # ====================================================================== model pack
@@ -744,6 +913,7 @@ class MusicPanel(ResultsPanel):
     # ====================================================================== jobs -> results
 
     def _on_project_changed(self, _project: Project | None) -> None:
+        self.refresh_styles()  # the project's own fine-tuned styles
         self.stop()
         self.clear_results()
         self._batch_job = None

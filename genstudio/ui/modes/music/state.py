@@ -81,6 +81,61 @@ def style_label(style: str) -> str:
     return STYLE_LABELS.get(style, style.replace("_", " "))
 
 
+# --- the style list: built-in styles, then every fine-tuned music pack's own styles -----------
+
+#: the vocabulary's spare style tokens, which fine-tuned packs use (generator.SPARE_STYLES)
+SPARE_STYLES: tuple[str, ...] = ("style4", "style5", "style6", "style7")
+
+
+@dataclass(frozen=True)
+class StyleChoice:
+    """One entry of the style list: a style token and the pack it needs ("" = built-in)."""
+
+    style: str
+    model: str = ""
+    title: str = ""
+    source: str = ""  # the pack's place: "built-in", "user", "project"
+
+    @property
+    def label(self) -> str:
+        return self.title or style_label(self.style)
+
+
+def builtin_styles() -> list[StyleChoice]:
+    return [StyleChoice(s, "", style_label(s), "built-in") for s in STYLES]
+
+
+def pack_styles(packs: list[Any]) -> list[StyleChoice]:
+    """The styles fine-tuned music packs (``registry.PackEntry``) list in their model.json."""
+    out: list[StyleChoice] = []
+    seen: set[tuple[str, str]] = set()
+    for p in packs:
+        for st in getattr(p, "styles", ()) or ():
+            token = st.get("token") if isinstance(st, Mapping) else None
+            if token not in SPARE_STYLES and token not in STYLES:
+                continue
+            key = (str(token), str(p.id))
+            if key in seen:
+                continue
+            seen.add(key)
+            title = st.get("title") if isinstance(st.get("title"), str) else ""
+            out.append(StyleChoice(str(token), str(p.id), title or f"{p.id}: {token}", p.source))
+    return out
+
+
+def load_pack_styles() -> list[StyleChoice]:
+    """Every fine-tuned pack's styles (reads the model folders: call off the GUI thread)."""
+    from genstudio.runtime import registry
+
+    return pack_styles(registry.list_packs("music"))
+
+
+def style_ok(style: Any, model: Any) -> bool:
+    return isinstance(style, str) and (
+        style in STYLES or (bool(model) and isinstance(model, str) and style in SPARE_STYLES)
+    )
+
+
 # --- settings ----------------------------------------------------------------------------------
 
 
@@ -104,6 +159,8 @@ class MusicSettings:
     inputs: list[str] = field(default_factory=list)
     audio: bool = True
     soundfont: str = "auto"
+    #: the music model pack: "" = the built-in one, else a fine-tuned pack's id
+    model: str = ""
 
     def to_params(self) -> dict[str, Any]:
         return {
@@ -123,6 +180,7 @@ class MusicSettings:
             "inputs": list(self.inputs[: CLIPS_NEEDED.get(self.mode, 0)]),
             "audio": bool(self.audio),
             "soundfont": self.soundfont,
+            "model": self.model,
         }
 
     def check(self) -> None:
@@ -172,9 +230,14 @@ class MusicSettings:
             else []
         )
         key = pick("key", str, key_ok)
+        model = params.get("model") if isinstance(params.get("model"), str) else ""
+        style = params.get("style")
+        if not style_ok(style, model):
+            style, model = d.style, ""
         return cls(
             mode=pick("mode", str, lambda v: v in MODES),
-            style=pick("style", str, lambda v: v in STYLES),
+            style=style,
+            model=model,
             key=str(sc.parse_key(key)) if key else "",
             tempo=float(
                 pick("tempo", (int, float), lambda v: TEMPO_RANGE[0] <= v <= TEMPO_RANGE[1])
@@ -194,14 +257,15 @@ class MusicSettings:
         )
 
 
-def job_title(s: MusicSettings) -> str:
+def job_title(s: MusicSettings, style_title: str = "") -> str:
     n = s.count
     what = MODE_LABELS.get(s.mode, s.mode)
     if s.mode in CLIPS_NEEDED and s.inputs:
         src = " + ".join(Path(p).name for p in s.inputs[: CLIPS_NEEDED[s.mode]])
         return f"Music {what.lower()}: {src} ({n} piece{'s' if n != 1 else ''}, seed {s.seed})"
+    label = style_title or style_label(s.style).lower()
     return (
-        f"Music {what.lower()}: {style_label(s.style).lower()}, {s.key or 'any key'}, "
+        f"Music {what.lower()}: {label}, {s.key or 'any key'}, "
         f"{s.bars} bars ({n} piece{'s' if n != 1 else ''}, seed {s.seed})"
     )
 
@@ -235,7 +299,12 @@ def describe_result(params: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
     mode = str(params.get("mode", "generate"))
     bits = [MODE_LABELS.get(mode, mode)]
     if mode != "drums":
-        bits.append(style_label(str(params.get("style", ""))).split(" (")[0])
+        style = str(params.get("style", ""))
+        model = params.get("model")
+        if model and style in SPARE_STYLES:
+            bits.append(str(model))
+        else:
+            bits.append(style_label(style).split(" (")[0])
     if params.get("seed") is not None:
         bits.append(f"seed {params.get('seed')}")
     return " \u2022 ".join(bits)
