@@ -362,7 +362,9 @@ def resolve_method(cfg: TrainConfig, n_params: int, hw: Hardware) -> str:
     return "full" if n_params <= 50_000_000 and need_gb < 0.25 * max(budget_gb, 1) else "lora"
 
 
-def resolve_auto(cfg: TrainConfig, hw: Hardware, task: Task, net: Any, device: str) -> TrainConfig:
+def resolve_auto(
+    cfg: TrainConfig, hw: Hardware, task: Task, net: Any, device: str, *, spent: float = 0.0
+) -> TrainConfig:
     """Fill the settings left at 0: the batch from the hardware, the steps from a speed probe
     (3 steps on a copy of the network) and the time budget, the intervals from the steps."""
     import copy
@@ -384,8 +386,10 @@ def resolve_auto(cfg: TrainConfig, hw: Hardware, task: Task, net: Any, device: s
             times.append(time.perf_counter() - t0)
         per_step = float(np.median(times[1:]))
         del probe, opt
-        # ~8% of the budget goes to evaluation, previews and checkpoints
-        c.max_steps = max(10, int(c.minutes * 60 * 0.92 / max(per_step, 1e-4)))
+        # what is left after the set-up so far; ~12% of it goes to evaluations, previews,
+        # checkpoints and the export
+        left = max(0.0, c.minutes * 60 - spent - 3 * per_step)
+        c.max_steps = max(10, int(left * 0.88 / max(per_step, 1e-4)))
     else:
         per_step = 0.0
     if not c.save_every:
@@ -492,6 +496,7 @@ def train(
     from genstudio.ml import common, lora
 
     cfg.validate()
+    begun = time.perf_counter()  # the time budget counts everything: data, probe, evaluations
     run = Path(run)
     dist = _Dist()
     main = dist.main
@@ -556,7 +561,8 @@ def train(
         lora.apply(net, task.lora_targets(), rank=cfg.rank, alpha=cfg.alpha)
         net.to(dev)
     if latest_checkpoint(run) is None:
-        cfg = dist.share(resolve_auto(cfg, hw, task, net, dev) if main else None)
+        spent = time.perf_counter() - begun
+        cfg = dist.share(resolve_auto(cfg, hw, task, net, dev, spent=spent) if main else None)
         common.seed_everything(cfg.seed + 1)  # the speed probe drew random numbers
         record(config=cfg.to_dict())
     trainable = [p for p in net.parameters() if p.requires_grad]
@@ -657,6 +663,7 @@ def train(
 
     last_saved = step
     budget_s = cfg.minutes * 60.0
+    wall += time.perf_counter() - begun  # this start's set-up counts too
     net.train()
     try:
         while step < cfg.max_steps:

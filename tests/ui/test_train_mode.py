@@ -685,3 +685,24 @@ def test_screenshots(qtbot, tmp_path, win, fake_train):
         qtbot.wait(400)
         win.grab().save(str(docs / f"train-{name}.png"))
     fake_train.release.set()
+
+
+def test_gallery_sends_selected_midi_to_train(win, qtbot, tmp_path):
+    project = win.ctx.project
+    ids = []
+    for i in range(3):
+        path = tune(tmp_path / f"t{i}.mid", 24 + 4 * i, 60 + i)
+        rec = project.add_asset(
+            kind="music", data=path.read_bytes(), ext="mid", generator="music.gpt"
+        )
+        ids.append(str(rec.id))
+    gallery = win.set_mode("gallery")
+    qtbot.waitUntil(lambda: gallery.model.rowCount() == 3, timeout=WAIT_MS)
+    assert not gallery.train_btn.isEnabled()
+    gallery.grid.selectAll()
+    assert gallery.train_btn.isEnabled() and len(gallery.selected_midi()) == 3
+    gallery.train_btn.click()
+    assert win.current_mode_id() == "train"
+    panel = win.current_panel()
+    qtbot.waitUntil(panel.report_is_ready, timeout=WAIT_MS)
+    assert panel.report_summary.text().startswith("3 pieces used")

@@ -275,6 +275,7 @@ class MusicTask:
         title = f"My style: {self.name}"
         styles = [s for s in self.base_pack.get("styles", []) if s.get("token") != self.style]
         styles.append({"token": self.style, "title": title, "tracks": self.tracks})
+        atomic_write_bytes(folder / "MODEL_CARD.md", model_card(self, provenance).encode("utf-8"))
         write_music_pack(
             net,
             net_cfg,
@@ -300,6 +301,35 @@ class MusicTask:
             },
             extra={"styles": styles},
         )
+
+
+def model_card(task: MusicTask, prov: dict[str, Any]) -> str:
+    """The fine-tuned pack's card: what it was made from, how, and what changed."""
+    data = prov.get("data") or {}
+    before = (prov.get("metrics_before") or {}).get("nll")
+    after = (prov.get("metrics_after") or {}).get("nll")
+    lines = [
+        f"# My style: {task.name}",
+        "",
+        f"A fine-tune of **{task.base_pack.get('id')} {task.base_pack.get('version')}** made by "
+        "GenStudio on your MIDI files. Pick it in the Music mode's style list (every mode) or "
+        "with `genstudio generate music --model <this folder>`.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| material | {data.get('used')} pieces used, {data.get('skipped')} skipped; "
+        f"sha256 {str(data.get('sha256'))[:16]}... |",
+        f"| method | {prov.get('method')} fine-tuning "
+        f"({prov.get('trainable_params'):,} of {prov.get('params'):,} weights) |",
+        f"| steps | {prov.get('steps')} in {prov.get('wall_s')} s of training |",
+        f"| hardware | {prov.get('hardware')} |",
+        f"| held-out NLL (nats/token) | {before} before -> {after} after |",
+        "",
+        "The base model's license applies to the model; your material's license applies to "
+        "what it learned from it.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def _track_layout(scores) -> list[dict[str, Any]]:

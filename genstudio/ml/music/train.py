@@ -326,7 +326,7 @@ def write_music_pack(
         license=license,
         attribution=attribution,
         files=["music.onnx", "weights.safetensors"]
-        + (["adapter.safetensors"] if (out / "adapter.safetensors").is_file() else []),
+        + [n for n in ("adapter.safetensors", "MODEL_CARD.md") if (out / n).is_file()],
         inputs=[{"name": n} for n in ins],
         outputs=[{"name": n} for n in outs],
         training={**training, "net_config": dataclasses.asdict(net_cfg)},

@@ -92,6 +92,13 @@ class GalleryPanel(ModePanel):
         self.trash_view.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.trash_view.setCheckable(True)
         self.trash_view.setToolTip("Show the trash")
+        self.train_btn = QToolButton()
+        self.train_btn.setText("Train a style")
+        self.train_btn.setIcon(icons.icon("train", 16))
+        self.train_btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.train_btn.setToolTip("Open Train with the selected MIDI pieces as material")
+        self.train_btn.setEnabled(False)
+        self.train_btn.clicked.connect(self.train_on_selected)
         self.count_label = QLabel()
         self.count_label.setObjectName("Muted")
         for w in (self.kind, self.model_filter, self.date):
@@ -104,6 +111,7 @@ class GalleryPanel(ModePanel):
         bar.addWidget(self.date)
         bar.addWidget(self.favorites)
         bar.addWidget(self.trash_view)
+        bar.addWidget(self.train_btn)
         bar.addStretch(1)
         bar.addWidget(self.count_label)
 
@@ -125,6 +133,9 @@ class GalleryPanel(ModePanel):
         self.grid.setItemDelegate(TileDelegate(self.grid))
         self.grid.setModel(self.model)
         self.grid.selectionModel().currentChanged.connect(self._current_changed)
+        self.grid.selectionModel().selectionChanged.connect(
+            lambda *_: self.train_btn.setEnabled(bool(self.selected_midi()))
+        )
         self.empty = QLabel()
         self.empty.setObjectName("EmptyState")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -278,6 +289,25 @@ class GalleryPanel(ModePanel):
 
     def selected_records(self) -> list[AssetRecord]:
         return [i.data(RecordRole) for i in self.grid.selectionModel().selectedIndexes()]
+
+    def selected_midi(self) -> list[Path]:
+        """The files of the selected MIDI assets (what Train can learn from)."""
+        project = self.ctx.project
+        if project is None:
+            return []
+        return [
+            project.asset_path(r)
+            for r in self.selected_records()
+            if r is not None and str(r.file).lower().endswith((".mid", ".midi"))
+        ]
+
+    def train_on_selected(self) -> bool:
+        paths = self.selected_midi()
+        if not paths:
+            self.ctx.show_message("Select MIDI pieces in the gallery first.", "info")
+            return False
+        self.ctx.request_mode("train", {"sources": [str(p) for p in paths]})
+        return True
 
     def trash_selected(self) -> None:
         project = self.ctx.project

@@ -764,6 +764,12 @@ class TrainPanel(ModePanel):
         """The data report of the current material (None while none is ready)."""
         return self._report if self.report_is_ready() else None
 
+    def apply_request(self, payload: dict) -> None:
+        """Another mode sent material (the gallery's "Train a style": MIDI asset files)."""
+        sources = payload.get("sources")
+        if isinstance(sources, list) and sources:
+            self.add_sources([Path(str(p)) for p in sources])
+
     def report_is_ready(self) -> bool:
         """True when the report shown is the one of the current material."""
         return not self._scanning and self._report_sources == self._sources
@@ -1227,34 +1233,21 @@ class TrainPanel(ModePanel):
     # ====================================================================== pause / resume / cancel
 
     def pause(self) -> None:
-        if self._job_id is None:
-            return
-        fn = getattr(self.ctx.jobs, "pause", None)
-        if fn is None:
-            self.ctx.show_message("This studio cannot pause jobs.", "warning")
-            return
-        try:
-            fn(self._job_id)
-        except GenStudioError as e:
-            self.ctx.show_message(e.user_message(), "warning")
-            return
-        self._paused = True
-        self.status_label.setText("Pausing\u2026")
-        self._update_buttons()
+        self._pause_or_resume(True)
 
     def resume(self) -> None:
+        self._pause_or_resume(False)
+
+    def _pause_or_resume(self, pause: bool) -> None:
         if self._job_id is None:
             return
-        fn = getattr(self.ctx.jobs, "resume", None)
-        if fn is None:
-            return
         try:
-            fn(self._job_id)
+            (self.ctx.jobs.pause if pause else self.ctx.jobs.resume)(self._job_id)
         except GenStudioError as e:
             self.ctx.show_message(e.user_message(), "warning")
             return
-        self._paused = False
-        self.status_label.setText("Resuming\u2026")
+        self._paused = pause
+        self.status_label.setText("Pausing\u2026" if pause else "Resuming\u2026")
         self._update_buttons()
 
     def cancel(self) -> None:
