@@ -367,6 +367,18 @@ def run_generator_to_dir(
     return written
 
 
+def _music_key_lock(args: argparse.Namespace, model: str, style: str) -> bool:
+    if args.no_key_lock or args.key_lock or not model:
+        return not args.no_key_lock
+    from genstudio.core.atomic import read_json
+
+    for s in read_json(Path(model) / "model.json").get("styles", []):
+        if isinstance(s, dict) and s.get("token") == style:
+            lock = (s.get("sampling") or {}).get("key_lock")
+            return lock if isinstance(lock, bool) else True
+    return True
+
+
 def _music_model_style(args: argparse.Namespace) -> tuple[str, str]:
     """(model, style): a fine-tuned model's own style unless --style names another."""
     if args.project:
@@ -403,7 +415,7 @@ def cmd_generate_music(args: argparse.Namespace) -> int:
         "top_k": args.top_k,
         "seed": args.seed,
         "count": args.count,
-        "key_lock": not args.no_key_lock,
+        "key_lock": _music_key_lock(args, model, style),
         "silent_bars": args.silent_bars,
         "strength": args.strength,
         "inputs": [str(p) for p in args.input or []],
@@ -1079,6 +1091,10 @@ def build_parser() -> argparse.ArgumentParser:
     mu.add_argument("--top-k", type=int, default=0)
     mu.add_argument("--strength", type=float, default=0.5, help="variations: pitches re-sampled")
     mu.add_argument("--no-key-lock", action="store_true", help="allow notes outside the key")
+    mu.add_argument(
+        "--key-lock", action="store_true", help="only notes of the key (the default, except for "
+        "a fine-tuned style whose material uses notes outside its key)",
+    )  # fmt: skip
     mu.add_argument(
         "--silent-bars", action="store_true", help="allow generated bars without any note"
     )

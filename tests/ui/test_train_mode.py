@@ -697,6 +697,7 @@ def test_gallery_sends_selected_midi_to_train(win, qtbot, tmp_path):
         )
         ids.append(str(rec.id))
     gallery = win.set_mode("gallery")
+    gallery.model.refresh()
     qtbot.waitUntil(lambda: gallery.model.rowCount() == 3, timeout=WAIT_MS)
     assert not gallery.train_btn.isEnabled()
     gallery.grid.selectAll()

@@ -17,6 +17,7 @@ Every mode is sampling from the same model under constraints (``sampler``):
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,17 @@ def _check_clip_length(clip: sc.Score, mode: str) -> None:
         )
 
 
+_tracks = threading.local()
+
+
+def _constraints(**kw: Any):
+    """The sampler's constraints, with the track limit of the style being composed."""
+    from genstudio.generators.music import sampler
+
+    kw.setdefault("max_tracks", getattr(_tracks, "limit", None))
+    return sampler.Constraints(**kw)
+
+
 def sampler_pack_id() -> str:
     from genstudio.generators.music.sampler import PACK_ID
 
@@ -219,11 +231,13 @@ class MusicGenerator(Generator):
         model = sampler.load_model(pack_dir)
         layout = _style_layout(model, p.style)
         info["model"] = model.pack.id
+        # a fine-tuned style writes for as many tracks as its material had
+        _tracks.limit = len(layout) or None
         settings = sampler.SampleSettings(p.temperature, p.top_k, p.nucleus(), seed)
         if p.mode == "generate" or p.mode == "loop":
             key = sc.parse_key(p.key) if p.key else None
             prompt = sampler.header_tokens(p.style, str(key) if key else None, ts, p.tempo)
-            cons = sampler.Constraints(bars=p.bars, key_lock=p.key_lock, silent_bars=p.silent_bars)
+            cons = _constraints(bars=p.bars, key_lock=p.key_lock, silent_bars=p.silent_bars)
             seq = sampler.generate_tokens(
                 model,
                 prompt,
@@ -253,7 +267,7 @@ class MusicGenerator(Generator):
         seq = tk.encode(clip, style)[:-1]  # without EOS
         if p.mode in ("continue", "interpolate"):  # new bars after the clip, which stays intact
             seq.append(tk.VOCAB.id("BAR"))
-        cons = sampler.Constraints(bars=p.bars - 1, key_lock=p.key_lock, silent_bars=p.silent_bars)
+        cons = _constraints(bars=p.bars - 1, key_lock=p.key_lock, silent_bars=p.silent_bars)
         if p.mode == "continue":
             seq = sampler.generate_tokens(
                 model, seq, sampler.Grammar(seq, cons), settings, cancel=cancel, on_bar=on_bar
@@ -297,7 +311,7 @@ class MusicGenerator(Generator):
         bars = [i for i, t in enumerate(seq) if t == bar]
         first_bar = seq[bars[0] : bars[1]] if len(bars) > 1 else seq[bars[0] : -1]
         head = seq[: bars[-1]]  # everything before the last bar
-        cons = sampler.Constraints(bars=1, key_lock=p.key_lock, silent_bars=p.silent_bars)
+        cons = _constraints(bars=1, key_lock=p.key_lock, silent_bars=p.silent_bars)
         best, best_lp, lps = seq, -np.inf, []
         for c in range(SEAM_CANDIDATES):
             s = sampler.SampleSettings(p.temperature, p.top_k, p.nucleus(), seed * 1000 + c + 1)
@@ -320,7 +334,7 @@ class MusicGenerator(Generator):
         header, body = seq[:5], seq[5:]
         n_bars = body.count(v.id("BAR"))
         # the clip's own silent bars stay silent
-        cons = sampler.Constraints(bars=n_bars, key_lock=p.key_lock, silent_bars=True)
+        cons = _constraints(bars=n_bars, key_lock=p.key_lock, silent_bars=True)
         grammar = sampler.Grammar(header, cons)
         out = list(header)
         logits, past = model.run(np.array([header]), model.empty())
@@ -360,7 +374,7 @@ class MusicGenerator(Generator):
         bar = v.id("BAR")
         b_bars = [i for i, t in enumerate(b_body) if t == bar]
         b_open = b_body[: b_bars[2]] if len(b_bars) > 2 else b_body
-        cons = sampler.Constraints(  # seq ends with a BAR
+        cons = _constraints(  # seq ends with a BAR
             bars=p.bars - 1, key_lock=False, silent_bars=p.silent_bars
         )
         best, best_lp = None, -np.inf

@@ -36,6 +36,8 @@ STYLE_TOKEN = "style4"
 TRANSPOSE = range(-5, 7)
 IGNORE = -100
 MIN_VALID_PIECES = 5
+#: key lock is recommended for a style whose material has at least this share of notes in key
+KEY_LOCK_SHARE = 0.98
 EVAL_BATCHES = 6
 
 
@@ -69,6 +71,7 @@ class MusicTask:
         self._train = self._valid = None
         self.header: dict[str, Any] = {}
         self.tracks: list[dict[str, Any]] = []
+        self.in_key = 1.0
 
     # ------------------------------------------------------------------ data
     def prepare(self, run: Path) -> dict[str, Any]:
@@ -152,10 +155,12 @@ class MusicTask:
                         "tempo": float(first.tempo),
                     },
                     "tracks": _track_layout(scores),
+                    "in_key_share": _in_key_share(scores),
                 },
             )
         meta = read_json(meta_path, what="token cache")
         self.header, self.tracks = meta["header"], meta["tracks"]
+        self.in_key = float(meta.get("in_key_share", 1.0))
         net_cfg = self._net_cfg()
         windows = {}
         for split in ("train", "valid"):
@@ -274,7 +279,18 @@ class MusicTask:
         base_id = str(self.base_pack.get("id"))
         title = f"My style: {self.name}"
         styles = [s for s in self.base_pack.get("styles", []) if s.get("token") != self.style]
-        styles.append({"token": self.style, "title": title, "tracks": self.tracks})
+        styles.append(
+            {
+                "token": self.style,
+                "title": title,
+                "tracks": self.tracks,
+                # material with accidentals (modes, chromatic lines) is not forced into the key
+                "sampling": {
+                    "key_lock": self.in_key >= KEY_LOCK_SHARE,
+                    "in_key_share": round(self.in_key, 4),
+                },
+            }
+        )
         atomic_write_bytes(folder / "MODEL_CARD.md", model_card(self, provenance).encode("utf-8"))
         write_music_pack(
             net,
@@ -330,6 +346,21 @@ def model_card(task: MusicTask, prov: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _in_key_share(scores) -> float:
+    """Share of the material's notes in its pieces' keys (estimated where a piece has none)."""
+    from genstudio.generators.music import metrics
+
+    inside = total = 0
+    for s in scores:
+        key = s.key or metrics.estimate_key(s)
+        n = len(metrics.pitched(s))
+        if key is None or not n:
+            continue
+        inside += metrics.in_key_share(s, key) * n
+        total += n
+    return inside / total if total else 1.0
 
 
 def _track_layout(scores) -> list[dict[str, Any]]:

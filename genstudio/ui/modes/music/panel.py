@@ -585,6 +585,12 @@ class MusicPanel(ResultsPanel):
         self._wanted_style = None  # the user picked one
         if hasattr(self, "top_p"):
             self.top_p.setValue(STYLE_TOP_P.get(self.style.currentData(), 0.95))
+        style, model = self.style_choice()
+        for c in getattr(self, "_pack_styles", []):
+            if (c.style, c.model) == (style, model) and c.key_lock is not None:
+                # the style's material decides (a modal style with accidentals is not forced
+                # into the scale); the user may still change it
+                self.key_lock.setChecked(c.key_lock)
 
     # ====================================================================== the style list
 

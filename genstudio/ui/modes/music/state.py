@@ -95,6 +95,7 @@ class StyleChoice:
     model: str = ""
     title: str = ""
     source: str = ""  # the pack's place: "built-in", "user", "project"
+    key_lock: bool | None = None  # the pack's recommendation (None: the user's choice stands)
 
     @property
     def label(self) -> str:
@@ -119,7 +120,14 @@ def pack_styles(packs: list[Any]) -> list[StyleChoice]:
                 continue
             seen.add(key)
             title = st.get("title") if isinstance(st.get("title"), str) else ""
-            out.append(StyleChoice(str(token), str(p.id), title or f"{p.id}: {token}", p.source))
+            sampling = st.get("sampling") if isinstance(st.get("sampling"), Mapping) else {}
+            lock = sampling.get("key_lock")
+            out.append(
+                StyleChoice(
+                    str(token), str(p.id), title or f"{p.id}: {token}", p.source,
+                    lock if isinstance(lock, bool) else None,
+                )
+            )  # fmt: skip
     return out
 
 
