@@ -80,7 +80,7 @@ def test_first_run_opens_the_sample_project(qtbot):
 
 
 def test_modes_follow_registered_generators():
-    assert [m.id for m in modes.modes()] == ["sprites", "images", "music", "gallery"]
+    assert [m.id for m in modes.modes()] == ["sprites", "images", "music", "train", "gallery"]
 
 
 def test_modes_with_unregistered_generators_are_hidden():
@@ -95,7 +95,7 @@ def test_modes_with_unregistered_generators_are_hidden():
 
 def test_registered_mode_shows_in_sidebar_and_routes_generators(test_mode, window):
     titles = [window.sidebar.item(i).text() for i in range(window.sidebar.count())]
-    assert titles == ["Test", "Sprites", "Images", "Music", "Gallery"]
+    assert titles == ["Test", "Sprites", "Images", "Music", "Train", "Gallery"]
     assert modes.mode_for_generator("test.slow") == test_mode
     assert modes.mode_for_generator("sprites.procedural").id == "sprites"
     assert modes.mode_for_generator("images.diffusion").id == "images"
