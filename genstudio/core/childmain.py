@@ -36,6 +36,8 @@ from typing import IO, Any
 from genstudio.core.errors import Cancelled, GenStudioError, JobError
 
 PROTOCOL = 1
+#: niceness added to the child (training is background work)
+CHILD_NICE = 10
 MAX_LINE = 64 * 1024 * 1024
 #: Seconds the child may go on after its parent has gone before it exits by force.
 ORPHAN_GRACE = 10.0
@@ -266,6 +268,12 @@ def _run(child: _Child, start: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> int:
     # The protocol channel first, before anything can write to stdout or read stdin.
+    # below the studio's priority: on a machine with few cores the window must stay responsive
+    # while training takes every core (the OS then gives the GUI thread its turn first)
+    try:
+        os.nice(CHILD_NICE)
+    except (AttributeError, OSError):
+        pass
     proto_out = os.dup(1)
     os.dup2(2, 1)
     proto_in = os.dup(0)

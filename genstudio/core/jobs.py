@@ -731,6 +731,7 @@ class JobRunner:
     def _execute(self, entry: _Entry) -> tuple[JobState, str | None, str]:
         """Run one job; returns (final state, error, message)."""
         job = entry.job
+        info: dict = {}
         try:
             gen = self._resolve(job.spec.generator)
             params = gen.Params.from_dict(dict(job.spec.params))
@@ -741,7 +742,7 @@ class JobRunner:
                 with self._cond:
                     entry.control = control
                 try:
-                    run_in_process(
+                    info = run_in_process(
                         _target_of(gen),
                         dict(job.spec.params),
                         on_progress=lambda f, m, p: self._on_progress(entry, f, m, p),
@@ -760,7 +761,8 @@ class JobRunner:
                     cancel_event=entry.cancel,
                     on_event=lambda name, data: self._on_event(entry, name, data),
                 )
-                gen.run(params, ctx)
+                result = gen.run(params, ctx)
+                info = getattr(result, "info", None) or {}
         except Cancelled:
             if entry.interrupted:
                 return JobState.QUEUED, None, "Interrupted when the studio closed; queued again."
@@ -773,6 +775,9 @@ class JobRunner:
             msg = f"Unexpected error: {type(e).__name__}: {e} (details in the log file)"
             return JobState.FAILED, msg, "Failed."
         n = len(job.asset_ids)
+        summary = info.get("summary") if isinstance(info, dict) else None
+        if isinstance(summary, str) and summary and not n:  # e.g. a training job: its model
+            return JobState.DONE, None, f"Done: {summary[:200]}"
         return JobState.DONE, None, f"Done ({n} result{'s' if n != 1 else ''})."
 
     def _on_progress(self, entry: _Entry, fraction: float, message: str, preview: bytes | None):

@@ -87,7 +87,8 @@ def campaign(
             # two: kills land in the data step, mid-step, mid-checkpoint, mid-preview
             ck = latest_checkpoint(run)
             first = int(ck[1]["step"]) + 1 if ck else 1
-            target = rnd.randint(first, max(first, steps - 1))
+            # at most a checkpoint interval past the newest checkpoint: each kill costs work
+            target = rnd.randint(first, max(first, min(steps - 1, first + 3)))
             delay = rnd.uniform(0.0, max_delay)
             while not done.is_set():
                 reached = [e["data"]["step"] for e in list(events) if e.get("type") == "event"

@@ -80,6 +80,7 @@ class MusicTask:
         from genstudio.generators.music import tokens as tk
         from genstudio.ml.music.train import Windows
 
+        run.mkdir(parents=True, exist_ok=True)
         scores, report = dataset.scan(self.sources, self.style)
         dataset.check_usable(report)
         rep = report.to_dict()
@@ -456,7 +457,13 @@ def run_job(params: Any, ctx: Any) -> dict[str, Any]:
         out=Path(params.out),
         provenance={"name": params.name},
     )
-    return {"pack": str(res.pack), "steps": res.step, "wall_s": res.wall_s, "metrics": res.metrics}
+    return {
+        "pack": str(res.pack),
+        "steps": res.step,
+        "wall_s": res.wall_s,
+        "metrics": res.metrics,
+        "summary": f"'My style: {params.name}' ({res.step} steps)",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
