@@ -611,7 +611,7 @@ def cmd_train_music(args: argparse.Namespace) -> int:
         elif name == "resumed_from":
             print(f"resumed from the checkpoint at step {data.get('step')}")
         elif name == "eval":
-            print(f"step {data.get('step')}: held-out NLL {data.get('nll')}")
+            print(f"step {data.get('step')}: held-out loss {data.get('nll')} (lower is better)")
         elif name in ("oom", "time_budget"):
             print(
                 _safe_text(
@@ -643,16 +643,20 @@ def cmd_train_music(args: argparse.Namespace) -> int:
             )
         except BaseException as e:  # noqa: BLE001 - handed to the main thread
             result["error"] = e
+        finally:
+            finished.set()
 
+    # waiting on an Event, not Thread.join: a join interrupted by Ctrl-C may return early later
+    finished = threading.Event()
     worker = threading.Thread(target=work, name="train-music", daemon=True)
     worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.2)
-    except KeyboardInterrupt:
-        print("stopping: saving a checkpoint ...", flush=True)
-        cancel.set()
-        worker.join()
+    while not finished.is_set():
+        try:
+            finished.wait(0.2)
+        except KeyboardInterrupt:
+            if not cancel.is_set():
+                print("stopping: saving a checkpoint ...", flush=True)
+                cancel.set()
     err = result.get("error")
     if isinstance(err, Cancelled):
         print(f"stopped; run the same command again to resume ({run})")
@@ -660,7 +664,8 @@ def cmd_train_music(args: argparse.Namespace) -> int:
     if err is not None:
         raise err
     info = result.get("info", {})
-    print(f"model pack: {info.get('pack')}  (use it: genstudio generate music --model {out})")
+    print(f"model pack: {info.get('pack')}")
+    print(f"use it: genstudio generate music --model {out} --bars 16 --out OUT_FOLDER")
     return 0
 
 
@@ -762,6 +767,10 @@ def cmd_models_list(args: argparse.Namespace) -> int:
                 f"{r['source']:9s}{_safe_text(extra)}"
             )
         print(f"({len(rows)} model packs)")
+        for source, root in registry.roots():
+            print(f"  {source} models: {_safe_text(str(root))}")
+        if not getattr(args, "project", None):
+            print("  (a project's fine-tuned models: add --project FOLDER)")
     return 0
 
 
@@ -1143,20 +1152,37 @@ def build_parser() -> argparse.ArgumentParser:
         "pack with the style 'My style: NAME', usable by every music mode. Stop with Ctrl-C and "
         "run the same command again to resume from the last checkpoint.",
     )
-    tm.add_argument("--data", action="append", required=True, type=Path, help="MIDI folder/file")
+    tm.add_argument(
+        "--data", action="append", required=True, type=Path,
+        help="a MIDI file or folder (sub-folders are searched); repeatable",
+    )  # fmt: skip
     tm.add_argument("--out", required=True, type=Path, help="the model pack folder to write")
     tm.add_argument("--name", help="the style's name (default: the --out folder's name)")
     tm.add_argument("--base", default="", help="the pack to start from (default: music-gpt)")
-    tm.add_argument("--method", default="auto", choices=["auto", "lora", "full"])
-    tm.add_argument("--preset", default="standard", choices=["quick", "standard", "thorough"])
+    tm.add_argument(
+        "--method",
+        default="auto",
+        choices=["auto", "lora", "full"],
+        help="full: every weight; lora: small adapters; auto (default): full for small models "
+        "that fit memory easily (the built-in music model), else lora",
+    )
+    tm.add_argument(
+        "--preset",
+        default="standard",
+        choices=["quick", "standard", "thorough"],
+        help="how long: quick 3, standard 10 (default), thorough 30 minutes on this machine",
+    )
     tm.add_argument("--minutes", type=float, default=0.0, help="time budget (default: preset's)")
     tm.add_argument("--steps", type=int, default=0, help="exact step count (default: from time)")
-    tm.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    tm.add_argument("--rank", type=int, default=16, help="LoRA rank")
-    tm.add_argument("--alpha", type=float, default=32.0, help="LoRA alpha")
+    tm.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda"],
+        help="auto (default): the GPU when PyTorch sees one, else the CPU",
+    )  # fmt: skip
+    tm.add_argument("--rank", type=int, default=16, help="LoRA rank (default 16)")
+    tm.add_argument("--alpha", type=float, default=32.0, help="LoRA alpha (default 32)")
     tm.add_argument("--lr", type=float, default=0.0, help="peak learning rate (0: method's)")
     tm.add_argument("--batch", type=int, default=0, help="windows per step (0: from hardware)")
-    tm.add_argument("--seed", type=int, default=1234)
+    tm.add_argument("--seed", type=int, default=1234, help="same seed + data = same model")
     tm.add_argument("--run", type=Path, help="run folder (default: .runs/<name> beside --out)")
     tm.add_argument("--project", type=Path, help="a project whose models --base may name")
     tm.add_argument("--json", action="store_true", help="print the child's events as JSON lines")
@@ -1236,7 +1262,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
 
     m = sub.add_parser("models", help="model packs").add_subparsers(dest="sub", required=True)
-    ml = m.add_parser("list")
+    ml = m.add_parser("list", help="the model packs GenStudio can use, and where they are")
     ml.add_argument("--json", action="store_true")
     ml.add_argument("--project", type=Path, help="also list this project's models")
     ml.set_defaults(func=cmd_models_list)

@@ -474,7 +474,23 @@ class _Quiet:
         pass
 
 
-def train(
+def train(task: Task, run: Path, cfg: TrainConfig, ctx: Context, **kw: Any) -> Result:
+    """See :func:`_train`; a run that stops with an error (bad material, no device ...) is
+    marked failed or cancelled in ``run.json``, never left as "running"."""
+    try:
+        return _train(task, run, cfg, ctx, **kw)
+    except BaseException as e:
+        doc = read_run(Path(run))
+        if doc is not None and doc.get("status") == "running" and _Dist().main:
+            status = "cancelled" if isinstance(e, Cancelled) else "failed"
+            try:
+                write_run(Path(run), status=status, error=getattr(e, "message", str(e))[:500])
+            except (GenStudioError, OSError):
+                pass
+        raise
+
+
+def _train(
     task: Task,
     run: Path,
     cfg: TrainConfig,

@@ -109,7 +109,9 @@ def resolve(ref: str, kind: str | None = None) -> Path:
     names = ", ".join(e.id for e in found) or "none"
     raise ModelPackError(
         f"There is no {what} {ref!r}.",
-        hint=f"Available: {names}. A fine-tuned model is in the project it was trained in.",
+        hint=f"Available here: {names}. Give the model's folder instead (e.g. the --out of "
+        "'genstudio train music'), or --project for a project's models; 'genstudio models list' "
+        "shows the built-in, your models folder and (with --project) a project's.",
     )
 
 

@@ -113,3 +113,44 @@ def test_cancelled_training_keeps_a_checkpoint_and_can_resume(project, tmp_path)
     (run,) = list_runs(project.models_dir)
     assert run["status"] == "cancelled" and run["resumable"]
     assert run["checkpoint_step"] >= 5 and not Path(job_params["out"]).exists()
+
+
+def test_cli_ctrl_c_saves_a_checkpoint_and_the_same_command_resumes(tmp_path):
+    """`genstudio train music`: SIGINT (Ctrl-C) to the CLI -> the child checkpoints and stops;
+    running the same command again resumes there and finishes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from genstudio.generators.training import latest_checkpoint, read_run
+
+    data = tmp_path / "midi"
+    write_pieces(data, 4)
+    base = tiny_base(tmp_path / "base")
+    out = tmp_path / "models" / "music-cc"
+    cmd = [sys.executable, "-m", "genstudio", "train", "music", "--data", str(data),
+           "--out", str(out), "--base", str(base), "--steps", "1500", "--batch", "2"]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)  # fmt: skip
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if "held-out loss" in line and "step 0:" not in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest, _ = proc.communicate(timeout=300)
+    text = "".join(lines) + rest
+    assert proc.returncode == 130, text[-2000:]
+    assert "stopped; run the same command again to resume" in text
+    run = tmp_path / "models" / ".runs" / "music-cc"
+    assert read_run(run)["status"] == "cancelled"
+    step = latest_checkpoint(run)[1]["step"]
+    assert step > 0 and not out.exists()
+    again = subprocess.run(cmd, env=env,
+                           capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert f"resumed from the checkpoint at step {step}" in again.stdout
+    assert (out / "model.json").is_file()

@@ -129,8 +129,11 @@ def test_train_mode_end_to_end_with_the_real_child(win, qtbot, tmp_path):
         lambda: any(str(r.folder) == str(run) and r.can_resume for r in panel.runs()),
         timeout=WAIT,
     )
-    at_cancel = next(r for r in panel.runs() if str(r.folder) == str(run)).checkpoint_step
-    assert at_cancel and at_cancel >= 14
+    from genstudio.generators.training import latest_checkpoint, read_run
+
+    assert read_run(run)["status"] == "cancelled"
+    at_cancel = latest_checkpoint(run)[1]["step"]  # the cancel wrote one where it stopped
+    assert at_cancel >= 14
 
     again = panel.resume_run(run)
     assert again is not None

@@ -198,7 +198,8 @@ def scan(
         if score is not None:
             scores.append(score)
     if not report.files and not report.problems:
-        report.problems.append("No files found.")
+        names = ", ".join(str(s) for s in list(sources)[:3])
+        report.problems.append(f"no files found in {names}.")
     return scores, report
 
 
@@ -207,13 +208,15 @@ def check_usable(report: DataReport) -> None:
     if report.used:
         return
     if not report.files:
-        why = " ".join(report.problems) or "No files found."
+        why = " ".join(report.problems) or "no files found."
         raise GenStudioError(
             f"There is no material to train on: {why}",
-            hint="Drop a folder of MIDI files (.mid) or pick MIDI clips in the gallery.",
+            hint="Use a folder of MIDI files (.mid; sub-folders are searched too).",
         )
-    reasons = sorted({f.reason for f in report.files})
+    n = len(report.files)
+    lines = [f"{Path(f.path).name}: {f.reason.rstrip('.')}" for f in report.files[:6]]
+    more = f"; and {n - 6} more" if n > 6 else ""
     raise GenStudioError(
-        f"None of the {len(report.files)} files can be used: {'; '.join(reasons[:4])}.",
+        f"None of the {n} file{'s' if n != 1 else ''} can be used - {'; '.join(lines)}{more}.",
         hint="GenStudio learns from MIDI files with at least a few bars of pitched notes.",
     )

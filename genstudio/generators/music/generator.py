@@ -170,6 +170,13 @@ def _constraints(**kw: Any):
     return sampler.Constraints(**kw)
 
 
+def _style_name(p: MusicParams) -> str:
+    """For file names: the style, or the fine-tuned model's name for its own style."""
+    if p.model and p.style in SPARE_STYLES:
+        return Path(p.model).name.removeprefix("music-") or p.style
+    return p.style
+
+
 def sampler_pack_id() -> str:
     from genstudio.generators.music.sampler import PACK_ID
 
@@ -413,7 +420,7 @@ class MusicGenerator(Generator):
                     seed=seed,
                     model_id=info.pop("model", None),
                     extra=meta,
-                    name_hint=f"{p.mode}-{p.style}-{seed}",
+                    name_hint=f"{p.mode}-{_style_name(p)}-{seed}",
                 )
             )
             result.asset_ids.append(mid_id)
@@ -428,7 +435,7 @@ class MusicGenerator(Generator):
                         seed=seed,
                         parent=mid_id or None,
                         extra={"rendered_from": mid_id, "renderer": how},
-                        name_hint=f"{p.mode}-{p.style}-{seed}",
+                        name_hint=f"{p.mode}-{_style_name(p)}-{seed}",
                     )
                 )
                 result.asset_ids.append(aid)
