@@ -582,6 +582,11 @@ def cmd_train_music(args: argparse.Namespace) -> int:
     )
     if args.processes > 1:
         return _train_ddp(params.to_dict(), args.processes, run)
+    import signal
+
+    # Ctrl-C must reach us even when the shell started us with SIGINT ignored
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     cancel = threading.Event()
     result: dict[str, Any] = {}
     last = [0.0]

@@ -263,3 +263,25 @@ def test_wav_reader_turns_the_stdlib_runtimeerror_into_a_clear_error() -> None:
 
     with pytest.raises(InvalidParamsError, match=r"damaged or not PCM \(RuntimeError\)"):
         audio_io.read_wav(fuzz.REPRO_DIR / "wav" / "chunk_seek_runtimeerror.wav")
+
+
+def test_soundfont_without_even_a_fallback_preset_is_a_soundfont_error(tmp_path: Path) -> None:
+    """fuzz_repro/soundfont/no_fallback_preset.sf2: tinysoundfont loads it, but selecting the
+    piano that replaces a missing preset raised a bare RuntimeError while rendering."""
+    import shutil
+
+    pytest.importorskip("tinysoundfont")
+    from genstudio.generators.music import score as sc
+    from genstudio.generators.music import soundfont
+
+    font = tmp_path / "font.sf2"
+    shutil.copyfile(fuzz.REPRO_DIR / "soundfont" / "no_fallback_preset.sf2", font)
+    score = sc.Score(
+        notes=[sc.Note(start=0, duration=120, pitch=69, velocity=100, track=0)],
+        tracks=[sc.Track("lead", program=5)],
+        tempo=240.0,
+    )
+    try:
+        soundfont.render_soundfont(score, font, 8000)
+    except soundfont.SoundFontError as e:
+        assert "SoundFont" in e.message

@@ -295,7 +295,14 @@ def render_soundfont(
                     synth.program_select(chan, sfid, 0, int(track.program) % 128)
             except Exception:  # the SoundFont lacks this preset: piano / standard kit instead
                 log.warning("SoundFont %s has no preset for track %r", path.name, track.name)
-                synth.program_select(chan, sfid, 0, 0, is_drums=track.is_drum)
+                try:
+                    synth.program_select(chan, sfid, 0, 0, is_drums=track.is_drum)
+                except Exception as e:  # not even that (fuzz finding): no usable instrument
+                    raise SoundFontError(
+                        f"The SoundFont {path.name} has no instrument for the track "
+                        f"{track.name!r}, nor a piano or standard drum kit to use instead.",
+                        hint="Use another SoundFont, or the built-in synth.",
+                    ) from e
             pan = 0.0 if track.is_drum or n_melodic <= 1 else -0.45 + 0.9 * i / (n_melodic - 1)
             synth.control_change(chan, 10, int(round(64 + 63 * pan)))
         sounding: dict[tuple[int, int], int] = {}
