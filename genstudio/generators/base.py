@@ -53,19 +53,23 @@ def _check_text(name: str, value: Any, depth: int = 0) -> None:
             _check_text(name, v, depth + 1)
 
 
+def refuse_unknown(cls: type, data: dict[str, Any], what: str, known: str) -> None:
+    """InvalidParamsError naming the keys of ``data`` that are not fields of dataclass ``cls``."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise InvalidParamsError(
+            f"Unknown {what}: {', '.join(unknown)}", hint=f"{known}: {', '.join(sorted(names))}"
+        )
+
+
 @dataclass(frozen=True)
 class GenParams:
     """Base of generator params: JSON round trip with unknown-key and type errors as values."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenParams:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise InvalidParamsError(
-                f"Unknown parameter(s) for {cls.__name__}: {', '.join(unknown)}",
-                hint=f"Known parameters: {', '.join(sorted(names))}",
-            )
+        refuse_unknown(cls, data, f"parameter(s) for {cls.__name__}", "Known parameters")
         for key, value in data.items():
             _check_text(key, value)
         try:

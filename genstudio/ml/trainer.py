@@ -153,13 +153,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise InvalidParamsError(
-                f"Unknown training setting(s): {', '.join(unknown)}",
-                hint=f"Known: {', '.join(sorted(names))}",
-            )
+        from genstudio.generators.base import refuse_unknown
+
+        refuse_unknown(cls, data, "training setting(s)", "Known")
         return cls(**data).validate()
 
     def to_dict(self) -> dict[str, Any]:
@@ -576,7 +572,8 @@ def _train(
     if method == "lora":
         lora.apply(net, task.lora_targets(), rank=cfg.rank, alpha=cfg.alpha)
         net.to(dev)
-    if latest_checkpoint(run) is None:
+    found = latest_checkpoint(run)  # hashes the tensors: once per start
+    if found is None:
         spent = time.perf_counter() - begun
         cfg = dist.share(resolve_auto(cfg, hw, task, net, dev, spent=spent) if main else None)
         common.seed_everything(cfg.seed + 1)  # the speed probe drew random numbers
@@ -611,7 +608,6 @@ def _train(
     seed_seq: Any = cfg.seed if not dist.on else [cfg.seed, dist.rank]
     rng = np.random.Generator(np.random.PCG64(seed_seq))
     step, wall, micro = 0, 0.0, cfg.batch
-    found = latest_checkpoint(run)
     if found is not None:
         tensors, meta = found
         loaded, _ = common.load_checkpoint(tensors)
