@@ -305,18 +305,6 @@ def _count_arg(lo: int, hi: int):
     return parse
 
 
-def _parse_attrs(pairs: list[str]) -> dict[str, str]:
-    attrs: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise GenStudioError(
-                f"--attr {pair!r} is not key=value", hint="Example: --attr hair_color=red"
-            )
-        attrs[key.strip()] = value.strip()
-    return attrs
-
-
 def run_generator_to_dir(
     generator: str, params: dict[str, Any], out: Path, project_path: Path | None
 ) -> list[Path]:
@@ -367,9 +355,10 @@ def run_generator_to_dir(
     return written
 
 
-def _music_key_lock(args: argparse.Namespace, model: str, style: str) -> bool:
-    if args.no_key_lock or args.key_lock or not model:
-        return not args.no_key_lock
+def _music_key_lock(model: str, style: str) -> bool:
+    """A fine-tuned style's recommended key lock (its material's in-key share), else on."""
+    if not model:
+        return True
     from genstudio.core.atomic import read_json
 
     for s in read_json(Path(model) / "model.json").get("styles", []):
@@ -400,77 +389,28 @@ def _music_model_style(args: argparse.Namespace) -> tuple[str, str]:
     return str(root), str(styles[-1]["token"]) if styles else "folk"
 
 
+def _params_of(args: argparse.Namespace, generator: str) -> dict[str, Any]:
+    """The flags the user gave, as the generator's params (its field spec says which)."""
+    from genstudio import generators
+    from genstudio.generators import fields
+
+    return fields.from_args(args, generators.get(generator).Params)
+
+
 def cmd_generate_music(args: argparse.Namespace) -> int:
-    model, style = _music_model_style(args)
-    params: dict[str, Any] = {
-        "mode": args.mode,
-        "style": style,
-        "model": model,
-        "key": args.key,
-        "tempo": args.tempo,
-        "time_signature": args.time_signature,
-        "bars": args.bars,
-        "temperature": args.temperature,
-        "top_p": args.top_p,
-        "top_k": args.top_k,
-        "seed": args.seed,
-        "count": args.count,
-        "key_lock": _music_key_lock(args, model, style),
-        "silent_bars": args.silent_bars,
-        "strength": args.strength,
-        "inputs": [str(p) for p in args.input or []],
-        "audio": args.wav,
-        "soundfont": str(args.soundfont) if args.soundfont else "auto",
-    }
+    params = _params_of(args, "music.gpt")
+    params["model"], params["style"] = _music_model_style(args)
+    if "key_lock" not in params:
+        params["key_lock"] = _music_key_lock(params["model"], params["style"])
     for path in run_generator_to_dir("music.gpt", params, Path(args.out), args.project):
         print(path)
     return 0
 
 
-def _image_sampling(args: argparse.Namespace) -> tuple[int, float, str]:
-    """--steps / --guidance / --scheduler, each defaulting to what the model is made for (the
-    built-in model: 20, its default guidance, DPM++ 2M; an SD folder: its recommendation, e.g.
-    SD-Turbo 1 step without guidance)."""
-    from genstudio.generators.images.icons import RECOMMENDED
-
-    rec = RECOMMENDED
-    if None in (args.steps, args.guidance, args.scheduler) and args.model != "builtin":
-        from genstudio.generators.images.sd_onnx import validate_sd_folder
-
-        try:
-            rec = validate_sd_folder(Path(args.model)).recommended
-        except GenStudioError:
-            pass  # the generator reports what is wrong with the folder
-    return (
-        rec["steps"] if args.steps is None else args.steps,
-        rec["guidance_scale"] if args.guidance is None else args.guidance,
-        rec["scheduler"] if args.scheduler is None else args.scheduler,
-    )
-
-
 def cmd_generate_image(args: argparse.Namespace) -> int:
-    steps, guidance, scheduler = _image_sampling(args)
-    params: dict[str, Any] = {
-        "prompt": args.prompt,
-        "negative": args.negative,
-        "model": args.model,
-        "steps": steps,
-        "guidance": guidance,
-        "scheduler": scheduler,
-        "seed": args.seed,
-        "count": args.count,
-        "width": args.width,
-        "height": args.height,
-        "init": str(args.init) if args.init else "",
-        "strength": args.strength,
-        "mask": str(args.mask) if args.mask else "",
-        "pixel_art": args.pixel_art is not None,
-        "grid": args.pixel_art or 32,
-        "colors": args.colors,
-        "palette": str(args.palette) if args.palette else "",
-        "outline": args.outline,
-        "upscale": args.upscale,
-    }
+    params = _params_of(args, "images.diffusion")
+    if args.pixel_art is not None:
+        params.update(pixel_art=True, grid=args.pixel_art)
     for path in run_generator_to_dir("images.diffusion", params, Path(args.out), args.project):
         print(path)
     return 0
@@ -479,20 +419,10 @@ def cmd_generate_image(args: argparse.Namespace) -> int:
 def cmd_generate_sprite(args: argparse.Namespace) -> int:
     from genstudio.generators.sprites import export as sprite_export
 
-    params: dict[str, Any] = {
-        "prompt": args.prompt or "",
-        "attrs": _parse_attrs(args.attr or []),
-        "seed": args.seed,
-        "count": args.count,
-        "size": args.size,
-    }
-    if args.colors is not None:
-        params["palette_colors"] = args.colors
-    if args.palette:
-        params["palette_file"] = str(args.palette)
-    out = Path(args.out)
+    generator = args.model or "sprites.procedural"
+    params = _params_of(args, generator)
     sprite_export.check_scale(args.scale)  # before generating, not after
-    written = run_generator_to_dir(args.model or "sprites.procedural", params, out, args.project)
+    written = run_generator_to_dir(generator, params, Path(args.out), args.project)
     for sheet in written:
         extra = sprite_export.export_sheet_file(sheet, formats=args.format or [], scale=args.scale)
         print(sheet)
@@ -1011,7 +941,46 @@ def cmd_eval(args: argparse.Namespace) -> int:
 # --- parser ---------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _generate_parsers(gen: Any, *, full: bool) -> None:
+    """``generate sprite|music|image``: every parameter's flag comes from the generator's field
+    spec (``genstudio.generators.fields``); only the flags that are not parameters are written
+    here. ``full=False`` (any other command) skips importing the generators."""
+    sp = gen.add_parser("sprite", help="character sprite sheets")
+    mu = gen.add_parser("music", help="MIDI (and WAV) from the built-in music model")
+    im = gen.add_parser("image", help="images from the built-in model or an SD ONNX folder")
+    if not full:
+        return
+    from genstudio.generators import fields
+    from genstudio.generators.images.generator import ImageParams
+    from genstudio.generators.music.generator import MusicParams
+    from genstudio.generators.sprites.generator import SpriteParams
+
+    fields.add_arguments(sp, SpriteParams)
+    sp.add_argument("--out", required=True, type=Path)
+    sp.add_argument(
+        "--format", action="append", choices=["aseprite", "godot", "frames"], help="repeatable"
+    )
+    sp.add_argument("--scale", type=int, default=1, help="export scale 1..8 (nearest)")
+    sp.add_argument("--model", help="generator id (default sprites.procedural)")
+    sp.add_argument("--project", type=Path, help="also save into this project's gallery")
+    sp.set_defaults(func=cmd_generate_sprite)
+
+    fields.add_arguments(mu, MusicParams)  # --style/--model/--key-lock: see cmd_generate_music
+    mu.add_argument("--out", required=True, type=Path)
+    mu.add_argument("--project", type=Path, help="also save into this project's gallery")
+    mu.set_defaults(func=cmd_generate_music)
+
+    fields.add_arguments(im, ImageParams)
+    im.add_argument("--pixel-art", type=int, metavar="GRID", help="pixel art on a GRID grid")
+    im.add_argument("--out", required=True, type=Path)
+    im.add_argument("--project", type=Path, help="also save into this project's gallery")
+    im.set_defaults(func=cmd_generate_image)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The CLI; the ``generate`` flags are built only when ``argv`` asks for ``generate`` (or
+    is None), so other commands and the studio start without importing the generators."""
+    full = argv is None or "generate" in argv
     p = argparse.ArgumentParser(prog="genstudio", description="GenStudio: offline creative studio")
     p.add_argument("--version", action="version", version=f"genstudio {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -1062,90 +1031,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="generate sprites, images or music").add_subparsers(
         dest="kind", required=True
     )
-    sp = gen.add_parser("sprite", help="character sprite sheets")
-    sp.add_argument("--prompt", default="")
-    sp.add_argument("--attr", action="append", metavar="KEY=VALUE")
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--count", type=int, default=1)
-    sp.add_argument("--size", type=int, default=32, choices=[16, 32, 48, 64])
-    sp.add_argument("--out", required=True, type=Path)
-    sp.add_argument(
-        "--format", action="append", choices=["aseprite", "godot", "frames"], help="repeatable"
-    )
-    sp.add_argument("--palette", type=Path, help=".gpl, .hex or palette .png")
-    sp.add_argument("--colors", type=int, help="limit the palette to K colours")
-    sp.add_argument("--scale", type=int, default=1, help="export scale 1..8 (nearest)")
-    sp.add_argument("--model", help="generator id (default sprites.procedural)")
-    sp.add_argument("--project", type=Path, help="also save into this project's gallery")
-    sp.set_defaults(func=cmd_generate_sprite)
-
-    mu = gen.add_parser("music", help="MIDI (and WAV) from the built-in music model")
-    mu.add_argument(
-        "--mode",
-        default="generate",
-        choices=["generate", "continue", "variations", "interpolate", "loop", "drums"],
-    )
-    mu.add_argument(
-        "--style",
-        default=None,
-        help="chorale, folk, melody_accomp (default folk); a fine-tuned --model: its own style",
-    )
-    mu.add_argument(
-        "--model",
-        default="",
-        help="a fine-tuned music model (pack id or folder; see 'genstudio models list')",
-    )
-    mu.add_argument("--key", default="D major", help='e.g. "D major", "F# minor"; "" = none')
-    mu.add_argument("--tempo", type=float, default=110.0, help="bpm (20-300)")
-    mu.add_argument("--time-signature", default="4/4")
-    mu.add_argument("--bars", type=int, default=8, help="bars to generate (1-128)")
-    mu.add_argument("--input", action="append", type=Path, help="a MIDI clip (repeatable)")
-    mu.add_argument("--temperature", type=float, default=1.0)
-    mu.add_argument("--top-p", type=float, help="nucleus sampling (default: the style's)")
-    mu.add_argument("--top-k", type=int, default=0)
-    mu.add_argument("--strength", type=float, default=0.5, help="variations: pitches re-sampled")
-    mu.add_argument("--no-key-lock", action="store_true", help="allow notes outside the key")
-    mu.add_argument(
-        "--key-lock", action="store_true", help="only notes of the key (the default, except for "
-        "a fine-tuned style whose material uses notes outside its key)",
-    )  # fmt: skip
-    mu.add_argument(
-        "--silent-bars", action="store_true", help="allow generated bars without any note"
-    )
-    mu.add_argument("--seed", type=int, default=0)
-    mu.add_argument("--count", type=int, default=1)
-    mu.add_argument("--wav", action="store_true", help="also render audio (.wav)")
-    mu.add_argument("--soundfont", type=Path, help=".sf2/.sf3 (default: the first one found)")
-    mu.add_argument("--out", required=True, type=Path)
-    mu.add_argument("--project", type=Path, help="also save into this project's gallery")
-    mu.set_defaults(func=cmd_generate_music)
-
-    im = gen.add_parser("image", help="images from the built-in model or an SD ONNX folder")
-    im.add_argument("--prompt", required=True)
-    im.add_argument("--negative", default="")
-    im.add_argument("--model", default="builtin", help='"builtin" or an SD ONNX folder')
-    im.add_argument("--steps", type=int, help="default: the model's (built-in 20)")
-    im.add_argument("--guidance", type=float, help="default: the model's (built-in 7.5)")
-    im.add_argument(
-        "--scheduler",
-        choices=["ddim", "euler", "euler_a", "dpmpp_2m", "lcm"],
-        help="default: the model's (built-in dpmpp_2m)",
-    )
-    im.add_argument("--seed", type=int, default=0)
-    im.add_argument("--count", type=int, default=1)
-    im.add_argument("--width", type=int, default=512, help="SD models only")
-    im.add_argument("--height", type=int, default=512, help="SD models only")
-    im.add_argument("--init", type=Path, help="img2img / inpainting source image")
-    im.add_argument("--strength", type=float, default=0.75)
-    im.add_argument("--mask", type=Path, help="inpainting mask (white = repaint)")
-    im.add_argument("--pixel-art", type=int, metavar="GRID", help="pixel art on a GRID grid")
-    im.add_argument("--colors", type=int, default=16, help="pixel art: palette size")
-    im.add_argument("--palette", type=Path, help="pixel art: .gpl/.hex/.pal palette file")
-    im.add_argument("--outline", action="store_true", help="pixel art: dark outline")
-    im.add_argument("--upscale", type=int, default=1, choices=[1, 2, 4])
-    im.add_argument("--out", required=True, type=Path)
-    im.add_argument("--project", type=Path, help="also save into this project's gallery")
-    im.set_defaults(func=cmd_generate_image)
+    _generate_parsers(gen, full=full)
 
     tr = sub.add_parser(
         "train", help="fine-tune a model on your own material (resumable: run it again)"
@@ -1350,7 +1236,7 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # never a UnicodeEncodeError while printing
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     command = str(getattr(args, "command", None) or "ui")
     try:

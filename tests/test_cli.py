@@ -54,13 +54,18 @@ def test_attr_parsing_rejects_garbage():
     import pytest
 
     from genstudio.core.errors import GenStudioError
+    from genstudio.generators import fields
+    from genstudio.generators.sprites.generator import SpriteParams
 
-    assert cli._parse_attrs(["hair_color=red", " body = stocky "]) == {
+    parser = cli.build_parser(["generate"])
+    argv = ["generate", "sprite", "--out", "x", "--attr", "hair_color=red", "--attr", " body = stocky "]
+    args = parser.parse_args(argv)
+    assert fields.from_args(args, SpriteParams)["attrs"] == {
         "hair_color": "red",
         "body": "stocky",
     }
     with pytest.raises(GenStudioError):
-        cli._parse_attrs(["nonsense"])
+        fields.from_args(parser.parse_args([*argv, "--attr", "nonsense"]), SpriteParams)
 
 
 def test_doctor_json_reports_real_providers():
@@ -109,30 +114,34 @@ def test_generate_sprite_cli_writes_sheets_exports_and_gallery(tmp_path, capsys)
 
 def test_generate_sprite_cli_rejects_absurd_values(tmp_path, capsys):
     code = cli.main(["generate", "sprite", "--count", "100000", "--out", str(tmp_path)])
-    assert code == 2 and "count" in capsys.readouterr().err
+    assert code == 2 and "count" in capsys.readouterr().err.lower()
 
 
 def test_image_sampling_defaults_follow_the_model(tmp_path, monkeypatch):
-    """--steps/--guidance/--scheduler default to what the model is made for; given values win.
+    """--steps/--guidance/--scheduler not given = None = what the model is made for
+    (images.generator.model_sampling, used by the generator); given values win.
     (validate_sd_folder is replaced here: its checks have their own tests in test_sd_onnx.py.)"""
     from types import SimpleNamespace
 
     from genstudio.core.errors import ModelPackError
+    from genstudio.generators import fields
     from genstudio.generators.images import sd_onnx
+    from genstudio.generators.images.generator import ImageParams, model_sampling
 
-    def parse(*extra):
+    def sampling(*extra):
         argv = ["generate", "image", "--prompt", "x", "--out", str(tmp_path / "o"), *extra]
-        return cli.build_parser().parse_args(argv)
+        args = cli.build_parser(argv).parse_args(argv)
+        p = model_sampling(ImageParams.from_dict(fields.from_args(args, ImageParams)))
+        return p.steps, p.guidance, p.scheduler
 
-    assert cli._image_sampling(parse()) == (20, 7.5, "dpmpp_2m")
+    assert sampling() == (20, 7.5, "dpmpp_2m")
     turbo = SimpleNamespace(recommended={"steps": 1, "guidance_scale": 0.0, "scheduler": "euler"})
     monkeypatch.setattr(sd_onnx, "validate_sd_folder", lambda p: turbo)
-    assert cli._image_sampling(parse("--model", str(tmp_path))) == (1, 0.0, "euler")
-    args = parse("--model", str(tmp_path), "--steps", "4", "--scheduler", "lcm")
-    assert cli._image_sampling(args) == (4, 0.0, "lcm")
+    assert sampling("--model", str(tmp_path)) == (1, 0.0, "euler")
+    assert sampling("--model", str(tmp_path), "--steps", "4", "--scheduler", "lcm") == (4, 0.0, "lcm")
 
     def broken(p):
         raise ModelPackError("not an SD folder")
 
     monkeypatch.setattr(sd_onnx, "validate_sd_folder", broken)  # the generator says why later
-    assert cli._image_sampling(parse("--model", str(tmp_path))) == (20, 7.5, "dpmpp_2m")
+    assert sampling("--model", str(tmp_path)) == (20, 7.5, "dpmpp_2m")

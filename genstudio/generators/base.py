@@ -65,7 +65,13 @@ def refuse_unknown(cls: type, data: dict[str, Any], what: str, known: str) -> No
 
 @dataclass(frozen=True)
 class GenParams:
-    """Base of generator params: JSON round trip with unknown-key and type errors as values."""
+    """Base of generator params: each field declared once with ``fields.param`` (type, range,
+    label, help, CLI flag ...); an object is checked when it is made, so a params object that
+    exists is valid - the job carries it, nothing checks it again. JSON round trip with
+    unknown-key and type errors as values."""
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenParams:
@@ -73,17 +79,23 @@ class GenParams:
         for key, value in data.items():
             _check_text(key, value)
         try:
-            obj = cls(**data)
+            return cls(**data)
         except TypeError as e:
             raise InvalidParamsError(f"Bad parameters for {cls.__name__}: {e}") from e
-        obj.validate()
-        return obj
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def validate(self) -> None:
-        """Raise InvalidParamsError with a message that says what to change."""
+        """Check every field against its spec, then :meth:`check`; InvalidParamsError says what
+        to change."""
+        from genstudio.generators import fields
+
+        fields.check_fields(self)
+        self.check()
+
+    def check(self) -> None:
+        """What the field specs cannot say (rules across fields); InvalidParamsError."""
 
 
 @dataclass

@@ -362,6 +362,41 @@ def test_existing_metadata_replaced_other_chunks_kept():
     assert md.png_text_chunks(png)["Software"] == "PaintTool"
 
 
+def test_genstudio_record_layout_and_settings_key_order():
+    """The same settings keep writing the same bytes: the record is ``json.dumps`` (default
+    separators, not ASCII-escaped) of format, version, the caller's keys in their order and
+    settings, whose keys follow ImageSettings' fields."""
+    png = png_with_metadata(pillow_png(rgba()), TRICKY[1], {"generator": "g", "parent": None})
+    text = md.png_text_chunks(png)["genstudio"]
+    rec = json.loads(text)
+    assert list(rec) == ["format", "version", "generator", "parent", "settings"]
+    assert list(rec["settings"]) == [
+        "prompt", "negative_prompt", "steps", "sampler", "cfg_scale", "seed", "width", "height",
+        "model_name", "model_hash", "denoising_strength", "clip_skip", "extra", "source",
+    ]  # fmt: skip
+    assert text == json.dumps(rec, ensure_ascii=False)
+
+
+def test_package_api_and_lazy_imports():
+    """Every name of the API comes from the package (one module per format behind it), and
+    importing it loads neither Pillow nor numpy (lazy, for a fast start), Qt nor torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import genstudio.generators.images.metadata as m\n"
+        "missing = [n for n in m.__all__ if not hasattr(m, n)]\n"
+        "heavy = sorted({'PIL', 'numpy', 'PySide6', 'torch'} & set(sys.modules))\n"
+        "print(missing, heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split("\n")[0] == "[] []"
+    assert set(md.__all__) >= {"ImageSettings", "read_metadata", "png_with_metadata"}
+    assert md.read_metadata.__module__ == "genstudio.generators.images.metadata.reader"
+
+
 def test_writer_rejects_bad_input():
     src = pillow_png(rgba())
     bad = [

@@ -122,7 +122,7 @@ def test_missing_or_wrong_pack_is_a_clear_error(tmp_path, pack):
         ({"prompt": "x" * 10_000}, "10,000 characters"),
         ({"prompt": "a", "negative": "y" * 2001}, "negative"),
         ({"prompt": "a", "model": "/no/such/model"}, "Unknown image model"),
-        ({"prompt": "a", "scheduler": "plms"}, "Unknown scheduler"),
+        ({"prompt": "a", "scheduler": "plms"}, "Scheduler must be one of ddim"),
         ({"prompt": "a", "steps": 0}, "Steps"),
         ({"prompt": "a", "count": 100_000}, "Count"),
         ({"prompt": "a", "mask": "m.png"}, "needs an image"),

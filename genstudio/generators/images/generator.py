@@ -1,7 +1,8 @@
 """``images.diffusion``: the Images mode's generator - text-to-image, img2img and inpainting with
 the built-in icon model or a Stable Diffusion ONNX folder the user imported, then optional
 pixel art and upscaling; every PNG carries the A1111 ``parameters`` chunk and GenStudio's own
-JSON record (``metadata.py``), so other tools and "reuse these settings" read it back.
+JSON record (``metadata/``, one module per tool), so other tools and "reuse these settings"
+read it back.
 
 ``model``: ``"builtin"`` (``icons.py``, 64x64 RGBA) or the path of an SD ONNX folder
 (``sd_onnx.py``; imported models live in the project's or the user's ``models/`` folder).
@@ -11,7 +12,7 @@ upscale (x2/x4: nearest for pixel art, Lanczos otherwise). The record lists the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,85 +20,126 @@ import numpy as np
 
 from genstudio.core.errors import InvalidParamsError
 from genstudio.generators.base import GenerationResult, Generator, GenParams, Output, RunContext
+from genstudio.generators.fields import param, seed_param
 
 MAX_PROMPT_CHARS = 2000
 MAX_COUNT = 16
 BUILTIN = "builtin"
 
 
+def _schedulers() -> tuple[str, ...]:
+    from genstudio.generators.images.schedulers import SCHEDULERS
+
+    return tuple(SCHEDULERS)
+
+
+def _model(name: str) -> None:
+    if name != BUILTIN and not Path(name).is_dir():
+        raise InvalidParamsError(
+            f"Unknown image model {name!r}.",
+            hint="Use the built-in model, or import a Stable Diffusion ONNX folder "
+            "(genstudio models import PATH).",
+        )
+
+
+_LONG = "Models read only the first few dozen words of a prompt; shorten it."
+
+
 @dataclass(frozen=True)
 class ImageParams(GenParams):
-    prompt: str = ""
-    negative: str = ""
-    model: str = BUILTIN  # "builtin" or an SD ONNX folder
-    steps: int = 20
-    guidance: float = 7.5  # icons.DEFAULT_GUIDANCE; the usual SD default as well
-    scheduler: str = "dpmpp_2m"
-    seed: int = 0
-    count: int = 1
-    width: int = 512  # SD models only (the built-in model draws 64x64)
-    height: int = 512
-    init: str = ""  # img2img / inpaint source image (path)
-    strength: float = 0.75
-    mask: str = ""  # inpainting mask (path; white = repaint)
-    pixel_art: bool = False
-    grid: int = 32
-    colors: int = 16
-    palette: str = ""  # .gpl/.hex/.pal file; overrides colors
-    outline: bool = False
-    upscale: int = 1  # 1, 2 or 4
+    prompt: str = param(
+        "", "Prompt", max_len=MAX_PROMPT_CHARS, required=True, kind="text", group="Prompt",
+        help='What the image should show, e.g. "red apple" or "green potion bottle".',
+    )  # fmt: skip
+    negative: str = param(
+        "", "Negative prompt", max_len=MAX_PROMPT_CHARS, kind="text", group="Prompt",
+        help="What the image should not show",
+    )  # fmt: skip
+    #: "builtin" or an SD ONNX folder
+    model: str = param(
+        BUILTIN, "Model", max_len=4096, check=_model, ui=False,
+        help='"builtin" or a Stable Diffusion ONNX folder',
+    )  # fmt: skip
+    #: None for steps, guidance and scheduler: what the model is made for (``model_sampling``)
+    steps: int | None = param(
+        None, "Steps", lo=1, hi=150, group="Sampling", ui_default=20, help="Denoising steps"
+    )  # fmt: skip
+    guidance: float | None = param(
+        None, "Guidance", lo=0.0, hi=30.0, group="Sampling", ui_default=7.5,
+        help="How closely to follow the prompt (classifier-free guidance scale)",
+    )  # fmt: skip
+    scheduler: str | None = param(
+        None, "Scheduler", choices=_schedulers, group="Sampling", ui_default="dpmpp_2m",
+        help="The sampler: ddim, euler, euler_a, dpmpp_2m or lcm",
+    )  # fmt: skip
+    seed: int = seed_param(help="Image i of a batch uses seed + i.")
+    count: int = param(1, "Count", lo=1, hi=MAX_COUNT, unit=" images", group="Batch")
+    #: SD models only (the built-in model draws 64x64)
+    width: int = param(512, "Width", lo=64, hi=2048, multiple_of=8, unit=" px", group="Size",
+                       help="SD models only")  # fmt: skip
+    height: int = param(512, "Height", lo=64, hi=2048, multiple_of=8, unit=" px", group="Size",
+                        help="SD models only")  # fmt: skip
+    #: img2img / inpaint source image (path)
+    init: str = param(
+        "", "Init image", max_len=4096, kind="path", ui=False, cli_metavar="FILE",
+        help="img2img / inpainting source image",
+    )  # fmt: skip
+    strength: float = param(
+        0.75, "Strength", lo=0.01, hi=1.0, group="Image to image",
+        help="How much of the init image is drawn again",
+    )  # fmt: skip
+    #: inpainting mask (path; white = repaint)
+    mask: str = param(
+        "", "Mask", max_len=4096, kind="path", ui=False, cli_metavar="FILE",
+        help="Inpainting mask (white = repaint)",
+    )  # fmt: skip
+    pixel_art: bool = param(False, "Pixel art", cli=None, group="Pixel art")
+    grid: int = param(32, "Pixel grid", lo=8, hi=256, cli=None, group="Pixel art")
+    colors: int = param(16, "Colours", lo=2, hi=256, group="Pixel art",
+                        help="Pixel art: palette size")  # fmt: skip
+    #: .gpl/.hex/.pal file; overrides colors
+    palette: str = param(
+        "", "Palette file", max_len=4096, kind="path", ui=False, cli_metavar="FILE",
+        group="Pixel art", help="Pixel art: .gpl/.hex/.pal palette file",
+    )  # fmt: skip
+    outline: bool = param(False, "Outline", group="Pixel art", help="Pixel art: dark outline")
+    upscale: int = param(1, "Upscale", choices=(1, 2, 4), group="Size", help="Upscale x2 or x4")
 
-    def validate(self) -> None:
-        from genstudio.generators.images.schedulers import SCHEDULERS
-
-        if not isinstance(self.prompt, str) or not self.prompt.strip():
-            raise InvalidParamsError(
-                "Type a prompt: what should the image show?",
-                hint='e.g. "red apple" or "green potion bottle, fluent style".',
-            )
-        for name in ("prompt", "negative"):
-            text = getattr(self, name)
-            if not isinstance(text, str) or len(text) > MAX_PROMPT_CHARS:
-                raise InvalidParamsError(
-                    f"The {name} is {len(str(text)):,} characters long; the limit is "
-                    f"{MAX_PROMPT_CHARS:,}.",
-                    hint="Models read only the first few dozen words of a prompt; shorten it.",
-                )
-        if self.scheduler not in SCHEDULERS:
-            raise InvalidParamsError(
-                f"Unknown scheduler {self.scheduler!r}.", hint=", ".join(SCHEDULERS)
-            )
-        _int_in(self.steps, "Steps", 1, 150)
-        _int_in(self.count, "Count", 1, MAX_COUNT)
-        _int_in(self.seed, "Seed", 0, 2**32 - 1)
-        _int_in(self.grid, "Pixel grid", 8, 256)
-        _int_in(self.colors, "Colours", 2, 256)
-        for name in ("width", "height"):
-            v = _int_in(getattr(self, name), name.title(), 64, 2048)
-            if v % 8:
-                raise InvalidParamsError(f"{name.title()} must be a multiple of 8, not {v}.")
-        if self.upscale not in (1, 2, 4):
-            raise InvalidParamsError("Upscale must be 1, 2 or 4.")
-        for name, lo, hi in (("guidance", 0.0, 30.0), ("strength", 0.01, 1.0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
-                raise InvalidParamsError(f"{name.title()} must be between {lo:g} and {hi:g}.")
+    def check(self) -> None:
         if self.mask and not self.init:
             raise InvalidParamsError(
                 "A mask needs an image to paint into.", hint="Choose an init image too."
             )
-        if self.model != BUILTIN and not Path(self.model).is_dir():
-            raise InvalidParamsError(
-                f"Unknown image model {self.model!r}.",
-                hint="Use the built-in model, or import a Stable Diffusion ONNX folder "
-                "(genstudio models import PATH).",
-            )
 
 
-def _int_in(v: Any, name: str, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise InvalidParamsError(f"{name} must be a whole number from {lo} to {hi}, not {v!r}.")
-    return v
+def recommended_sampling(model: str) -> dict[str, Any]:
+    """What ``model`` is made for: steps, guidance_scale, scheduler (the built-in model: 20,
+    its default guidance, DPM++ 2M; an SD folder: its recommendation, e.g. SD-Turbo 1 step
+    without guidance; a folder that cannot be read: the built-in's, the run says why)."""
+    from genstudio.core.errors import GenStudioError
+    from genstudio.generators.images.icons import RECOMMENDED
+
+    if model != BUILTIN:
+        from genstudio.generators.images.sd_onnx import validate_sd_folder
+
+        try:
+            return dict(validate_sd_folder(Path(model)).recommended)
+        except GenStudioError:
+            pass
+    return dict(RECOMMENDED)
+
+
+def model_sampling(p: ImageParams) -> ImageParams:
+    """``p`` with steps, guidance and scheduler the model's own where they are None."""
+    if None not in (p.steps, p.guidance, p.scheduler):
+        return p
+    rec = recommended_sampling(p.model)
+    return replace(
+        p,
+        steps=rec["steps"] if p.steps is None else p.steps,
+        guidance=rec["guidance_scale"] if p.guidance is None else p.guidance,
+        scheduler=rec["scheduler"] if p.scheduler is None else p.scheduler,
+    )
 
 
 def load_inputs(p: ImageParams, size: tuple[int, int]):
@@ -189,6 +231,7 @@ class ImageGenerator(Generator):
 
     def run(self, params: GenParams, ctx: RunContext) -> GenerationResult:
         p = params if isinstance(params, ImageParams) else ImageParams.from_dict(params.to_dict())
+        p = model_sampling(p)  # None = the model's own steps, guidance, scheduler
         if p.model == BUILTIN:
             return self._run_builtin(p, ctx)
         return self._run_sd(p, ctx)

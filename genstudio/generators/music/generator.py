@@ -18,7 +18,7 @@ Every mode is sampling from the same model under constraints (``sampler``):
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 
 from genstudio.core.errors import InvalidParamsError
 from genstudio.generators.base import GenerationResult, Generator, GenParams, Output, RunContext
+from genstudio.generators.fields import param, seed_param
 from genstudio.generators.music import score as sc
 
 MODES = ("generate", "continue", "variations", "interpolate", "loop", "drums")
@@ -40,35 +41,105 @@ SEAM_CANDIDATES = 6
 BRIDGE_CANDIDATES = 4
 
 
+def _key(text: str) -> None:
+    if text:
+        sc.parse_key(text)  # InvalidParamsError names the problem
+
+
+def _time_signature(text: str) -> None:
+    from genstudio.generators.music import tokens as tk
+
+    if sc.parse_time_signature(text) not in tk.TIME_SIGNATURES:
+        raise InvalidParamsError(
+            f"Time signature {text} is not one the model knows.",
+            hint=", ".join(f"{n}/{d}" for n, d in tk.TIME_SIGNATURES),
+        )
+
+
 @dataclass(frozen=True)
 class MusicParams(GenParams):
-    mode: str = "generate"
-    style: str = "folk"
-    key: str = "D major"  # "" = the input's key (continue...) or none
-    tempo: float = 110.0
-    time_signature: str = "4/4"
-    bars: int = 8
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float | None = None  # None: the style's default (STYLE_TOP_P)
-    seed: int = 0
-    count: int = 1
-    key_lock: bool = True
-    silent_bars: bool = False  # allow generated bars without notes (rests for a whole bar)
-    strength: float = 0.5  # variations: share of pitches re-sampled
-    inputs: tuple[str, ...] = field(default_factory=tuple)  # MIDI paths for the clip modes
-    audio: bool = True
-    soundfont: str = "auto"  # "auto", "none" (built-in synth) or a .sf2 path
+    mode: str = param(
+        "generate", "Mode", choices=MODES, group="Piece",
+        help="What to make: generate, continue, variations, interpolate, loop or drums",
+    )  # fmt: skip
+    #: a built-in style, or (with ``model``) a fine-tuned pack's own style token; the CLI also
+    #: takes a pack's style title
+    style: str = param(
+        "folk", "Style", max_len=200, group="Piece",
+        help="What plays: the tracks and their instruments (chorale, folk, melody_accomp; a "
+        "fine-tuned model: its own style)",
+    )  # fmt: skip
+    #: "" = the input's key (continue ...) or none
+    key: str = param(
+        "D major", "Key", max_len=40, check=_key, group="Piece",
+        help='Key of the piece, e.g. "D major", "F# minor"; "" = any (or the clip\'s)',
+    )  # fmt: skip
+    tempo: float = param(
+        110.0, "Tempo", lo=sc.TEMPO_RANGE[0], hi=sc.TEMPO_RANGE[1], unit=" bpm", group="Piece",
+        help="Quarter notes per minute",
+    )  # fmt: skip
+    time_signature: str = param(
+        "4/4", "Time signature", max_len=16, check=_time_signature, group="Piece",
+        help="The metre, e.g. 4/4, 3/4, 6/8",
+    )  # fmt: skip
+    bars: int = param(
+        8, "Bars", lo=1, hi=128, group="Piece",
+        help="Bars to generate (Continue: after the clip; Interpolate: the bridge)",
+    )  # fmt: skip
+    temperature: float = param(
+        1.0, "Temperature", lo=0.0, hi=3.0, group="Sampling",
+        help="Lower: safer, more repetitive; higher: more surprising",
+    )  # fmt: skip
+    top_k: int = param(
+        0, "Top-k", lo=1, hi=100_000, special=(0,), special_label="off", group="Sampling",
+        help="Keep only the k likeliest tokens (0 = off)",
+    )  # fmt: skip
+    #: None: the style's default (STYLE_TOP_P)
+    top_p: float | None = param(
+        None, "Top-p", lo=0.01, hi=1.0, group="Sampling", ui_default=STYLE_TOP_P["folk"],
+        help="Nucleus sampling: keep the likeliest tokens up to this share",
+    )  # fmt: skip
+    seed: int = seed_param(
+        help="Piece i of a batch uses seed + i; the same seed and settings give the same music"
+    )  # fmt: skip
+    count: int = param(
+        1, "Count", lo=1, hi=32, unit=" pieces", group="Batch", ui_default=2,
+        help="Pieces in one batch",
+    )  # fmt: skip
+    key_lock: bool = param(
+        True, "Key lock", group="Sampling",
+        help="Only notes of the key: mask every pitch outside its scale (drums are exempt)",
+    )  # fmt: skip
+    #: allow generated bars without notes (rests for a whole bar)
+    silent_bars: bool = param(
+        False, "Silent bars", group="Sampling", ui=False,
+        help="Allow generated bars without any note",
+    )  # fmt: skip
+    strength: float = param(
+        0.5, "Strength", lo=0.0, hi=1.0, group="Sampling",
+        help="Variations: the share of the clip's pitches drawn again",
+    )  # fmt: skip
+    #: MIDI paths for the clip modes
+    inputs: tuple[str, ...] = param(
+        (), "MIDI clips", cli="--input", ui=False, help="A MIDI clip (repeatable)"
+    )  # fmt: skip
+    audio: bool = param(
+        True, "Render audio", cli="--wav", cli_default=False, group="Output",
+        help="Also save a .wav of every piece (a SoundFont when one is installed, else the "
+        "built-in synth); without it, the studio renders the audio on the fly to play it",
+    )  # fmt: skip
+    #: "auto", "none" (built-in synth) or a .sf2 path
+    soundfont: str = param(
+        "auto", "SoundFont", max_len=4096, kind="path", group="Output", ui=False,
+        cli_metavar="FILE", help=".sf2/.sf3 to render with (auto: the first one found)",
+    )  # fmt: skip
     #: the music model pack: "" = the built-in music-gpt, else a pack id (a fine-tune) or folder
-    model: str = ""
+    model: str = param(
+        "", "Model", max_len=4096, ui=False,
+        help="A fine-tuned music model (pack id or folder; see 'genstudio models list')",
+    )  # fmt: skip
 
-    def validate(self) -> None:
-        from genstudio.generators.music import tokens as tk
-
-        if self.mode not in MODES:
-            raise InvalidParamsError(f"Unknown music mode {self.mode!r}.", hint=", ".join(MODES))
-        if not isinstance(self.model, str) or len(self.model) > 4096:
-            raise InvalidParamsError("The music model must be a model name or folder.")
+    def check(self) -> None:
         if self.mode != "drums" and self.style not in MODEL_STYLES:
             if not (self.model and self.style in SPARE_STYLES):
                 raise InvalidParamsError(
@@ -80,27 +151,6 @@ class MusicParams(GenParams):
                         else ""
                     ),
                 )
-        if self.key:
-            sc.parse_key(self.key)
-        ts = sc.parse_time_signature(self.time_signature)
-        if ts not in tk.TIME_SIGNATURES:
-            raise InvalidParamsError(
-                f"Time signature {self.time_signature} is not one the model knows.",
-                hint=", ".join(f"{n}/{d}" for n, d in tk.TIME_SIGNATURES),
-            )
-        sc.check_tempo(self.tempo)
-        if not isinstance(self.bars, int) or not 1 <= self.bars <= 128:
-            raise InvalidParamsError(f"{self.bars!r} bars is out of range.", hint="Use 1-128.")
-        if not 0.0 <= float(self.temperature) <= 3.0:
-            raise InvalidParamsError("Temperature must be between 0 and 3.")
-        if self.top_p is not None and not 0.0 < float(self.top_p) <= 1.0:
-            raise InvalidParamsError("top-p must be in (0, 1].")
-        if not isinstance(self.top_k, int) or self.top_k < 0:
-            raise InvalidParamsError("top-k must be 0 (off) or a positive whole number.")
-        if not isinstance(self.count, int) or not 1 <= self.count <= 32:
-            raise InvalidParamsError("Count must be 1-32.")
-        if not 0.0 <= float(self.strength) <= 1.0:
-            raise InvalidParamsError("Variation strength must be between 0 and 1.")
         need = INPUTS_NEEDED.get(self.mode, 0)
         if len(self.inputs) < need:
             raise InvalidParamsError(
@@ -111,13 +161,6 @@ class MusicParams(GenParams):
     def nucleus(self) -> float:
         """The top-p to sample with: the user's, else the style's default."""
         return float(self.top_p) if self.top_p is not None else STYLE_TOP_P.get(self.style, 0.95)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MusicParams:
-        data = dict(data)
-        if "inputs" in data:
-            data["inputs"] = tuple(str(p) for p in data["inputs"] or ())
-        return super().from_dict(data)  # type: ignore[return-value]
 
 
 def _style_of(score: sc.Score, wanted: str) -> str:

@@ -1,113 +1,82 @@
 """``sprites.procedural``: instant procedural character sheets (the studio's "Procedural" mode).
 
-Params (all JSON round-trip through ``to_dict``/``from_dict``):
-
-=================  =====================================================================
-prompt             text; known words set attributes (``procedural.parse_prompt``), others
-                   are ignored and reported in ``Output.extra["prompt_unknown"]``;
-                   at most 2000 characters
-attrs              ``{attribute: value}`` (``procedural.ATTRIBUTES``); wins over the prompt
-seed               0 .. 2**63-1; sheet ``i`` of a batch uses ``seed + i``
-count              1 .. 64 sheets
-size               16, 32 (native), 48 or 64 px frames (others by nearest scaling; the
-                   feet stay on the last row)
-palette_colors     0 = no limit, else 2 .. 64 colours per sheet
-palette_file       "" or a .gpl / .pal / .hex / palette .png to lock the colours to
-outline            draw the 1-px dark outline
-outline_color      "" = the built-in dark outline, or "#rrggbb"
-remove_strays      drop isolated opaque pixels
-parent             "" or the asset id this batch is a variation of
-=================  =====================================================================
+Params: :class:`SpriteParams` - each field's type, range, label, help and CLI flag are declared
+once there (``fields.param``); the prompt's known words set attributes (``procedural.parse_prompt``),
+others are reported in ``Output.extra["prompt_unknown"]``; ``attrs`` wins over the prompt; sheet
+``i`` of a batch uses ``seed + i``; sizes other than the native 32 px are nearest-scaled.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from genstudio.core.errors import InvalidParamsError
+from genstudio.generators import fields
 from genstudio.generators.base import GenerationResult, Generator, GenParams, Output, RunContext
+from genstudio.generators.fields import param, seed_param
 from genstudio.generators.sprites import export, palettes, postprocess, procedural
 
 SIZES = (16, 32, 48, 64)
 MAX_COUNT = 64
-MAX_SEED = 2**63 - 1
+MAX_SEED = fields.MAX_SEED
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+def _palette_file(path: str) -> None:
+    if path:
+        palettes.read_palette(path)  # raises InvalidParamsError
+
+
+def _outline_color(text: str) -> None:
+    if text and not re.fullmatch(r"#?[0-9a-fA-F]{6}", text):
+        raise InvalidParamsError(f"The outline colour must be '' or '#rrggbb', got {text!r}.")
 
 
 @dataclass(frozen=True)
 class SpriteParams(GenParams):
-    prompt: str = ""
-    attrs: dict[str, str] = field(default_factory=dict)
-    seed: int = 0
-    count: int = 1
-    size: int = 32
-    palette_colors: int = 0
-    palette_file: str = ""
-    outline: bool = True
-    outline_color: str = ""
-    remove_strays: bool = True
-    parent: str = ""  # asset id this batch varies (Variations); recorded in each sidecar
+    prompt: str = param(
+        "", "Prompt", max_len=procedural.MAX_PROMPT_CHARS, kind="text", group="Character",
+        help="Describe the character in a few words, e.g. 'stocky knight, red hair'.",
+    )  # fmt: skip
+    attrs: dict[str, str] = param(
+        {}, "Locked attributes", cli="--attr", check=procedural.validate_attributes, ui=False,
+        help="Attributes that win over the prompt, e.g. hair_color=red (repeatable)",
+    )  # fmt: skip
+    seed: int = seed_param(help="Sheet i of a batch uses seed + i.")
+    count: int = param(
+        1, "Count", lo=1, hi=MAX_COUNT, group="Batch", unit=" characters", ui_default=8,
+        help="Sheets in one batch; generate larger sets in several batches.",
+    )  # fmt: skip
+    size: int = param(
+        32, "Frame size", choices=SIZES, unit=" px", group="Sheet",
+        help="Frame size in pixels (32 is the native size; others are scaled).",
+    )  # fmt: skip
+    palette_colors: int = param(
+        0, "Colours", lo=2, hi=64, special=(0,), special_label="no limit", cli="--colors", unit=" colours",
+        group="Sheet", help="Limit the palette to this many colours",
+    )  # fmt: skip
+    palette_file: str = param(
+        "", "Palette file", check=_palette_file, cli="--palette", kind="path", group="Sheet",
+        cli_metavar="FILE", help="A .gpl, .pal, .hex or palette .png to lock the colours to",
+    )  # fmt: skip
+    outline: bool = param(True, "Outline", group="Sheet", help="Draw the 1-px dark outline")
+    outline_color: str = param(
+        "", "Outline colour", check=_outline_color, kind="color", group="Sheet", ui=False,
+        help="'' = the built-in dark outline, or '#rrggbb'",
+    )  # fmt: skip
+    remove_strays: bool = param(
+        True, "Remove stray pixels", group="Sheet", ui=False,
+        help="Drop isolated opaque pixels",
+    )  # fmt: skip
+    #: asset id this batch varies (Variations); recorded in each sidecar
+    parent: str = param("", "Varies", max_len=200, cli=None, ui=False, reuse=False)
 
-    def validate(self) -> None:
-        if not isinstance(self.prompt, str):
-            raise InvalidParamsError("prompt must be text.")
-        if len(self.prompt) > procedural.MAX_PROMPT_CHARS:
-            raise InvalidParamsError(
-                f"The prompt is {len(self.prompt)} characters long; the limit is "
-                f"{procedural.MAX_PROMPT_CHARS}.",
-                hint="Describe the character in a few words, e.g. 'stocky knight, red hair'.",
-            )
-        if isinstance(self.attrs, list | tuple):
-            try:
-                object.__setattr__(self, "attrs", {str(k): v for k, v in self.attrs})
-            except (TypeError, ValueError):
-                raise InvalidParamsError("attrs must be a mapping of name -> value.") from None
-        procedural.validate_attributes(self.attrs)
-        if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
-            raise InvalidParamsError(f"seed must be a whole number 0..{MAX_SEED}.")
-        if not _is_int(self.count) or not 1 <= self.count <= MAX_COUNT:
-            raise InvalidParamsError(
-                f"count must be 1..{MAX_COUNT} sheets, got {self.count!r}.",
-                hint="Generate larger sets in several batches.",
-            )
+    def check(self) -> None:
         if self.seed + self.count - 1 > MAX_SEED:
             raise InvalidParamsError("seed + count runs past the largest seed.")
-        if not _is_int(self.size) or self.size not in SIZES:
-            raise InvalidParamsError(
-                f"size must be one of {', '.join(map(str, SIZES))} px, got {self.size!r}."
-            )
-        if not _is_int(self.palette_colors) or not (
-            self.palette_colors == 0 or 2 <= self.palette_colors <= 64
-        ):
-            raise InvalidParamsError(
-                f"palette_colors must be 0 (no limit) or 2..64, got {self.palette_colors!r}."
-            )
-        if not isinstance(self.palette_file, str):
-            raise InvalidParamsError("palette_file must be a path (text).")
-        if self.palette_file:
-            palettes.read_palette(self.palette_file)  # raises InvalidParamsError
-        if not isinstance(self.parent, str) or len(self.parent) > 200:
-            raise InvalidParamsError("parent must be an asset id (text).")
-        if not isinstance(self.outline, bool) or not isinstance(self.remove_strays, bool):
-            raise InvalidParamsError("outline and remove_strays are true/false.")
-        if not isinstance(self.outline_color, str) or (
-            self.outline_color and not re.fullmatch(r"#?[0-9a-fA-F]{6}", self.outline_color)
-        ):
-            raise InvalidParamsError(
-                f"outline_color must be '' or '#rrggbb', got {self.outline_color!r}."
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        d = super().to_dict()
-        d["attrs"] = dict(self.attrs)
-        return d
 
 
 def sheet_layout(size: int = 32) -> dict[str, Any]:
@@ -168,7 +137,6 @@ class ProceduralSpriteGenerator(Generator):
     def run(self, params: GenParams, ctx: RunContext) -> GenerationResult:
         if not isinstance(params, SpriteParams):
             raise InvalidParamsError("sprites.procedural needs SpriteParams.")
-        params.validate()
         parsed = procedural.parse_prompt(params.prompt)
         fixed = dict(parsed.attrs)
         fixed.update(params.attrs)

@@ -13,7 +13,7 @@ import html
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
@@ -36,7 +36,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSlider,
-    QSpinBox,
     QStackedWidget,
     QToolButton,
     QVBoxLayout,
@@ -45,6 +44,7 @@ from PySide6.QtWidgets import (
 
 from genstudio.core.errors import GenStudioError, InvalidParamsError
 from genstudio.generators.sprites import palettes, procedural
+from genstudio.generators.sprites.generator import SpriteParams
 from genstudio.ui import icons, theme
 from genstudio.ui.modes.base import (
     FINAL_STATES,
@@ -62,6 +62,7 @@ from genstudio.ui.modes.base import (
     seed_row,
     select_item,
 )
+from genstudio.ui.modes.binding import Binder
 from genstudio.ui.modes.sprites import state
 from genstudio.ui.modes.sprites.widgets import (
     TILE,
@@ -157,6 +158,8 @@ class SpritesPanel(GeneratingPanel):
         self._export_dir: Path | None = None
         self._animation = "walk"
         self.export_dialog: ExportDialog | None = None
+        #: every SpriteParams field <-> its control (range, label, tooltip from the spec)
+        self.binder = Binder(SpriteParams)
 
         self.splitter = mode_layout(
             self,
@@ -209,6 +212,7 @@ class SpritesPanel(GeneratingPanel):
         self.prompt.setTabChangesFocus(True)
         self.prompt.setFixedHeight(58)
         self.prompt.textChanged.connect(self._update_prompt_feedback)
+        self.binder.text("prompt", self.prompt)
         lay.addWidget(self.prompt)
         self.prompt_info = QLabel()
         self.prompt_info.setObjectName("PromptInfo")
@@ -240,6 +244,7 @@ class SpritesPanel(GeneratingPanel):
             if colour_key:
                 grid.addWidget(self._attr_combo(colour_key), row, 2)
         lay.addLayout(grid)
+        self.binder.bind("attrs", self.reset_attrs, self.attrs, self.set_attrs)
         lay.addWidget(muted_label("'any' is drawn from the seed; a choice is locked."))
 
         # --- pixels
@@ -250,21 +255,20 @@ class SpritesPanel(GeneratingPanel):
         form.setVerticalSpacing(6)
         form.setColumnStretch(1, 1)
 
-        self.size = QComboBox()
-        for s in state.SIZES:
-            self.size.addItem(f"{s} x {s} px" + ("  (native)" if s == state.NATIVE_SIZE else ""), s)
-        self.size.setToolTip("Frame size; sizes other than 32 are nearest-neighbour scaled")
-        form.addWidget(field_label("Frame size"), 0, 0)
+        self.size = self.binder.combo(
+            "size",
+            items=[
+                (f"{s} x {s} px" + ("  (native)" if s == state.NATIVE_SIZE else ""), s)
+                for s in state.SIZES
+            ],
+        )
+        form.addWidget(self.binder.label("size"), 0, 0)
         form.addWidget(self.size, 0, 1)
 
-        self.colors = QSpinBox()
-        self.colors.setRange(0, state.MAX_PALETTE_COLORS)
-        self.colors.setSpecialValueText("no limit")
-        self.colors.setSuffix(" colours")
-        self.colors.setToolTip("Limit every sheet to this many colours (0 = no limit, 2..64)")
+        self.colors = self.binder.spin("palette_colors")
         self._last_colors = 0
         self.colors.valueChanged.connect(self._colors_changed)
-        form.addWidget(field_label("Colours"), 1, 0)
+        form.addWidget(self.binder.label("palette_colors"), 1, 0)
         form.addWidget(self.colors, 1, 1)
 
         pal_row = QHBoxLayout()
@@ -284,6 +288,10 @@ class SpritesPanel(GeneratingPanel):
         pal_row.addWidget(self.palette_button)
         pal_row.addWidget(self.palette_clear)
         pal_row.addStretch(1)
+        self.binder.bind(
+            "palette_file", self.palette_button, lambda: self._palette_file,
+            lambda v: self._set_palette(v, None),
+        )  # fmt: skip
         form.addWidget(field_label("Palette"), 2, 0)
         form.addLayout(pal_row, 2, 1)
         self.palette_info = muted_label()
@@ -292,8 +300,7 @@ class SpritesPanel(GeneratingPanel):
         self.palette_swatch = QLabel()
         form.addWidget(self.palette_swatch, 4, 1)
 
-        self.outline = QCheckBox("1-px dark outline")
-        self.outline.setChecked(True)
+        self.outline = self.binder.check("outline", QCheckBox("1-px dark outline"))
         form.addWidget(self.outline, 5, 1)
         lay.addLayout(form)
 
@@ -303,21 +310,21 @@ class SpritesPanel(GeneratingPanel):
         b = QGridLayout()
         b.setHorizontalSpacing(8)
         b.setColumnStretch(1, 1)
-        self.count = QSpinBox()
-        self.count.setRange(1, state.MAX_COUNT)
-        self.count.setValue(state.DEFAULT_COUNT)
-        self.count.setSuffix(" characters")
-        b.addWidget(field_label("Count"), 0, 0)
+        self.count = self.binder.spin("count")
+        b.addWidget(self.binder.label("count"), 0, 0)
         b.addWidget(self.count, 0, 1)
         srow, self.seed, self.dice = seed_row(
-            "Sheet i of a batch uses seed + i; the same seed and settings give the same sheets",
-            19,
-            icon("dice"),
-            self.roll_seed,
+            self.binder.info("seed").spec.help, 19, icon("dice"), self.roll_seed
         )
-        b.addWidget(field_label("Seed"), 1, 0)
+        self.binder.seed("seed", self.seed)
+        b.addWidget(self.binder.label("seed"), 1, 0)
         b.addLayout(srow, 1, 1)
         lay.addLayout(b)
+        more = self.binder.rest()  # fields no control above shows (a new one appears here)
+        if more is not None:
+            lay.addSpacing(6)
+            lay.addWidget(section_title("More settings"))
+            lay.addWidget(more)
 
         lay.addStretch(1)
         self.generate_button = add_generate_button(
@@ -520,42 +527,19 @@ class SpritesPanel(GeneratingPanel):
 
     def current_settings(self) -> state.SpriteSettings:
         """The controls as settings; InvalidParamsError when the seed field is not a number."""
-        model = self.model.currentData() or state.DEFAULT_MODEL
         return state.SpriteSettings(
-            model=model,
-            prompt=self.prompt.toPlainText(),
-            attrs=self.attrs(),
-            seed=state.parse_seed(self.seed.text()),
-            count=self.count.value(),
-            size=int(self.size.currentData()),
-            palette_colors=self.colors.value(),
-            palette_file=self._palette_file,
-            outline=self.outline.isChecked(),
-            outline_color=self._hidden.get("outline_color", ""),
-            remove_strays=self._hidden.get("remove_strays", True),
+            model=self.model.currentData() or state.DEFAULT_MODEL, **self.binder.values()
         )
 
     def apply_to_controls(self, s: state.SpriteSettings) -> None:
-        self._hidden: dict[str, Any] = {
-            "outline_color": s.outline_color,
-            "remove_strays": s.remove_strays,
-        }
         i = self.model.findData(s.model)
         if i < 0 and s.model:
             # a model this studio does not have (any more): show it, generation will say why
             self.model.addItem(state.model_label(s.model), s.model)
             i = self.model.count() - 1
         self.model.setCurrentIndex(max(0, i))
-        if self.prompt.toPlainText() != s.prompt:
-            self.prompt.setPlainText(s.prompt)
-        self.set_attrs(s.attrs)
-        self.seed.setText(str(s.seed))
-        self.count.setValue(s.count)
-        self.size.setCurrentIndex(max(0, self.size.findData(s.size)))
         self._last_colors = s.palette_colors
-        self.colors.setValue(s.palette_colors)
-        self._set_palette(s.palette_file, None)
-        self.outline.setChecked(s.outline)
+        self.binder.apply(s.to_params())
 
     def attrs(self) -> dict[str, str]:
         return {k: c.currentData() for k, c in self.attr_combos.items() if c.currentData() != ANY}

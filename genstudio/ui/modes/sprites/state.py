@@ -7,7 +7,6 @@ widgets and the panel stays a thin layer of controls over :class:`SpriteSettings
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -15,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from genstudio.core.errors import InvalidParamsError
+from genstudio.generators import fields
 from genstudio.generators.sprites import export, procedural
+from genstudio.generators.sprites.generator import SpriteParams
 from genstudio.ui.modes.seeds import MAX_SEED, parse_seed, random_seed  # noqa: F401 (the panel uses state.*)
+from genstudio.ui.modes.settings import settings_class
 
 DEFAULT_MODEL = "sprites.procedural"
 MODEL_LABELS: dict[str, str] = {
@@ -28,12 +30,12 @@ MODEL_TIPS: dict[str, str] = {
     "sprites.spritenet": "GenStudio's trained model (ONNX Runtime, offline): the same "
     "attributes drawn by a neural network.",
 }
-SIZES: tuple[int, ...] = (16, 32, 48, 64)
+_spec = fields.field_info
+SIZES: tuple[int, ...] = tuple(_spec(SpriteParams, "size").spec.allowed() or ())
 NATIVE_SIZE = procedural.FRAME
-MAX_COUNT = 64
-DEFAULT_COUNT = 8
-#: the dice draws seeds below 2**31 (short to read and type); any seed up to MAX_SEED is accepted
-MAX_PALETTE_COLORS = 64
+MAX_COUNT = int(_spec(SpriteParams, "count").spec.hi or 1)
+DEFAULT_COUNT = _spec(SpriteParams, "count").ui_default()
+MAX_PALETTE_COLORS = int(_spec(SpriteParams, "palette_colors").spec.hi or 0)
 ZOOMS = (1, 2, 3, 4, 5, 6, 7, 8)
 EXPORT_FORMATS: tuple[tuple[str, str], ...] = (
     ("png", "PNG sheet"),
@@ -113,41 +115,9 @@ def sprite_models() -> list[str]:
 # --- settings ----------------------------------------------------------------------------------
 
 
-@dataclass
-class SpriteSettings:
-    """What the panel's controls say; ``to_params`` is the job's params dict."""
-
-    model: str = DEFAULT_MODEL
-    prompt: str = ""
-    #: locked attributes; a missing key means "any" (drawn from the seed)
-    attrs: dict[str, str] = field(default_factory=dict)
-    seed: int = 0
-    count: int = DEFAULT_COUNT
-    size: int = NATIVE_SIZE
-    palette_colors: int = 0
-    palette_file: str = ""
-    outline: bool = True
-    # not shown as controls, carried so that reusing an asset's settings reproduces it
-    outline_color: str = ""
-    remove_strays: bool = True
-
-    def to_params(self) -> dict[str, Any]:
-        return {
-            "prompt": self.prompt,
-            "attrs": dict(self.attrs),
-            "seed": int(self.seed),
-            "count": int(self.count),
-            "size": int(self.size),
-            "palette_colors": int(self.palette_colors),
-            "palette_file": self.palette_file,
-            "outline": bool(self.outline),
-            "outline_color": self.outline_color,
-            "remove_strays": bool(self.remove_strays),
-        }
-
-    def replace(self, **changes: Any) -> SpriteSettings:
-        changes.setdefault("attrs", dict(self.attrs))
-        return dataclasses.replace(self, **changes)
+class SpriteSettings(settings_class("SpriteSettings", SpriteParams, model=DEFAULT_MODEL)):
+    """What the panel's controls say: every SpriteParams field (``attrs`` = the locked
+    attributes; a missing key means "any", drawn from the seed) and the model to run."""
 
     @classmethod
     def from_record(
@@ -161,41 +131,20 @@ class SpriteSettings:
         """
         if not isinstance(params, Mapping):
             raise InvalidParamsError("These settings are not a sprite's parameters.")
-        d = cls()
-        s = params.get("seed", seed)
-        s = seed if isinstance(seed, int) and not isinstance(seed, bool) else s
-        if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= MAX_SEED:
-            s = 0
-        prompt = params.get("prompt", "")
-        prompt = prompt if isinstance(prompt, str) else ""
+        params = dict(params)
+        if isinstance(seed, int) and not isinstance(seed, bool):
+            params["seed"] = seed
         raw = params.get("attrs", {})
-        attrs = {
+        params["attrs"] = {
             k: v
             for k, v in (raw.items() if isinstance(raw, Mapping) else ())
             if k in procedural.ATTRIBUTES and v in procedural.ATTRIBUTES[k]
         }
-
-        def pick(name: str, typ: type, ok=lambda v: True):
-            v = params.get(name, getattr(d, name))
-            if typ is int and isinstance(v, bool):
-                return getattr(d, name)
-            return v if isinstance(v, typ) and ok(v) else getattr(d, name)
-
-        return cls(
-            model=generator if generator.startswith("sprites.") else DEFAULT_MODEL,
-            prompt=prompt,
-            attrs=minimal_locks(attrs, prompt, s),
-            seed=s,
-            count=pick("count", int, lambda v: 1 <= v <= MAX_COUNT),
-            size=pick("size", int, lambda v: v in SIZES),
-            palette_colors=pick(
-                "palette_colors", int, lambda v: v == 0 or 2 <= v <= MAX_PALETTE_COLORS
-            ),
-            palette_file=pick("palette_file", str),
-            outline=pick("outline", bool),
-            outline_color=pick("outline_color", str),
-            remove_strays=pick("remove_strays", bool),
+        s = cls.from_params(
+            params, model=generator if generator.startswith("sprites.") else DEFAULT_MODEL
         )
+        s.attrs = minimal_locks(s.attrs, s.prompt, s.seed)
+        return s
 
 
 def minimal_locks(full: Mapping[str, str], prompt: str, seed: int) -> dict[str, str]:
