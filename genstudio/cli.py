@@ -711,7 +711,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 def cmd_models_import(args: argparse.Namespace) -> int:
     from genstudio.core.settings import user_models_dir
-    from genstudio.generators.images.sd_onnx import import_sd_folder, validate_sd_folder
+    from genstudio.generators.images.sd.folder import import_sd_folder, validate_sd_folder
 
     info = validate_sd_folder(args.path)
     dest = import_sd_folder(args.path, args.models_dir or user_models_dir(), name=args.name)
@@ -724,7 +724,7 @@ def cmd_models_check(args: argparse.Namespace) -> int:
 
     path = Path(args.path)
     if (path / "model_index.json").is_file() and not (path / PACK_FILE).exists():
-        from genstudio.generators.images.sd_onnx import validate_sd_folder
+        from genstudio.generators.images.sd.folder import validate_sd_folder
 
         print(f"OK: {validate_sd_folder(path).describe()}")
         return 0

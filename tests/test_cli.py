@@ -125,8 +125,8 @@ def test_image_sampling_defaults_follow_the_model(tmp_path, monkeypatch):
 
     from genstudio.core.errors import ModelPackError
     from genstudio.generators import fields
-    from genstudio.generators.images import sd_onnx
     from genstudio.generators.images.generator import ImageParams, model_sampling
+    from genstudio.generators.images.sd import folder as sd_folder
 
     def sampling(*extra):
         argv = ["generate", "image", "--prompt", "x", "--out", str(tmp_path / "o"), *extra]
@@ -136,12 +136,12 @@ def test_image_sampling_defaults_follow_the_model(tmp_path, monkeypatch):
 
     assert sampling() == (20, 7.5, "dpmpp_2m")
     turbo = SimpleNamespace(recommended={"steps": 1, "guidance_scale": 0.0, "scheduler": "euler"})
-    monkeypatch.setattr(sd_onnx, "validate_sd_folder", lambda p: turbo)
+    monkeypatch.setattr(sd_folder, "validate_sd_folder", lambda p: turbo)
     assert sampling("--model", str(tmp_path)) == (1, 0.0, "euler")
     assert sampling("--model", str(tmp_path), "--steps", "4", "--scheduler", "lcm") == (4, 0.0, "lcm")
 
     def broken(p):
         raise ModelPackError("not an SD folder")
 
-    monkeypatch.setattr(sd_onnx, "validate_sd_folder", broken)  # the generator says why later
+    monkeypatch.setattr(sd_folder, "validate_sd_folder", broken)  # the generator says why later
     assert sampling("--model", str(tmp_path)) == (20, 7.5, "dpmpp_2m")

@@ -772,8 +772,8 @@ def _onnx(data: bytes, work: Path) -> None:
     """An .onnx file's header through the checks run before ONNX Runtime sees it:
     runtime.packs.load_pack of a pack whose model.json lists it with its true hash
     (check_model_file, verify, check_onnx_external_data) and the SD-folder reader
-    sd_onnx._onnx_io (pickle check, onnx.load without weights, inputs/outputs, external data)."""
-    from genstudio.generators.images import sd_onnx
+    sd_folder._onnx_io (pickle check, onnx.load without weights, inputs/outputs, external data)."""
+    from genstudio.generators.images.sd import folder as sd_folder
     from genstudio.runtime import packs
 
     root = work / "onnx_pack"
@@ -793,7 +793,7 @@ def _onnx(data: bytes, work: Path) -> None:
     _write(root / "model.json", json.dumps(doc).encode())
     with expected_errors():
         packs.load_pack(root, verify=True)
-    sd_onnx._onnx_io(model, root)
+    sd_folder._onnx_io(model, root)
 
 
 # --------------------------------------------------------------------------- image metadata
@@ -1240,7 +1240,7 @@ def _import_targets(tgt: Target, instrumented: bool) -> None:
         "genstudio.runtime.packs",
     ]
     if tgt.name == "onnx":
-        mods.append("genstudio.generators.images.sd_onnx")
+        mods.append("genstudio.generators.images.sd.folder")
     if tgt.name == "wav" and importlib.util.find_spec("PySide6") is not None:
         mods.append("genstudio.ui.modes.music.state")
     if "PIL" in tgt.instrument:

@@ -927,7 +927,8 @@ def cli_run(
 
 
 def _entries(case: Case, env: Env, subject: Path, home: Path, cli: bool) -> list[Run]:
-    from genstudio.generators.images.sd_onnx import SDPipeline, validate_sd_folder
+    from genstudio.generators.images.sd.folder import validate_sd_folder
+    from genstudio.generators.images.sd.pipeline import SDPipeline
     from genstudio.runtime.packs import find_packs, load_pack
     from genstudio.runtime.sessions import SessionCache
 
@@ -1007,7 +1008,7 @@ def _entries(case: Case, env: Env, subject: Path, home: Path, cli: bool) -> list
 
 def run_case(case: Case, env: Env, watch: Watch, *, cli: bool) -> dict[str, Any]:
     """Build ``case`` on a fresh base, feed it to its entry points; the report row."""
-    from genstudio.generators.images.sd_onnx import SDPipeline
+    from genstudio.generators.images.sd.pipeline import SDPipeline
     from genstudio.runtime.packs import load_pack
     from genstudio.runtime.sessions import SessionCache
 
@@ -1085,7 +1086,8 @@ def positive_control(env: Env, cases: list[Case]) -> dict[str, Any]:
 
 def negative_control(env: Env, cli: bool) -> dict[str, Any]:
     """The valid bases pass every entry point (so each refusal is the attack's doing)."""
-    from genstudio.generators.images.sd_onnx import SDPipeline, validate_sd_folder
+    from genstudio.generators.images.sd.folder import validate_sd_folder
+    from genstudio.generators.images.sd.pipeline import SDPipeline
     from genstudio.runtime.packs import find_packs, load_pack
     from genstudio.runtime.sessions import SessionCache
 

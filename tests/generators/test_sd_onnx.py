@@ -93,7 +93,7 @@ def tiny(tmp_path_factory):
 # turns in one process on two cores they slow each other down some 40x.
 @pytest.fixture(scope="module")
 def ours(tiny):
-    from genstudio.generators.images.sd_onnx import SDPipeline
+    from genstudio.generators.images.sd.pipeline import SDPipeline
 
     return {k: SDPipeline(t.onnx_dir, CPU, threads=1) for k, t in tiny.items()}
 
@@ -270,7 +270,7 @@ def test_same_seed_same_image_other_seed_other(ours):
 
 
 def test_progress_preview_and_cancel(ours):
-    from genstudio.generators.images.sd_onnx import preview_rgb
+    from genstudio.generators.images.sd.pipeline import preview_rgb
 
     pipe = ours["sd1"]
     seen = []
@@ -303,7 +303,7 @@ def test_timings_split_the_call(ours):
 
 
 def test_bench_reports_overhead_share(tiny):
-    from genstudio.generators.images.sd_onnx import bench_sd_overhead
+    from genstudio.generators.images.sd.pipeline import bench_sd_overhead
 
     r = bench_sd_overhead(tiny["sd1"].onnx_dir, steps=4, runs=3, providers=CPU, threads=1)
     assert r["runs"] == 3 and r["steps"] == 4
@@ -335,7 +335,7 @@ TOKENIZER_PROMPTS = [
 @pytest.mark.parametrize("kind", ["sd1", "sd2"])
 def test_tokenizer_matches_transformers(tiny, kind):
     transformers = pytest.importorskip("transformers")
-    from genstudio.generators.images.sd_onnx import ClipTokenizer
+    from genstudio.generators.images.sd.tokenizer import ClipTokenizer
 
     folder = tiny[kind].onnx_dir / "tokenizer"
     ref = transformers.CLIPTokenizer.from_pretrained(str(folder))
@@ -350,7 +350,7 @@ def test_tokenizer_matches_transformers(tiny, kind):
 
 
 def test_tokenizer_from_vocab_and_from_tokenizer_json_agree(tiny, tmp_path):
-    from genstudio.generators.images.sd_onnx import ClipTokenizer
+    from genstudio.generators.images.sd.tokenizer import ClipTokenizer
 
     src = tiny["sd2"].onnx_dir / "tokenizer"
     bpe_only = tmp_path / "tok"
@@ -377,7 +377,7 @@ def test_long_prompt_is_truncated_and_reported(ours):
 
 
 def test_validate_describes_each_kind(tiny, tmp_path):
-    from genstudio.generators.images.sd_onnx import validate_sd_folder
+    from genstudio.generators.images.sd.folder import validate_sd_folder
 
     sd1 = validate_sd_folder(tiny["sd1"].onnx_dir)
     assert (sd1.variant, sd1.family, sd1.text_dim, sd1.latent_channels) == ("sd1", "sd1", 768, 4)
@@ -430,7 +430,7 @@ def broken(tiny, tmp_path):
 
 
 def _refused(path, *words, cls=ModelPackError):
-    from genstudio.generators.images.sd_onnx import validate_sd_folder
+    from genstudio.generators.images.sd.folder import validate_sd_folder
 
     with pytest.raises(cls) as info:
         validate_sd_folder(path)
@@ -527,7 +527,7 @@ def test_refuses_external_data_outside_the_folder(broken, tmp_path):
         initializer=[w],
     )
     onnx.save(helper.make_model(graph), str(broken / "unet" / "model.onnx"))
-    from genstudio.generators.images.sd_onnx import validate_sd_folder
+    from genstudio.generators.images.sd.folder import validate_sd_folder
 
     with pytest.raises(UnsafeModelError, match="outside"):
         validate_sd_folder(broken)
@@ -566,7 +566,7 @@ def test_refuses_bad_generation_params(ours):
 def test_import_copies_atomically_and_describes(tiny, tmp_path):
     import hashlib
 
-    from genstudio.generators.images.sd_onnx import IMPORT_FILE, import_sd_folder
+    from genstudio.generators.images.sd.folder import IMPORT_FILE, import_sd_folder
 
     models = tmp_path / "models"
     dest = import_sd_folder(tiny["sd2"].onnx_dir, models)
@@ -586,7 +586,7 @@ def test_import_copies_atomically_and_describes(tiny, tmp_path):
 
 
 def test_import_refuses_an_invalid_folder_and_leaves_nothing(broken, tmp_path):
-    from genstudio.generators.images.sd_onnx import import_sd_folder
+    from genstudio.generators.images.sd.folder import import_sd_folder
 
     (broken / "model.ckpt").write_bytes(b"\x80\x02.")
     models = tmp_path / "models"
@@ -601,7 +601,7 @@ def test_import_refuses_an_invalid_folder_and_leaves_nothing(broken, tmp_path):
 def test_guidance_embedding_matches_diffusers(refs):
     import torch
 
-    from genstudio.generators.images.sd_onnx import guidance_scale_embedding
+    from genstudio.generators.images.sd.pipeline import guidance_scale_embedding
 
     w = np.array([0.0, 1.5, 7.0], np.float32)
     for dim in (32, 33, 256):
@@ -668,7 +668,7 @@ class _FakeCudaSession:
 
 @pytest.mark.parametrize("fp16", [False, True])
 def test_cuda_path_uses_io_binding_and_declared_dtypes(ours, fp16):
-    from genstudio.generators.images.sd_onnx import _Part
+    from genstudio.generators.images.sd.pipeline import _Part
 
     pipe = ours["sd1"]
     cpu = pipe.generate(PROMPT, steps=2, scheduler="ddim", output="float")
@@ -714,7 +714,8 @@ def mini(tmp_path):
 
 
 def test_the_torch_free_export_validates_and_generates(mini):
-    from genstudio.generators.images.sd_onnx import SDPipeline, validate_sd_folder
+    from genstudio.generators.images.sd.folder import validate_sd_folder
+    from genstudio.generators.images.sd.pipeline import SDPipeline
 
     assert validate_sd_folder(mini).variant == "sd1"
     pipe = SDPipeline(mini, CPU, threads=1)
@@ -724,7 +725,7 @@ def test_the_torch_free_export_validates_and_generates(mini):
 
 @pytest.mark.parametrize("rel", [".evil.ckpt", ".cache/evil.pt", "unet/.hidden/x.pth"])
 def test_dot_file_pickles_are_refused_and_never_imported(mini, tmp_path, rel):
-    from genstudio.generators.images.sd_onnx import import_sd_folder
+    from genstudio.generators.images.sd.folder import import_sd_folder
 
     p = mini / rel
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -760,7 +761,7 @@ def test_a_single_pickle_file_named_safetensors_is_called_a_pickle(tmp_path):
     "rel", ["unet/model.onnx", "unet", "unet/weights.pb", "tokenizer/vocab.json"]
 )
 def test_links_out_of_the_folder_are_refused_at_validation_and_load(mini, tmp_path, rel):
-    from genstudio.generators.images.sd_onnx import SDPipeline
+    from genstudio.generators.images.sd.pipeline import SDPipeline
     from tests.campaigns.malicious_models import build_sd
 
     outside = build_sd(tmp_path / "outside")
@@ -777,7 +778,7 @@ def test_links_out_of_the_folder_are_refused_at_validation_and_load(mini, tmp_pa
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="symlinks")
 def test_a_part_changed_after_the_pipeline_was_built_is_refused_when_it_loads(mini, tmp_path):
-    from genstudio.generators.images.sd_onnx import SDPipeline
+    from genstudio.generators.images.sd.pipeline import SDPipeline
     from tests.campaigns.malicious_models import build_sd
 
     pipe = SDPipeline(mini, CPU, threads=1)  # the VAE encoder loads on first img2img

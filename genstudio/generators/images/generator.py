@@ -5,7 +5,7 @@ JSON record (``metadata/``, one module per tool), so other tools and "reuse thes
 read it back.
 
 ``model``: ``"builtin"`` (``icons.py``, 64x64 RGBA) or the path of an SD ONNX folder
-(``sd_onnx.py``; imported models live in the project's or the user's ``models/`` folder).
+(``sd/``: folder, tokenizer, pipeline; imported models live in the project's or the user's ``models/`` folder).
 Post-processing, in this order: pixel art (grid, colours or a palette file, outline) then
 upscale (x2/x4: nearest for pixel art, Lanczos otherwise). The record lists the chain.
 """
@@ -120,7 +120,7 @@ def recommended_sampling(model: str) -> dict[str, Any]:
     from genstudio.generators.images.icons import RECOMMENDED
 
     if model != BUILTIN:
-        from genstudio.generators.images.sd_onnx import validate_sd_folder
+        from genstudio.generators.images.sd.folder import validate_sd_folder
 
         try:
             return dict(validate_sd_folder(Path(model)).recommended)
@@ -232,36 +232,24 @@ class ImageGenerator(Generator):
     def run(self, params: GenParams, ctx: RunContext) -> GenerationResult:
         p = params if isinstance(params, ImageParams) else ImageParams.from_dict(params.to_dict())
         p = model_sampling(p)  # None = the model's own steps, guidance, scheduler
-        if p.model == BUILTIN:
-            return self._run_builtin(p, ctx)
-        return self._run_sd(p, ctx)
-
-    def _run_builtin(self, p: ImageParams, ctx: RunContext) -> GenerationResult:
-        from genstudio.generators.images import icons
-
-        model = icons.load_model(self.pack_dir)
-        init, mask = load_inputs(p, (icons.SIZE, icons.SIZE))
-        info = icons.describe(model)
+        model = _BuiltinModel(self.pack_dir) if p.model == BUILTIN else _SDModel(p)
+        init, mask = load_inputs(p, model.size)
+        if init is not None and model.rgb_only:
+            init = init[..., :3]
+        info = model.info
         result = GenerationResult()
         for i in range(p.count):
             ctx.check_cancel()
-            seed = p.seed + i
-            base = i / p.count
+            seed, base = p.seed + i, i / p.count
 
             def progress(step: int, total: int, denoised, base=base, i=i) -> None:
                 preview = None
                 if denoised is not None and (step == total or step % 5 == 0):
-                    preview = _png(model.preview(denoised[:1])[0])
+                    preview = _png(model.preview(denoised))
                 ctx.progress(base + step / total / p.count, f"image {i + 1}: step {step}", preview)
 
-            req = icons.IconRequest(
-                prompt=p.prompt, negative=p.negative, steps=p.steps, guidance=p.guidance,
-                scheduler=p.scheduler, seed=seed, count=1, init=init, strength=p.strength,
-                mask=mask,
-            )  # fmt: skip
-            out = model.generate(req, progress=progress, cancel=lambda: ctx.cancelled)
-            rgba, chain = postprocess(out.images[0], p)
-            extra = {"prompt_truncated": out.prompt_truncated}
+            image, extra = model.make(p, seed, init, mask, progress, lambda: ctx.cancelled)
+            rgba, chain = postprocess(image, p)
             data = png_record(rgba, p, seed, info, chain, extra)
             aid = ctx.emit(
                 Output(
@@ -279,49 +267,57 @@ class ImageGenerator(Generator):
             result.asset_ids.append(aid)
         return result
 
-    def _run_sd(self, p: ImageParams, ctx: RunContext) -> GenerationResult:
-        from genstudio.generators.images import sd_onnx
 
-        pipe = _sd_pipeline(p.model)
-        init, mask = load_inputs(p, (p.width, p.height))
-        init = init[..., :3] if init is not None else None
-        info = _sd_model_info(Path(p.model), pipe)
-        result = GenerationResult()
-        for i in range(p.count):
-            ctx.check_cancel()
-            seed, base = p.seed + i, i / p.count
+class _BuiltinModel:
+    """The built-in icon model behind :meth:`ImageGenerator.run` (64x64 RGBA)."""
 
-            def progress(step: int, total: int, denoised, base=base, i=i) -> None:
-                preview = None
-                if denoised is not None and (step == total or step % 5 == 0):
-                    preview = _png(_rgba(sd_onnx.preview_rgb(denoised[:1])[0]))
-                ctx.progress(base + step / total / p.count, f"image {i + 1}: step {step}", preview)
+    rgb_only = False
 
-            rgb = pipe.generate(
-                p.prompt, negative_prompt=p.negative, steps=p.steps, guidance_scale=p.guidance,
-                scheduler=p.scheduler, seed=seed, width=p.width, height=p.height, num_images=1,
-                image=init, mask=mask, strength=p.strength if init is not None else None,
-                progress=progress, cancel=lambda: ctx.cancelled,
-            )  # fmt: skip
-            rgba, chain = postprocess(_rgba(rgb[0]), p)
-            extra = {"warnings": list(pipe.last_warnings), "variant": pipe.info.variant}
-            data = png_record(rgba, p, seed, info, chain, extra)
-            params = {**p.to_dict(), "seed": seed, "count": 1}
-            aid = ctx.emit(
-                Output(
-                    kind="image",
-                    data=data,
-                    ext="png",
-                    params=params,
-                    seed=seed,
-                    model_id=info["id"],
-                    model_sha256=info["sha256"],
-                    extra={**extra, "postprocess": chain},
-                    name_hint=_slug(p.prompt, seed),
-                )  # fmt: skip
-            )
-            result.asset_ids.append(aid)
-        return result
+    def __init__(self, pack_dir: Path | None) -> None:
+        from genstudio.generators.images import icons
+
+        self._icons = icons
+        self.model = icons.load_model(pack_dir)
+        self.size = (icons.SIZE, icons.SIZE)
+        self.info = icons.describe(self.model)
+
+    def preview(self, denoised: np.ndarray) -> np.ndarray:
+        return self.model.preview(denoised[:1])[0]
+
+    def make(self, p: ImageParams, seed: int, init, mask, progress, cancel):
+        req = self._icons.IconRequest(
+            prompt=p.prompt, negative=p.negative, steps=p.steps, guidance=p.guidance,
+            scheduler=p.scheduler, seed=seed, count=1, init=init, strength=p.strength,
+            mask=mask,
+        )  # fmt: skip
+        out = self.model.generate(req, progress=progress, cancel=cancel)
+        return out.images[0], {"prompt_truncated": out.prompt_truncated}
+
+
+class _SDModel:
+    """A Stable Diffusion folder behind :meth:`ImageGenerator.run` (RGB at the asked size)."""
+
+    rgb_only = True
+
+    def __init__(self, p: ImageParams) -> None:
+        self.pipe = _sd_pipeline(p.model)
+        self.size = (p.width, p.height)
+        self.info = _sd_model_info(Path(p.model), self.pipe)
+
+    def preview(self, denoised: np.ndarray) -> np.ndarray:
+        from genstudio.generators.images.sd.pipeline import preview_rgb
+
+        return _rgba(preview_rgb(denoised[:1])[0])
+
+    def make(self, p: ImageParams, seed: int, init, mask, progress, cancel):
+        pipe = self.pipe
+        rgb = pipe.generate(
+            p.prompt, negative_prompt=p.negative, steps=p.steps, guidance_scale=p.guidance,
+            scheduler=p.scheduler, seed=seed, width=p.width, height=p.height, num_images=1,
+            image=init, mask=mask, strength=p.strength if init is not None else None,
+            progress=progress, cancel=cancel,
+        )  # fmt: skip
+        return _rgba(rgb[0]), {"warnings": list(pipe.last_warnings), "variant": pipe.info.variant}
 
 
 _sd_pipes: dict[str, Any] = {}
@@ -329,7 +325,7 @@ _sd_pipes: dict[str, Any] = {}
 
 def _sd_pipeline(folder: str):
     """One SDPipeline per folder (sessions are expensive to start)."""
-    from genstudio.generators.images.sd_onnx import SDPipeline
+    from genstudio.generators.images.sd.pipeline import SDPipeline
 
     key = str(Path(folder).resolve())
     if key not in _sd_pipes:

@@ -33,8 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from genstudio.core.errors import Cancelled, InvalidParamsError, ModelPackError
+from genstudio.core.errors import InvalidParamsError, ModelPackError
 from genstudio.core.paths import shipped_models_dir
+from genstudio.generators.images.denoise import denoise, guided
 
 PACK_ID = "images-icons"
 SIZE = 64
@@ -197,27 +198,26 @@ class IconModel:
         use = np.concatenate([np.ones((n, 1)), np.full((n, 1), 1.0 if use_neg else 0.0)])
         if not req.prompt.strip():
             use[:n] = 0.0
-        g = np.float32(req.guidance)
-        total = len(sched.timesteps)
         t_unet = 0.0
-        for i, t in enumerate(sched.timesteps):
-            if cancel is not None and cancel():
-                raise Cancelled("Generation cancelled.")
-            xin = sched.scale_model_input(x, i)
+
+        def unet(x2: np.ndarray, t: Any, cond: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+            nonlocal t_unet
             t1 = time.perf_counter()
             with self._lock:
-                e = self.eps(np.concatenate([xin, xin]), int(t), text, use)
+                e = self.eps(x2, int(t), *cond)
             t_unet += time.perf_counter() - t1
-            eps = e[n:] + g * (e[:n] - e[n:])
-            x = np.stack(
-                [sc.step(eps[k], i, x[k], r) for k, (sc, r) in enumerate(zip(scheds, rngs))]
-            )
-            if mask_l is not None:
-                known = sched.add_noise(x0, noise, i + 1) if i + 1 < total else x0
-                x = mask_l * x + (1.0 - mask_l) * known
-            if progress is not None:
-                den = [sc.denoised for sc in scheds]
-                progress(i + 1, total, None if den[0] is None else np.stack(den))
+            return e
+
+        x = denoise(
+            x,
+            scheds,
+            guided(unet, req.guidance, n, cond_first=True),
+            (text, use),
+            rngs=rngs,
+            inpaint=None if mask_l is None else (mask_l, x0, noise),
+            progress=progress,
+            cancel=cancel,
+        )
         timings["unet_s"] = t_unet
         t2 = time.perf_counter()
         images = self.decode(x)

@@ -9,7 +9,7 @@ weights, and the Stable Diffusion pipeline's own overhead on a tiny SD export.
   pictures differ (torch gets the pack's fp16 safetensors weights, upcast). Runs alternate A B A B ..., same thread count; the prompt
   cache is cleared so every run encodes its prompt.
 * **SD pipeline overhead**: a tiny random Stable Diffusion export (built with diffusers at bench
-  time, test-only dependencies) timed by ``sd_onnx.bench_sd_overhead``: the share of a step
+  time, test-only dependencies) timed by ``sd.pipeline.bench_sd_overhead``: the share of a step
   spent outside the UNet (tokenizer, text encoder, scheduler, VAE glue). Skipped with the reason
   when diffusers/transformers are not installed.
 """
@@ -129,7 +129,7 @@ def bench_images(
 
 def _bench_sd() -> dict[str, Any]:
     try:
-        from genstudio.generators.images.sd_onnx import bench_sd_overhead
+        from genstudio.generators.images.sd.pipeline import bench_sd_overhead
         from genstudio.ml.images.tiny_sd import build_tiny_sd
     except ImportError as e:
         return {"skipped": f"SD pipeline modules unavailable: {e}"}

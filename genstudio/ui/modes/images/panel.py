@@ -730,7 +730,7 @@ class ImagesPanel(ResultsPanel):
             else state.user_models_dir()
         )
         try:  # written by the SD back-end: imported here so a missing module is a message
-            from genstudio.generators.images import sd_onnx
+            from genstudio.generators.images.sd import folder as sd_folder
         except ImportError as e:
             self.ctx.show_message(f"Model import is not available in this build: {e}", "error")
             return False
@@ -739,7 +739,7 @@ class ImagesPanel(ResultsPanel):
         def work() -> None:
             target, error = "", ""
             try:
-                target = str(sd_onnx.import_sd_folder(src, models_dir))
+                target = str(sd_folder.import_sd_folder(src, models_dir))
             except GenStudioError as e:
                 error = e.user_message()
             except Exception as e:  # a bug must reach the user, not kill the thread silently
