@@ -390,7 +390,7 @@ def _palette_seeds(kind: str) -> Callable[[], dict[str, bytes]]:
 
 def _palette_target(kind: str, ext: str | None) -> None:
     def run(data: bytes, work: Path) -> None:
-        from genstudio.generators.sprites import palettes
+        from genstudio.generators import palettes
 
         e = ext or _sniff_image_ext(data, "png")
         if e == "jpg" or e == "tif":
@@ -1230,7 +1230,7 @@ def _import_targets(tgt: Target, instrumented: bool) -> None:
         "genstudio.core.thumbs",
         "genstudio.generators.images.imageio",
         "genstudio.generators.images.metadata",
-        "genstudio.generators.sprites.palettes",
+        "genstudio.generators.palettes",
         "genstudio.generators.music.midi",
         "genstudio.generators.music.tokens",
         "genstudio.generators.music.drums",

@@ -11,7 +11,7 @@ from PIL import Image
 
 from genstudio.core.errors import InvalidParamsError
 from genstudio.generators.images.pixelart import PixelArtResult, pixelate
-from genstudio.generators.sprites.palettes import parse_pal, read_palette
+from genstudio.generators.palettes import parse_pal, read_palette
 
 
 def opaque_colours(img: np.ndarray) -> set[tuple[int, int, int]]:

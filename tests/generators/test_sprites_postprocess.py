@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from genstudio.core.errors import InvalidParamsError
-from genstudio.generators.sprites import palettes, procedural
+from genstudio.generators import palettes
+from genstudio.generators.sprites import procedural
 from genstudio.generators.sprites.postprocess import (
     add_outline,
     binary_alpha,

@@ -10,8 +10,9 @@ import pytest
 
 from genstudio.core.errors import Cancelled, InvalidParamsError
 from genstudio.generators import get as get_generator
+from genstudio.generators import palettes
 from genstudio.generators.base import RunContext
-from genstudio.generators.sprites import export, palettes, procedural
+from genstudio.generators.sprites import export, procedural
 from genstudio.generators.sprites.generator import ProceduralSpriteGenerator, SpriteParams
 
 P = procedural

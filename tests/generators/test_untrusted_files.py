@@ -22,9 +22,9 @@ from genstudio.core import thumbs
 from genstudio.core.atomic import read_file_bytes
 from genstudio.core.errors import GenStudioError, InvalidParamsError, MidiFileError
 from genstudio.core.safeimage import harden_pillow, open_image, read_image_file
+from genstudio.generators import palettes
 from genstudio.generators.images import imageio
 from genstudio.generators.music import midi
-from genstudio.generators.sprites import palettes
 
 # PostScript that would write a file if any interpreter ran it (and loop forever after)
 EPS = (

@@ -164,8 +164,8 @@ def load_inputs(p: ImageParams, size: tuple[int, int]):
 
 def postprocess(rgba: np.ndarray, p: ImageParams) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Pixel art and upscaling; returns the image and the chain applied (for the record)."""
+    from genstudio.generators import palettes
     from genstudio.generators.images import imageio, pixelart
-    from genstudio.generators.sprites import palettes
 
     chain: list[dict[str, Any]] = []
     if p.pixel_art:

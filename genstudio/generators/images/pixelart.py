@@ -49,7 +49,7 @@ The result carries the grid (``(h, w, 4) uint8``), its palette, per-pixel palett
 optional nearest-neighbour enlargement for display, and metrics measured on the final pixels
 (share of opaque pixels whose colour is in the palette, share of alpha values in {0, 255}).
 
-Palette files are not read here: :func:`genstudio.generators.sprites.palettes.read_palette`
+Palette files are not read here: :func:`genstudio.generators.palettes.read_palette`
 reads every format (GIMP ``.gpl``, ``.hex``, JASC and RIFF ``.pal``, palette images, with one
 file-size guard) into the ``(N, 3) uint8`` array that ``palette=`` takes.
 

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from genstudio.core.errors import InvalidParamsError
-from genstudio.generators import fields
+from genstudio.generators import fields, palettes
 from genstudio.generators.base import GenerationResult, Generator, GenParams, Output, RunContext
 from genstudio.generators.fields import param, seed_param
-from genstudio.generators.sprites import export, palettes, postprocess, procedural
+from genstudio.generators.sprites import export, postprocess, procedural
 
 SIZES = (16, 32, 48, 64)
 MAX_COUNT = 64

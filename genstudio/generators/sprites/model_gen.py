@@ -84,7 +84,7 @@ def raw_sheets(
 
 def peel_outline(sheet: np.ndarray) -> np.ndarray:
     """Remove the model's dark outline: outline-coloured pixels that touch transparency."""
-    from genstudio.generators.sprites import palettes
+    from genstudio.generators import palettes
 
     out = sheet.copy()
     rgb = np.array(palettes.OUTLINE_RGB, dtype=np.uint8)

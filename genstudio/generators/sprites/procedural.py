@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from genstudio.core.errors import InvalidParamsError
-from genstudio.generators.sprites import palettes as pal
+from genstudio.generators import palettes as pal
 
 # === templates ===============================================================================
 # Hand-made pixel templates (heads, hair, headwear), drawn for GenStudio. Each is a list of

@@ -43,7 +43,8 @@ from PySide6.QtWidgets import (
 )
 
 from genstudio.core.errors import GenStudioError, InvalidParamsError
-from genstudio.generators.sprites import palettes, procedural
+from genstudio.generators import palettes
+from genstudio.generators.sprites import procedural
 from genstudio.generators.sprites.generator import SpriteParams
 from genstudio.ui import icons, theme
 from genstudio.ui.modes.base import (
