@@ -363,3 +363,40 @@ def test_cancel_stops_the_run():
     with pytest.raises(Cancelled):
         ProceduralSpriteGenerator().run(SpriteParams(count=5), ctx)
     assert len(outs) == 1
+
+
+#: the composed material codes of each template version (see test below)
+TEMPLATE_FINGERPRINTS = {1: "d82c3a50a73b108d646329de9c15ee8771f98b5899b46a216a4aef25eed531b5"}
+
+
+def _template_fingerprint() -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    combos = [procedural.sample_attributes(procedural.make_rng(s)) for s in range(24)]
+    base = procedural.sample_attributes(procedural.make_rng(0))
+    for key, values in procedural.ATTRIBUTES.items():
+        combos += [dict(base, **{key: v}) for v in values]
+    for attrs in combos:
+        for outline in (True, False):
+            codes = procedural.compose_codes(attrs, outline=outline)
+            h.update(codes.tobytes())
+            h.update(str(codes.shape).encode())
+    return h.hexdigest()
+
+
+def test_template_version_names_the_templates():
+    """SpriteNet packs record the template version they learned; a template, material or part
+    change that alters any composed code must bump TEMPLATE_VERSION (and add its fingerprint
+    here), or a shipped model would silently draw the old parts."""
+    assert _template_fingerprint() == TEMPLATE_FINGERPRINTS[procedural.TEMPLATE_VERSION]
+
+
+def test_spritenet_pack_of_another_template_version_is_refused(monkeypatch):
+    from genstudio.core.errors import ModelPackError
+    from genstudio.generators.sprites import model_gen
+
+    monkeypatch.setattr(model_gen, "_cache", {})
+    monkeypatch.setattr(procedural, "TEMPLATE_VERSION", 2)  # the shipped pack learned version 1
+    with pytest.raises(ModelPackError, match="version 1 of the character templates"):
+        model_gen.raw_sheets([procedural.resolve_attributes(None, 0)], [0])

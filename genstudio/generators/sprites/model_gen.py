@@ -49,6 +49,18 @@ def _load(pack_dir: Path | None):
                     f"(its output is {pack.raw.get('output', 'palette indices')!r}).",
                     hint="Export it again: genstudio ml export sprites --run RUN --out DIR",
                 )
+            from genstudio.generators.sprites.procedural import TEMPLATE_VERSION
+
+            # packs from before versioning were trained on version 1 of the templates
+            trained_on = pack.raw.get("template_version", 1)
+            if trained_on != TEMPLATE_VERSION:
+                raise ModelPackError(
+                    f"The sprite model pack at {root} was trained on version {trained_on!r} of "
+                    f"the character templates; this GenStudio draws version {TEMPLATE_VERSION}, "
+                    "so its output would no longer match the parts and palettes.",
+                    hint="Train it again: genstudio ml train sprites, then genstudio ml export "
+                    "sprites --run RUN --out DIR (or use the Procedural style).",
+                )
             session = shared_cache().get(pack, "sprites.onnx")
             vocab = pack.raw["vocab"]
             z_dim = int(pack.raw["inputs"][1]["shape"][1])

@@ -188,6 +188,7 @@ def export_pack(
     decision is the unweighted one although training weighted rare codes up."""
     import torch
 
+    from genstudio.generators.sprites.procedural import TEMPLATE_VERSION
     from genstudio.runtime.packs import write_pack
 
     net, export_cls, net_cfg, meta = load_trained(run)
@@ -242,6 +243,11 @@ def export_pack(
             "logit_adjust": bool(logit_adjust),
         },
         metrics=metrics or {},
-        extra={"vocab": vocab, "output": "material_codes", "n_codes": net_cfg.n_classes},
+        extra={
+            "vocab": vocab,
+            "output": "material_codes",
+            "n_codes": net_cfg.n_classes,
+            "template_version": TEMPLATE_VERSION,
+        },
     )
     return out
