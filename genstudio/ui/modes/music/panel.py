@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFrame,
     QGridLayout,
@@ -40,13 +39,13 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSizePolicy,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from genstudio.core.errors import GenStudioError, InvalidParamsError
+from genstudio.generators.music.generator import MusicParams
 from genstudio.ui import icons
 from genstudio.ui.modes.base import (
     Card,
@@ -56,12 +55,12 @@ from genstudio.ui.modes.base import (
     batch_progress,
     controls_body,
     controls_scroll,
-    field_label,
     mode_layout,
     muted_label,
     section_title,
     seed_row,
 )
+from genstudio.ui.modes.binding import Binder
 from genstudio.ui.modes.music import state
 from genstudio.ui.modes.music.pianoroll import PianoRoll
 from genstudio.ui.modes.widgets import DICE_SVG, PAUSE_SVG, PLAY_SVG, register_icons
@@ -108,6 +107,16 @@ QToolButton#Transport { padding: 3px; border-radius: 4px; }
 QToolButton#Transport:checked { background: palette(midlight); border: 1px solid palette(mid); }
 QLabel#ClipList { padding: 6px 8px; border: 1px dashed palette(mid); border-radius: 5px; }
 """
+
+
+def _grid(*stretch: int) -> QGridLayout:
+    """A form grid of the controls column: labels, then the columns ``stretch`` share."""
+    g = QGridLayout()
+    g.setHorizontalSpacing(8)
+    g.setVerticalSpacing(6)
+    for col in stretch:
+        g.setColumnStretch(col, 1)
+    return g
 
 
 class _DragHandle(QToolButton):
@@ -206,6 +215,8 @@ class MusicPanel(ResultsPanel):
         #: (style, model) asked for before the style list had it (reuse, "Use this model")
         self._wanted_style: tuple[str, str] | None = None
         self._wanted_keeps_top_p = True
+        #: every MusicParams field <-> its control (range, label, tooltip from the spec)
+        self.binder = Binder(MusicParams)
 
         self.banner = ModelBanner(
             "Look for the music model pack again (after training or installing it)",
@@ -243,7 +254,9 @@ class MusicPanel(ResultsPanel):
         body, lay = controls_body("MusicControls")
 
         lay.addWidget(section_title("Music"))
-        grid = QGridLayout()
+        self.mode_box = QWidget()
+        grid = QGridLayout(self.mode_box)
+        grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(4)
         self.mode_buttons = QButtonGroup(self)
         self.mode_buttons.setExclusive(True)
@@ -258,7 +271,8 @@ class MusicPanel(ResultsPanel):
             btn.clicked.connect(lambda _c=False, m=mode: self.set_mode(m))
             self.mode_buttons.addButton(btn)
             grid.addWidget(btn, i // 3, i % 3)
-        lay.addLayout(grid)
+        self.binder.bind("mode", self.mode_box, self.mode)  # set_mode: last in apply_to_controls
+        lay.addWidget(self.mode_box)
         self.mode_tip = muted_label()
         self.mode_tip.setWordWrap(True)
         self.mode_tip.setMinimumHeight(30)
@@ -286,16 +300,13 @@ class MusicPanel(ResultsPanel):
         self.clip_label.setObjectName("ClipList")
         self.clip_label.setWordWrap(True)
         self.clip_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.binder.bind("inputs", self.clip_label, lambda: [str(c.path) for c in self._clips])
         lay.addWidget(self.clip_label)
 
         # --- the piece
         lay.addSpacing(6)
         lay.addWidget(section_title("Piece"))
-        form = QGridLayout()
-        form.setHorizontalSpacing(8)
-        form.setVerticalSpacing(6)
-        form.setColumnStretch(1, 1)
-        form.setColumnStretch(2, 1)
+        form = _grid(1, 2)
         row = 0
 
         self.style = QComboBox()
@@ -306,7 +317,10 @@ class MusicPanel(ResultsPanel):
             "mode ('My style: ...') are listed after the built-in ones."
         )
         self.style.currentIndexChanged.connect(self._style_changed)
-        form.addWidget(field_label("Style"), row, 0)
+        # one list sets two fields (a fine-tuned style's pack); select_style() sets both
+        self.binder.bind("style", self.style, lambda: self.style_choice()[0])
+        self.binder.bind("model", self.style, lambda: self.style_choice()[1])
+        form.addWidget(self.binder.label("style"), row, 0)
         form.addWidget(self.style, row, 1, 1, 2)
         row += 1
 
@@ -319,34 +333,29 @@ class MusicPanel(ResultsPanel):
         self.scale = QComboBox()
         for sc_name in state.SCALES:
             self.scale.addItem(sc_name, sc_name)
-        self.key_label = field_label("Key")
+        self.binder.bind("key", self.tonic, self._key, self._set_key)
+        self.key_label = self.binder.label("key")
         form.addWidget(self.key_label, row, 0)
         form.addWidget(self.tonic, row, 1)
         form.addWidget(self.scale, row, 2)
         row += 1
 
-        self.key_lock = QCheckBox("Only notes of the key")
-        self.key_lock.setToolTip("Mask every pitch outside the key's scale (drums are exempt)")
+        self.key_lock = self.binder.check("key_lock", QCheckBox("Only notes of the key"))
         form.addWidget(self.key_lock, row, 1, 1, 2)
         row += 1
 
-        self.tempo = QSpinBox()
-        self.tempo.setRange(*state.TEMPO_RANGE)
-        self.tempo.setSuffix(" bpm")
-        self.tempo.setToolTip("Quarter notes per minute")
-        self.time_signature = QComboBox()
-        for ts in state.TIME_SIGNATURES:
-            self.time_signature.addItem(ts, ts)
-        self.time_signature.setToolTip("Time signature")
-        self.tempo_label = field_label("Tempo")
+        self.tempo = self.binder.dspin("tempo", decimals=0, step=1.0)  # whole bpm
+        self.time_signature = self.binder.combo(
+            "time_signature", items=[(ts, ts) for ts in state.TIME_SIGNATURES]
+        )
+        self.tempo_label = self.binder.label("tempo")
         form.addWidget(self.tempo_label, row, 0)
         form.addWidget(self.tempo, row, 1)
         form.addWidget(self.time_signature, row, 2)
         row += 1
 
-        self.bars = QSpinBox()
-        self.bars.setRange(*state.BARS_RANGE)
-        self.bars_label = field_label("Bars")
+        self.bars = self.binder.spin("bars")
+        self.bars_label = self.binder.label("bars")
         form.addWidget(self.bars_label, row, 0)
         form.addWidget(self.bars, row, 1)
         lay.addLayout(form)
@@ -354,37 +363,18 @@ class MusicPanel(ResultsPanel):
         # --- sampling
         lay.addSpacing(6)
         lay.addWidget(section_title("Sampling"))
-        sf = QGridLayout()
-        sf.setHorizontalSpacing(8)
-        sf.setVerticalSpacing(6)
-        sf.setColumnStretch(1, 1)
-        sf.setColumnStretch(3, 1)
-        self.temperature = QDoubleSpinBox()
-        self.temperature.setRange(0.0, 3.0)
-        self.temperature.setSingleStep(0.05)
-        self.temperature.setDecimals(2)
-        self.temperature.setToolTip("Lower: safer, more repetitive; higher: more surprising")
-        sf.addWidget(field_label("Temperature"), 0, 0)
+        sf = _grid(1, 3)
+        self.temperature = self.binder.dspin("temperature")
+        sf.addWidget(self.binder.label("temperature"), 0, 0)
         sf.addWidget(self.temperature, 0, 1)
-        self.top_p = QDoubleSpinBox()
-        self.top_p.setRange(0.01, 1.0)
-        self.top_p.setSingleStep(0.05)
-        self.top_p.setDecimals(2)
-        self.top_p.setToolTip("Nucleus sampling: keep the likeliest tokens up to this share")
-        sf.addWidget(field_label("Top-p"), 0, 2)
+        self.top_p = self.binder.dspin("top_p")
+        sf.addWidget(self.binder.label("top_p"), 0, 2)
         sf.addWidget(self.top_p, 0, 3)
-        self.top_k = QSpinBox()
-        self.top_k.setRange(0, 512)
-        self.top_k.setSpecialValueText("off")
-        self.top_k.setToolTip("Keep only the k likeliest tokens (0 = off)")
-        sf.addWidget(field_label("Top-k"), 1, 0)
+        self.top_k = self.binder.spin("top_k")
+        sf.addWidget(self.binder.label("top_k"), 1, 0)
         sf.addWidget(self.top_k, 1, 1)
-        self.strength_label = field_label("Strength")
-        self.strength = QDoubleSpinBox()
-        self.strength.setRange(0.0, 1.0)
-        self.strength.setSingleStep(0.1)
-        self.strength.setDecimals(2)
-        self.strength.setToolTip("Variations: the share of the clip's pitches drawn again")
+        self.strength_label = self.binder.label("strength")
+        self.strength = self.binder.dspin("strength", step=0.1)
         sf.addWidget(self.strength_label, 1, 2)
         sf.addWidget(self.strength, 1, 3)
         lay.addLayout(sf)
@@ -392,30 +382,24 @@ class MusicPanel(ResultsPanel):
         # --- batch
         lay.addSpacing(6)
         lay.addWidget(section_title("Batch"))
-        b = QGridLayout()
-        b.setHorizontalSpacing(8)
-        b.setVerticalSpacing(6)
-        b.setColumnStretch(1, 1)
-        self.count = QSpinBox()
-        self.count.setRange(1, state.MAX_COUNT)
-        self.count.setSuffix(" pieces")
-        b.addWidget(field_label("Count"), 0, 0)
+        b = _grid(1)
+        self.count = self.binder.spin("count")
+        b.addWidget(self.binder.label("count"), 0, 0)
         b.addWidget(self.count, 0, 1)
         srow, self.seed, self.dice = seed_row(
-            "Piece i of a batch uses seed + i; the same seed and settings give the same music",
-            19,
-            icon("dice"),
-            self.roll_seed,
+            self.binder.info("seed").spec.help, 19, icon("dice"), self.roll_seed
         )
-        b.addWidget(field_label("Seed"), 1, 0)
+        self.binder.seed("seed", self.seed)
+        b.addWidget(self.binder.label("seed"), 1, 0)
         b.addLayout(srow, 1, 1)
-        self.audio = QCheckBox("Render audio (.wav) with each piece")
-        self.audio.setToolTip(
-            "Also save a WAV of every piece in the gallery (SoundFont when one is installed, "
-            "else the built-in synth). Without it, playback renders on the fly."
-        )
+        self.audio = self.binder.check("audio", QCheckBox("Render audio (.wav) with each piece"))
         b.addWidget(self.audio, 2, 1)
         lay.addLayout(b)
+        more = self.binder.rest()  # fields no control above shows (a new one appears here)
+        if more is not None:
+            lay.addSpacing(6)
+            lay.addWidget(section_title("More settings"))
+            lay.addWidget(more)
 
         lay.addStretch(1)
         self.generate_button = add_generate_button(lay, self.generate, "Generate (Ctrl+Enter)")
@@ -538,53 +522,26 @@ class MusicPanel(ResultsPanel):
 
     def current_settings(self) -> state.MusicSettings:
         """The controls as settings; InvalidParamsError when the seed field is not a number."""
-        style, model = self.style_choice()
-        return state.MusicSettings(
-            mode=self._mode,
-            style=style,
-            model=model,
-            key=state.join_key(self.tonic.currentData() or "", self.scale.currentData()),
-            tempo=float(self.tempo.value()),
-            time_signature=self.time_signature.currentData() or "4/4",
-            bars=self.bars.value(),
-            temperature=round(self.temperature.value(), 4),
-            top_k=self.top_k.value(),
-            top_p=round(self.top_p.value(), 4),
-            seed=state.parse_seed(self.seed.text()),
-            count=self.count.value(),
-            key_lock=self.key_lock.isChecked(),
-            strength=round(self.strength.value(), 4),
-            inputs=[str(c.path) for c in self._clips],
-            audio=self.audio.isChecked(),
-            soundfont=self._soundfont,
-        )
+        return state.MusicSettings(**self.binder.values())
 
     def apply_to_controls(self, s: state.MusicSettings) -> None:
-        self._soundfont = s.soundfont or "auto"
-        self.select_style(s.style, s.model)
-        tonic, scale = state.split_key(s.key)
+        self.select_style(s.style, s.model)  # first: a style brings its top-p and key lock
+        self.binder.apply(s.to_params())  # the clips are the panel's own (apply_settings)
+        self.set_mode(s.mode)
+
+    def _key(self) -> str:
+        return state.join_key(self.tonic.currentData() or "", self.scale.currentData())
+
+    def _set_key(self, key: str) -> None:
+        tonic, scale = state.split_key(key)
         self.tonic.setCurrentIndex(max(0, self.tonic.findData(tonic)))
         self.scale.setCurrentIndex(max(0, self.scale.findData(scale)))
-        self.key_lock.setChecked(s.key_lock)
-        self.tempo.setValue(round(s.tempo))
-        self.time_signature.setCurrentIndex(max(0, self.time_signature.findData(s.time_signature)))
-        self.bars.setValue(s.bars)
-        self.temperature.setValue(s.temperature)
-        self.top_p.setValue(s.top_p)
-        self.top_k.setValue(s.top_k)
-        self.strength.setValue(s.strength)
-        self.seed.setText(str(s.seed))
-        self.count.setValue(s.count)
-        self.audio.setChecked(s.audio)
-        self.set_mode(s.mode)
 
     def _style_changed(self, _index: int) -> None:
         """A new style brings its own nucleus default (the user may still change it)."""
-        from genstudio.generators.music.generator import STYLE_TOP_P
-
         self._wanted_style = None  # the user picked one
         if hasattr(self, "top_p"):
-            self.top_p.setValue(STYLE_TOP_P.get(self.style.currentData(), 0.95))
+            self.top_p.setValue(state.style_top_p(self.style.currentData()))
         style, model = self.style_choice()
         for c in getattr(self, "_pack_styles", []):
             if (c.style, c.model) == (style, model) and c.key_lock is not None:

@@ -7,19 +7,24 @@ controls over :class:`MusicSettings` and this part is testable without widgets.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from genstudio.core.errors import InvalidParamsError
+from genstudio.generators import fields
+from genstudio.generators.music import generator as gen
 from genstudio.generators.music import score as sc
 from genstudio.generators.music import tokens as tk
+from genstudio.generators.music.generator import MusicParams
 from genstudio.ui.modes.seeds import MAX_SEED, parse_seed, random_seed  # noqa: F401 (the panel uses state.*)
+from genstudio.ui.modes.settings import settings_class
 
 GENERATOR = "music.gpt"
-MODES: tuple[str, ...] = ("generate", "continue", "variations", "interpolate", "loop", "drums")
+_spec = fields.field_info
+MODES: tuple[str, ...] = tuple(_spec(MusicParams, "mode").spec.allowed() or ())
 MODE_LABELS: dict[str, str] = {
     "generate": "Generate",
     "continue": "Continue",
@@ -36,12 +41,14 @@ MODE_TIPS: dict[str, str] = {
     "loop": "A piece whose last bar leads back into its first, for seamless looping.",
     "drums": "A drum part added to your clip (rule-based: works without the model).",
 }
-#: MIDI clips each mode needs (the generator checks the same)
-CLIPS_NEEDED: dict[str, int] = {"continue": 1, "variations": 1, "interpolate": 2, "drums": 1}
+#: MIDI clips each mode needs (the generator's own table)
+CLIPS_NEEDED: dict[str, int] = gen.INPUTS_NEEDED
 #: modes that sample the music model (all but drums)
 MODEL_MODES = frozenset(m for m in MODES if m != "drums")
 
-STYLES: tuple[str, ...] = ("folk", "chorale", "melody_accomp")
+DEFAULT_STYLE: str = _spec(MusicParams, "style").default
+#: the built-in styles, the default first
+STYLES: tuple[str, ...] = (DEFAULT_STYLE, *(s for s in gen.MODEL_STYLES if s != DEFAULT_STYLE))
 STYLE_LABELS: dict[str, str] = {
     "folk": "Folk tune (melody)",
     "chorale": "Chorale (4 voices)",
@@ -50,9 +57,6 @@ STYLE_LABELS: dict[str, str] = {
 TONICS: tuple[str, ...] = sc.PITCH_CLASSES
 SCALES: tuple[str, ...] = ("major", "minor")
 TIME_SIGNATURES: tuple[str, ...] = tuple(f"{n}/{d}" for n, d in tk.TIME_SIGNATURES)
-TEMPO_RANGE = (int(sc.TEMPO_RANGE[0]), int(sc.TEMPO_RANGE[1]))
-BARS_RANGE = (1, 128)
-MAX_COUNT = 32
 MIDI_SUFFIXES = (".mid", ".midi")
 MIDI_FILTER = "MIDI files (*.mid *.midi)"
 MAX_RESULTS = 50
@@ -81,10 +85,15 @@ def style_label(style: str) -> str:
     return STYLE_LABELS.get(style, style.replace("_", " "))
 
 
+def style_top_p(style: str) -> float:
+    """The nucleus a style samples with by default (what ``MusicParams.top_p=None`` means)."""
+    return gen.STYLE_TOP_P.get(style, 0.95)
+
+
 # --- the style list: built-in styles, then every fine-tuned music pack's own styles -----------
 
-#: the vocabulary's spare style tokens, which fine-tuned packs use (generator.SPARE_STYLES)
-SPARE_STYLES: tuple[str, ...] = ("style4", "style5", "style6", "style7")
+#: the vocabulary's spare style tokens, which fine-tuned packs use
+SPARE_STYLES: tuple[str, ...] = gen.SPARE_STYLES
 
 
 @dataclass(frozen=True)
@@ -147,49 +156,18 @@ def style_ok(style: Any, model: Any) -> bool:
 # --- settings ----------------------------------------------------------------------------------
 
 
-@dataclass
-class MusicSettings:
-    """What the panel's controls say; ``to_params`` is the job's params dict (MusicParams)."""
+class MusicSettings(settings_class("MusicSettings", MusicParams)):
+    """What the panel's controls say: every MusicParams field (studio defaults from the spec).
 
-    mode: str = "generate"
-    style: str = "folk"
-    key: str = "D major"
-    tempo: float = 110.0
-    time_signature: str = "4/4"
-    bars: int = 8
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 0.9  # the default style's (generator.STYLE_TOP_P); follows the style
-    seed: int = 0
-    count: int = 2
-    key_lock: bool = True
-    strength: float = 0.5
-    inputs: list[str] = field(default_factory=list)
-    audio: bool = True
-    soundfont: str = "auto"
-    #: the music model pack: "" = the built-in one, else a fine-tuned pack's id
-    model: str = ""
+    ``top_p`` is always a number here (the panel sends an explicit one; it follows the style,
+    see the panel), ``inputs`` the clips the user gave (the job gets as many as the mode needs)
+    and ``model`` the pack of a fine-tuned style ("" = the built-in model)."""
 
     def to_params(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "style": self.style,
-            "key": self.key,
-            "tempo": float(self.tempo),
-            "time_signature": self.time_signature,
-            "bars": int(self.bars),
-            "temperature": float(self.temperature),
-            "top_k": int(self.top_k),
-            "top_p": float(self.top_p),
-            "seed": int(self.seed),
-            "count": int(self.count),
-            "key_lock": bool(self.key_lock),
-            "strength": float(self.strength),
-            "inputs": list(self.inputs[: CLIPS_NEEDED.get(self.mode, 0)]),
-            "audio": bool(self.audio),
-            "soundfont": self.soundfont,
-            "model": self.model,
-        }
+        p = super().to_params()
+        p["inputs"] = list(self.inputs[: CLIPS_NEEDED.get(self.mode, 0)])
+        p["top_p"] = float(self.top_p if self.top_p is not None else style_top_p(self.style))
+        return p
 
     def check(self) -> None:
         """Refuse what the generator would refuse, before a job is queued (clear message)."""
@@ -208,61 +186,24 @@ class MusicSettings:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], seed: int | None = None) -> MusicSettings:
-        """Settings from an asset's params (its sidecar); bad or missing values keep defaults."""
+        """Settings from an asset's params (its sidecar) and seed; what is missing or no longer
+        valid keeps its default, a style the studio cannot run falls back to the default one."""
         if not isinstance(params, Mapping):
             raise InvalidParamsError("These settings are not a music piece's parameters.")
-        d = cls()
-
-        def pick(name: str, typ: type | tuple[type, ...], ok=lambda v: True):
-            v = params.get(name, getattr(d, name))
-            if isinstance(v, bool) and bool not in (typ if isinstance(typ, tuple) else (typ,)):
-                return getattr(d, name)
-            return v if isinstance(v, typ) and ok(v) else getattr(d, name)
-
-        def key_ok(v: str) -> bool:
-            if not v:
-                return True
-            try:
-                sc.parse_key(v)
-            except InvalidParamsError:
-                return False
-            return True
-
-        s = seed if isinstance(seed, int) and not isinstance(seed, bool) else params.get("seed")
-        if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= MAX_SEED:
-            s = 0
-        raw_inputs = params.get("inputs") or ()
-        inputs = (
-            [str(p) for p in raw_inputs if isinstance(p, str)]
-            if isinstance(raw_inputs, list | tuple)
-            else []
-        )
-        key = pick("key", str, key_ok)
-        model = params.get("model") if isinstance(params.get("model"), str) else ""
-        style = params.get("style")
-        if not style_ok(style, model):
-            style, model = d.style, ""
-        return cls(
-            mode=pick("mode", str, lambda v: v in MODES),
-            style=style,
-            model=model,
-            key=str(sc.parse_key(key)) if key else "",
-            tempo=float(
-                pick("tempo", (int, float), lambda v: TEMPO_RANGE[0] <= v <= TEMPO_RANGE[1])
-            ),
-            time_signature=pick("time_signature", str, lambda v: v in TIME_SIGNATURES),
-            bars=pick("bars", int, lambda v: BARS_RANGE[0] <= v <= BARS_RANGE[1]),
-            temperature=float(pick("temperature", (int, float), lambda v: 0 <= v <= 3)),
-            top_k=pick("top_k", int, lambda v: 0 <= v <= 100_000),
-            top_p=float(pick("top_p", (int, float), lambda v: 0 < v <= 1)),
-            seed=s,
-            count=pick("count", int, lambda v: 1 <= v <= MAX_COUNT),
-            key_lock=pick("key_lock", bool),
-            strength=float(pick("strength", (int, float), lambda v: 0 <= v <= 1)),
-            inputs=inputs,
-            audio=pick("audio", bool),
-            soundfont=pick("soundfont", str) or "auto",
-        )
+        params = dict(params)
+        if isinstance(seed, int) and not isinstance(seed, bool):
+            params["seed"] = seed
+        s = super().from_params(params)
+        if not style_ok(s.style, s.model):
+            s.style, s.model = DEFAULT_STYLE, ""
+        if s.key:
+            s.key = str(sc.parse_key(s.key))  # the spelling the key controls show
+        s.time_signature = "{}/{}".format(*sc.parse_time_signature(s.time_signature))
+        if s.top_p is None:  # made with the style's own nucleus: show that value
+            s.top_p = style_top_p(s.style)
+        s.inputs = list(s.inputs)
+        s.soundfont = s.soundfont or "auto"
+        return s
 
 
 def job_title(s: MusicSettings, style_title: str = "") -> str:
