@@ -109,6 +109,8 @@ case "$mode" in
     "$VENV/bin/ruff" check genstudio tests
     say "import-linter"
     "$VENV/bin/lint-imports"
+    say "mypy (core, runtime, generators)"
+    "$VENV/bin/mypy"
     say "pytest"
     exec "$VENV/bin/python" -m pytest "$@"
     ;;

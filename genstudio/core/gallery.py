@@ -345,11 +345,11 @@ class Gallery:
         self._conn = self._open_index()
         if reconcile:
             try:
-                self.open_report = self.reconcile()
+                self.open_report = report = self.reconcile()
             except BaseException:
                 self.close()
                 raise
-            self.messages.extend(self.open_report.messages)
+            self.messages.extend(report.messages)
 
     # ------------------------------------------------------------------ opening the index
 
@@ -900,8 +900,8 @@ class Gallery:
                         continue  # the only copy of that file's sidecar: keep it
                     with contextlib.suppress(OSError):
                         os.unlink(tmp)  # left over from a crash mid-write
-        for m in report.messages:
-            log.warning(m)
+        for msg in report.messages:
+            log.warning(msg)
         return report
 
     def _replay_delete(

@@ -359,7 +359,8 @@ class JobRunner:
                 )
             else:
                 for job in self._load_jobs_file(project):
-                    entry = _Entry(job, project, self._root)
+                    assert root is not None  # project is not None here
+                    entry = _Entry(job, project, root)
                     self._entries[job.id] = entry
                     restored.append(entry)
                     if job.state == JobState.QUEUED:

@@ -46,7 +46,7 @@ def harden_pillow() -> None:
 
     Image.init()  # import every plugin now, so none registers EPS again later
     EpsImagePlugin.gs_binary = False
-    EpsImagePlugin.gs_windows_binary = False
+    EpsImagePlugin.gs_windows_binary = False  # type: ignore[assignment]
     for fmt in ("EPS",):
         Image.OPEN.pop(fmt, None)
         Image.SAVE.pop(fmt, None)

@@ -25,7 +25,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from genstudio.core.errors import Cancelled, InvalidParamsError
 
@@ -74,7 +74,7 @@ class GenParams:
         self.validate()
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GenParams:
+    def from_dict(cls, data: dict[str, Any]) -> Self:
         refuse_unknown(cls, data, f"parameter(s) for {cls.__name__}", "Known parameters")
         for key, value in data.items():
             _check_text(key, value)

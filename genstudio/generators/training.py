@@ -223,7 +223,7 @@ def latest_checkpoint(run: Path) -> tuple[Path, dict[str, Any]] | None:
 def list_runs(models_dir: Path) -> list[dict[str, Any]]:
     """Past and current runs under ``models_dir/.runs``, newest first, each with its folder,
     status, step and whether it can be resumed (a complete checkpoint and not done)."""
-    out = []
+    out: list[dict[str, Any]] = []
     root = Path(models_dir) / ".runs"
     if not root.is_dir():
         return out

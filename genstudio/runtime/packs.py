@@ -49,7 +49,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any, cast
 
 from genstudio.core.atomic import atomic_write_json, read_json
 from genstudio.core.errors import GenStudioError, ModelPackError, UnsafeModelError
@@ -326,7 +326,8 @@ def _scan_pickle(head: bytes, truncated: bool, proto_start: bool) -> str | None:
         return found("a pickle header") if proto is not None and ops >= 2 else None
 
     try:
-        for op, arg, _pos in pickletools.genops(_HeadReader(head, truncated)):
+        reader = cast(IO[bytes], _HeadReader(head, truncated))  # reads like a binary file
+        for op, arg, _pos in pickletools.genops(reader):
             name = op.name
             if name in ("GLOBAL", "INST") and not _IMPORTABLE.fullmatch(str(arg)):
                 return impossible()  # "module name" lines that no import could resolve

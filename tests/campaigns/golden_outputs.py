@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import io
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -172,13 +173,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="comma-separated case-name prefixes")
     a = ap.parse_args(argv)
     result: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as t:
-        all_cases = cases(Path(t), not a.no_sd)
+    # one fixed folder, so the input paths recorded in the outputs' metadata match between runs
+    # and a byte difference means a real one
+    t = Path(tempfile.gettempdir()) / "genstudio-golden-inputs"
+    shutil.rmtree(t, ignore_errors=True)
+    t.mkdir()
+    try:
+        all_cases = cases(t, not a.no_sd)
         for name, (gen, params) in all_cases.items():
             if a.only and not any(name.startswith(p) for p in a.only.split(",")):
                 continue
             result[name] = run_case(gen, params)
             print(name, len(result[name]), file=sys.stderr)
+    finally:
+        shutil.rmtree(t, ignore_errors=True)
     a.out.write_text(json.dumps(result, indent=1, sort_keys=True))
     if a.compare:
         before = json.loads(a.compare.read_text())

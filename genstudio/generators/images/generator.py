@@ -203,7 +203,7 @@ def png_record(
         negative_prompt=p.negative,
         steps=p.steps,
         sampler=p.scheduler,
-        cfg_scale=float(p.guidance),
+        cfg_scale=float(p.guidance if p.guidance is not None else 0.0),  # resolved by the run
         seed=seed,
         width=int(rgba.shape[1]),
         height=int(rgba.shape[0]),
@@ -282,9 +282,12 @@ class _BuiltinModel:
         self.info = icons.describe(self.model)
 
     def preview(self, denoised: np.ndarray) -> np.ndarray:
-        return self.model.preview(denoised[:1])[0]
+        rgba = self.model.preview(denoised[:1])
+        assert rgba is not None  # denoised is not None
+        return rgba[0]
 
     def make(self, p: ImageParams, seed: int, init, mask, progress, cancel):
+        assert p.steps is not None and p.guidance is not None and p.scheduler is not None  # resolved
         req = self._icons.IconRequest(
             prompt=p.prompt, negative=p.negative, steps=p.steps, guidance=p.guidance,
             scheduler=p.scheduler, seed=seed, count=1, init=init, strength=p.strength,

@@ -214,7 +214,7 @@ class IconModel:
             guided(unet, req.guidance, n, cond_first=True),
             (text, use),
             rngs=rngs,
-            inpaint=None if mask_l is None else (mask_l, x0, noise),
+            inpaint=None if mask_l is None or x0 is None else (mask_l, x0, noise),
             progress=progress,
             cancel=cancel,
         )
@@ -223,8 +223,8 @@ class IconModel:
         images = self.decode(x)
         timings["decode_s"] = time.perf_counter() - t2
         if req.mask is not None and req.init is not None:
-            m = (np.asarray(req.mask, np.float32) > 0.5)[..., None]
-            images = np.where(m, images, np.asarray(req.init)[None]).astype(np.uint8)
+            repaint = (np.asarray(req.mask, np.float32) > 0.5)[..., None]
+            images = np.where(repaint, images, np.asarray(req.init)[None]).astype(np.uint8)
         timings["total_s"] = time.perf_counter() - t0
         return IconResult(list(images), any(enc.truncated[:1]), timings)
 

@@ -123,7 +123,9 @@ def _check_size(size: Any, what: str) -> tuple[int, int]:
     return w, h
 
 
-def _fit_box(src: tuple[int, int], dst: tuple[int, int], fit: str) -> tuple[float, ...] | None:
+def _fit_box(
+    src: tuple[int, int], dst: tuple[int, int], fit: str
+) -> tuple[float, float, float, float] | None:
     """The source box (l, t, r, b) that maps onto ``dst``; None = the whole image."""
     if fit == "stretch":
         return None

@@ -80,7 +80,7 @@ def add_drums(score: Score, *, seed: int = 0, phrase: int = 4, intensity: float 
     if notes:
         bottom = max(
             range(len(tracks) - 1),
-            key=lambda t: -np.mean([n.pitch for n in notes if n.track == t] or [128]),
+            key=lambda t: -float(np.mean([n.pitch for n in notes if n.track == t] or [128])),
         )
         for n in notes:
             if n.track == bottom:

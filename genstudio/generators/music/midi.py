@@ -144,7 +144,7 @@ def _playable(notes: list[Note]) -> list[tuple[int, int, int, int]]:
 
 def midi_bytes(score: Score, *, title: str = "GenStudio") -> bytes:
     """The score as an SMF type 1 file (conductor track + one track per part), 480 TPQ."""
-    num, den = parse_time_signature(tuple(score.time_signature))
+    num, den = parse_time_signature((int(score.time_signature[0]), int(score.time_signature[1])))
     tempo = check_tempo(score.tempo)
     scale = TPQ / score.tpq if score.tpq != TPQ else 1.0
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,8 @@ class MusicModel:
 
         ort = ort_module()
         self._ortvalue = ort.OrtValue
-        self._c = self._cpu = None
+        self._c: Any = None
+        self._cpu: Any = None
         try:  # ONNX Runtime's pybind layer (see run); any surprise -> the public API
             from onnxruntime.capi import _pybind_state as c_api
 
@@ -268,7 +270,7 @@ class Grammar:
             for t in range(len(self.trk_ids)):
                 if not m[self.trk_ids[t]]:
                     continue
-                ok = t < self.n_tracks and self.pitch_ok[t].any()
+                ok = bool(t < self.n_tracks and self.pitch_ok[t].any())
                 if ok and t == st.trk:  # another note of the same chord: lower pitches only
                     ok = bool((self.pitch_ok[t] & (self.pitches < st.pitch)).any())
                 m[self.trk_ids[t]] = ok

@@ -260,7 +260,7 @@ def render_soundfont(
     path = check_soundfont(sf2_path)
     n_total = output_frames(score, sr)
     out = np.zeros((n_total, 2), np.float32)
-    raw = memoryview(out).cast("B")
+    raw = out.data.cast("B")
     frame_bytes = 2 * 4
 
     def to_samples(ticks: int) -> int:

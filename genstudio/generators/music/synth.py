@@ -501,7 +501,7 @@ def _drum_hit(note: int, sample_rate: int) -> np.ndarray:
         gain = 0.35
     elif note in (51, 53, 59):  # ride: noise + a metallic ping
         t = axis(0.8)
-        ping = sum(np.sin(2 * np.pi * f * t) for f in (3120.0, 4270.0, 5350.0))
+        ping: np.ndarray = sum(np.sin(2 * np.pi * f * t) for f in (3120.0, 4270.0, 5350.0))  # type: ignore[assignment]  # sum() of arrays is an array
         noise = _highpass(_noise(len(t), note), 5000.0, sr)
         wave = (0.3 * _norm(ping) + _norm(noise)) * np.exp(-t / 0.22)
         gain = 0.28

@@ -60,6 +60,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -182,7 +183,7 @@ class Vocab:
     """Token ids <-> (kind, value). See the module docstring for the layout."""
 
     def __init__(self) -> None:
-        table: list[tuple[str, object]] = [("PAD", None), ("BOS", None), ("EOS", None)]
+        table: list[tuple[str, Any]] = [("PAD", None), ("BOS", None), ("EOS", None)]
         table.append(("BAR", None))
         table += [("STYLE", s) for s in STYLES]
         table += [("KEY", k) for k in KEYS] + [("KEY", None)]
@@ -212,14 +213,14 @@ class Vocab:
         self.kind_of.setflags(write=False)
 
     @staticmethod
-    def _name(kind: str, value: object) -> str:
+    def _name(kind: str, value: Any) -> str:
         if value is None:
             return "KEY_none" if kind == "KEY" else kind
         if kind == "TS":
             return f"TS_{value[0]}/{value[1]}"
         return f"{kind}_{str(value).replace(' ', '_')}"
 
-    def id(self, kind: str, value: object = None) -> int:
+    def id(self, kind: str, value: Any = None) -> int:
         """Token id of ``kind`` (and ``value``): id("PITCH", 60), id("KEY", "D major"), ..."""
         kind = kind.upper()
         try:
@@ -246,7 +247,7 @@ class Vocab:
     def kind(self, token: int) -> str:
         return self._table[int(token)][0]
 
-    def value(self, token: int) -> object:
+    def value(self, token: int) -> Any:
         """The token's value: 60, "D major" (None for KEY_none), (3, 4), "folk", a bin index."""
         return self._table[int(token)][1]
 
@@ -415,7 +416,7 @@ def style_tracks(style: str | None, n: int = 0) -> list[Track]:
 def decode(tokens: Iterable[int], *, tempo: float | None = None) -> Score:
     """Tokens -> Score (tolerant: tokens that break the grammar are skipped, never raises)."""
     table = VOCAB._table
-    header: dict[str, object] = {}
+    header: dict[str, Any] = {}
     bars = 0
     pos: int | None = None
     per_bar = bar_positions((4, 4))

@@ -22,7 +22,7 @@ import struct
 import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -154,7 +154,7 @@ def frame_entries(
                         "ms": ms,
                     }
                 )
-    ents.sort(key=lambda e: e["index"])
+    ents.sort(key=lambda e: cast(int, e["index"]))
     return ents
 
 
@@ -459,7 +459,7 @@ def contact_sheet(
     canvas[:] = (58, 64, 78)
     yy, xx = np.mgrid[0:th, 0:tw]
     cell = ((yy // checker + xx // checker) % 2)[..., None] == 0
-    bg = np.where(cell, np.uint8([206, 210, 200]), np.uint8([186, 192, 182]))
+    bg = np.where(cell, np.array([206, 210, 200], np.uint8), np.array([186, 192, 182], np.uint8))
     for i, t in enumerate(tiles):
         r, c = divmod(i, columns)
         y, x = pad + r * (th + pad), pad + c * (tw + pad)

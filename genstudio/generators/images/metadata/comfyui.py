@@ -15,7 +15,7 @@ visits a node at most once and goes at most :data:`_MAX_GRAPH_DEPTH` nodes deep.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from genstudio.generators.images.metadata.common import (
     _INT_RANGES,
@@ -73,7 +73,7 @@ class _Graph:
         return self.nodes[nid]["inputs"]
 
     @staticmethod
-    def _enter(nid: str | None, seen: set[str]) -> bool:
+    def _enter(nid: str | None, seen: set[str]) -> TypeGuard[str]:
         """Whether a walk may visit ``nid`` (a node, not seen yet, not too deep); marks it."""
         if nid is None or nid in seen or len(seen) > _MAX_GRAPH_DEPTH:
             return False

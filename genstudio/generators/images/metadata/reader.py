@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from genstudio.generators.images.metadata.a1111 import (
     A1111_KEYWORD,
@@ -59,15 +59,15 @@ def _read_container(source: Any) -> tuple[dict[str, str], str | None]:
         return {}, None
 
 
-def _plausible_text(text: str | None) -> bool:
-    return bool(text and text.strip()) and not _BAD_CONTROL_RE.search(text)
+def _plausible_text(text: str | None) -> TypeGuard[str]:
+    return bool(text and text.strip()) and not _BAD_CONTROL_RE.search(text or "")
 
 
 def _settings_from(texts: Mapping[str, str], user_comment: str | None) -> ImageSettings | None:
     rec = _genstudio_record(texts.get(GENSTUDIO_KEYWORD))
     if rec is not None:
         try:
-            return ImageSettings.from_dict(rec.get("settings"))
+            return ImageSettings.from_dict(rec.get("settings"))  # type: ignore[arg-type]  # from_dict refuses a non-mapping
         except ImageMetadataError:
             pass
     params = texts.get(A1111_KEYWORD)

@@ -309,9 +309,9 @@ def validate_sd_folder(path: str | os.PathLike[str]) -> SDFolderInfo:
     files = _walk_files(root)
     pickles = [f for f in files if f.suffix.lower() in PICKLE_EXTENSIONS]
     if pickles:
-        names = ", ".join(p.relative_to(root).as_posix() for p in pickles[:5])
+        pickled = ", ".join(p.relative_to(root).as_posix() for p in pickles[:5])
         raise _err(
-            f"The folder holds PyTorch pickle files ({names}): refused, {PICKLE_HINT}.",
+            f"The folder holds PyTorch pickle files ({pickled}): refused, {PICKLE_HINT}.",
             "Loading pickle files can run hidden code. Use an ONNX export without them "
             "(delete those files if the ONNX files are all there). " + EXPORT_HINT,
             unsafe=True,
@@ -509,7 +509,7 @@ def validate_sd_folder(path: str | os.PathLike[str]) -> SDFolderInfo:
     blocks = vae_cfg.get("block_out_channels")
     vae_factor = 2 ** (len(blocks) - 1) if isinstance(blocks, list) and blocks else 8
     scaling = vae_cfg.get("scaling_factor")
-    scaling = float(scaling) if isinstance(scaling, Real) and scaling > 0 else 0.18215
+    scaling = float(scaling) if isinstance(scaling, Real) and float(scaling) > 0 else 0.18215
     # -- scheduler, variant
     prediction = str(sched_cfg.get("prediction_type") or "epsilon")
     name_hint = f"{model_index.get('_name_or_path', '')} {root.name}".lower()
@@ -535,7 +535,7 @@ def validate_sd_folder(path: str | os.PathLike[str]) -> SDFolderInfo:
     multiple = vae_factor * 2**downs
     fixed = None
     if sample.dim(2) and sample.dim(3):
-        fixed = (int(sample.dim(3)) * vae_factor, int(sample.dim(2)) * vae_factor)
+        fixed = (int(sample.dim(3) or 0) * vae_factor, int(sample.dim(2) or 0) * vae_factor)
         side_w, side_h = fixed
     else:
         side_w = side_h = side
@@ -545,7 +545,7 @@ def validate_sd_folder(path: str | os.PathLike[str]) -> SDFolderInfo:
         rec = {"steps": 4, "guidance_scale": 1.5 if tcond is None else 8.0, "scheduler": "lcm"}
     else:
         rec = {"steps": 25, "guidance_scale": 7.5, "scheduler": "dpmpp_2m"}
-    make_scheduler(rec["scheduler"], sched_cfg)  # a config the schedulers refuse fails here
+    make_scheduler(str(rec["scheduler"]), sched_cfg)  # a config the schedulers refuse fails here
     notes = []
     if enc_kind == "latent_sample":
         notes.append(

@@ -174,7 +174,7 @@ class _Part:
 
 
 def _check_int(value: Any, name: str, lo: int, hi: int, hint: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or not lo <= value <= hi:
+    if isinstance(value, bool) or not isinstance(value, Integral) or not lo <= int(value) <= hi:
         raise InvalidParamsError(
             f"{name} must be a whole number from {lo} to {hi}, not {value!r}.", hint=hint
         )
@@ -674,7 +674,7 @@ def bench_sd_overhead(
     sched = scheduler or pipe.info.recommended["scheduler"]
     if sched not in SCHEDULERS:
         make_scheduler(sched)  # the unknown-scheduler error
-    kwargs = {"steps": steps, "scheduler": sched, "guidance_scale": guidance_scale}
+    kwargs: dict[str, Any] = {"steps": steps, "scheduler": sched, "guidance_scale": guidance_scale}
     pipe.generate(prompt, seed=0, **kwargs)  # warm-up: first runs allocate
     rows = []
     for r in range(max(1, int(runs))):

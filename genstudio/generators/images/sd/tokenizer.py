@@ -72,7 +72,7 @@ class ClipTokenizer:
                 tok = Tokenizer(
                     BPE(
                         vocab=vocab,
-                        merges=merges,
+                        merges=[(m[0], m[1]) for m in merges],
                         dropout=None,
                         continuing_subword_prefix="",
                         end_of_word_suffix="</w>",

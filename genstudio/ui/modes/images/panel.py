@@ -42,7 +42,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFrame,
     QGridLayout,
@@ -56,13 +55,13 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSlider,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from genstudio.core.errors import GenStudioError, InvalidParamsError
+from genstudio.generators.images.generator import ImageParams
 from genstudio.ui import icons
 from genstudio.ui.imagefile import load_image
 from genstudio.ui.modes.base import (
@@ -80,6 +79,7 @@ from genstudio.ui.modes.base import (
     section_title,
     seed_row,
 )
+from genstudio.ui.modes.binding import Binder
 from genstudio.ui.modes.images import state
 from genstudio.ui.modes.images.canvas import ImageCanvas, ThumbDelegate, thumbnail
 from genstudio.ui.modes.widgets import DICE_SVG, register_icons
@@ -210,6 +210,11 @@ class ImagesPanel(ResultsPanel):
         self._applying = False
         self._auto_select = False  # the first result of a batch is being selected (not a click)
         self._import_thread: threading.Thread | None = None
+        #: every ImageParams field <-> its control (range, choices, label, tooltip from the spec)
+        self.binder = Binder(
+            ImageParams,
+            value_labels={"scheduler": state.scheduler_title, "upscale": state.upscale_title},
+        )
         self.setAcceptDrops(True)
 
         self.banner = ModelBanner(
@@ -241,10 +246,10 @@ class ImagesPanel(ResultsPanel):
 
         lay.addWidget(section_title("Images"))
         self.prompt = _PromptEdit("What should the image show? e.g. red apple, glossy", 3)
-        self.prompt.setToolTip("The prompt: what to draw (a few words work best)")
+        self.binder.text("prompt", self.prompt)
         lay.addWidget(self.prompt)
         self.negative = _PromptEdit("Negative prompt: what to avoid (optional)", 2)
-        self.negative.setToolTip("What the image should not show")
+        self.binder.text("negative", self.negative)
         lay.addWidget(self.negative)
 
         # --- model
@@ -258,7 +263,15 @@ class ImagesPanel(ResultsPanel):
         self.model.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
+        self.model.setToolTip(
+            "Which model draws the images: the built-in icons model or an imported Stable "
+            "Diffusion folder"
+        )
         self.model.currentIndexChanged.connect(self._model_changed)
+        self.binder.bind(
+            "model", self.model, lambda: self.model.currentData() or state.BUILTIN,
+            self.select_model,
+        )  # fmt: skip
         self.import_button = QPushButton("Import folder\u2026")
         self.import_button.setIcon(icon("import"))
         self.import_button.setToolTip(
@@ -282,35 +295,24 @@ class ImagesPanel(ResultsPanel):
         g.setColumnStretch(1, 1)
         g.setColumnStretch(3, 1)
         row = 0
-        self.scheduler = QComboBox()
-        for name, title in state.SCHEDULER_TITLES.items():
-            self.scheduler.addItem(title, name)
-        self.scheduler.setToolTip("The sampler: how the noise is taken away step by step")
-        g.addWidget(field_label("Scheduler"), row, 0)
+        self.scheduler = self.binder.combo("scheduler")
+        g.addWidget(self.binder.label("scheduler"), row, 0)
         g.addWidget(self.scheduler, row, 1, 1, 3)
         row += 1
-        self.steps = QSpinBox()
-        self.steps.setRange(*state.STEPS_RANGE)
-        self.steps.setToolTip("Denoising steps: more is slower and usually cleaner")
-        self.guidance = QDoubleSpinBox()
-        self.guidance.setRange(*state.GUIDANCE_RANGE)
-        self.guidance.setSingleStep(0.5)
-        self.guidance.setDecimals(1)
-        self.guidance.setToolTip("How strongly the prompt is followed (classifier-free guidance)")
-        g.addWidget(field_label("Steps"), row, 0)
+        self.steps = self.binder.spin("steps")
+        self.guidance = self.binder.dspin("guidance", decimals=1, step=0.5)
+        g.addWidget(self.binder.label("steps"), row, 0)
         g.addWidget(self.steps, row, 1)
-        g.addWidget(field_label("Guidance"), row, 2)
+        g.addWidget(self.binder.label("guidance"), row, 2)
         g.addWidget(self.guidance, row, 3)
         row += 1
+        # one row for both sides (SD models only: the built-in model draws 64x64)
         self.width_label = field_label("Size")
-        self.width_spin = QSpinBox()
-        self.height_spin = QSpinBox()
-        for sp in (self.width_spin, self.height_spin):
-            sp.setRange(*state.SIZE_RANGE)
+        self.width_spin = self.binder.spin("width")
+        self.height_spin = self.binder.spin("height")
+        for sp, side in ((self.width_spin, " w"), (self.height_spin, " h")):
             sp.setSingleStep(64)
-            sp.setToolTip("Width and height (multiples of 8; Stable Diffusion models only)")
-        self.width_spin.setSuffix(" w")
-        self.height_spin.setSuffix(" h")
+            sp.setSuffix(side)
         g.addWidget(self.width_label, row, 0)
         g.addWidget(self.width_spin, row, 1)
         times = QLabel("\u00d7")
@@ -318,16 +320,17 @@ class ImagesPanel(ResultsPanel):
         g.addWidget(times, row, 2)
         g.addWidget(self.height_spin, row, 3)
         row += 1
-        self.count = QSpinBox()
-        self.count.setRange(1, state.MAX_COUNT)
+        self.count = self.binder.spin("count")
         self.count.setToolTip("Images in the batch; image i uses seed + i")
-        g.addWidget(field_label("Count"), row, 0)
-        g.addWidget(self.count, row, 1)
+        g.addWidget(self.binder.label("count"), row, 0)
+        g.addWidget(self.count, row, 1, 1, 2)  # its unit (" images") needs more than column 1
         row += 1
         srow, self.seed, self.dice = seed_row(
-            "The same seed and settings give the same image", 10, icon("dice"), self.roll_seed
-        )
-        g.addWidget(field_label("Seed"), row, 0)
+            self.binder.info("seed").spec.help, len(str(state.MAX_SEED)), icon("dice"),
+            self.roll_seed,
+        )  # fmt: skip
+        self.binder.seed("seed", self.seed)
+        g.addWidget(self.binder.label("seed"), row, 0)
         g.addLayout(srow, row, 1, 1, 3)
         lay.addLayout(g)
 
@@ -352,18 +355,18 @@ class ImagesPanel(ResultsPanel):
         self.init_label.setObjectName("InitBox")
         self.init_label.setWordWrap(True)
         self.init_label.setTextFormat(Qt.TextFormat.PlainText)
+        # the init image and its mask are the canvas's (apply_settings loads them); the painted
+        # mask is written when a job is queued (generate)
+        self.binder.bind("init", self.init_label, self.init_path)
         lay.addWidget(self.init_label)
         self.mask_info = muted_label()
         self.mask_info.setWordWrap(True)
+        self.binder.bind("mask", self.mask_info, lambda: "")
         lay.addWidget(self.mask_info)
         srow = QHBoxLayout()
         srow.setSpacing(8)
-        self.strength_label = field_label("Strength")
-        self.strength = QDoubleSpinBox()
-        self.strength.setRange(*state.STRENGTH_RANGE)
-        self.strength.setSingleStep(0.05)
-        self.strength.setDecimals(2)
-        self.strength.setToolTip("How much of the init image is drawn again (1 = all of it)")
+        self.strength_label = self.binder.label("strength")
+        self.strength = self.binder.dspin("strength")
         srow.addWidget(self.strength_label)
         srow.addWidget(self.strength, 1)
         lay.addLayout(srow)
@@ -373,6 +376,7 @@ class ImagesPanel(ResultsPanel):
         lay.addWidget(section_title("Finish"))
         self.pixel_art = QCheckBox("Pixel art")
         self.pixel_art.setToolTip("Snap to a pixel grid with a limited palette, hard alpha")
+        self.binder.check("pixel_art", self.pixel_art)
         self.pixel_art.toggled.connect(lambda _on: self._update_pixel_ui())
         lay.addWidget(self.pixel_art)
         pg = QGridLayout()
@@ -380,22 +384,23 @@ class ImagesPanel(ResultsPanel):
         pg.setVerticalSpacing(6)
         pg.setColumnStretch(1, 1)
         pg.setColumnStretch(3, 1)
-        self.grid = QSpinBox()
-        self.grid.setRange(*state.GRID_RANGE)
+        self.grid = self.binder.spin("grid")
         self.grid.setSuffix(" px")
         self.grid.setToolTip("The pixel grid: the image is redrawn this many pixels wide")
-        self.colors = QSpinBox()
-        self.colors.setRange(*state.COLORS_RANGE)
-        self.colors.setToolTip("Palette size (a palette file overrides it)")
-        pg.addWidget(field_label("Grid"), 0, 0)
+        self.colors = self.binder.spin("colors")
+        pg.addWidget(self.binder.label("grid"), 0, 0)
         pg.addWidget(self.grid, 0, 1)
-        pg.addWidget(field_label("Colours"), 0, 2)
+        pg.addWidget(self.binder.label("colors"), 0, 2)
         pg.addWidget(self.colors, 0, 3)
         prow = QHBoxLayout()
         prow.setSpacing(4)
         self.palette_edit = QLineEdit()
         self.palette_edit.setReadOnly(True)
         self.palette_edit.setPlaceholderText("no palette file")
+        self.binder.bind(
+            "palette", self.palette_edit, lambda: self._palette,
+            lambda v: self.set_palette(v, quiet=True),
+        )  # fmt: skip
         self.palette_button = QToolButton()
         self.palette_button.setText("\u2026")
         self.palette_button.setToolTip("Choose a palette file (.gpl, .hex, .pal)")
@@ -408,17 +413,19 @@ class ImagesPanel(ResultsPanel):
         prow.addWidget(self.palette_edit, 1)
         prow.addWidget(self.palette_button)
         prow.addWidget(self.palette_clear)
-        pg.addWidget(field_label("Palette"), 1, 0)
+        pg.addWidget(self.binder.label("palette"), 1, 0)
         pg.addLayout(prow, 1, 1, 1, 3)
-        self.outline = QCheckBox("1-px dark outline")
+        self.outline = self.binder.check("outline", QCheckBox("1-px dark outline"))
         pg.addWidget(self.outline, 2, 1, 1, 3)
-        self.upscale = QComboBox()
-        for f in state.UPSCALES:
-            self.upscale.addItem(f"\u00d7{f}" if f > 1 else "\u00d71 (off)", f)
-        self.upscale.setToolTip("Enlarge the result (nearest for pixel art, Lanczos otherwise)")
-        pg.addWidget(field_label("Upscale"), 3, 0)
+        self.upscale = self.binder.combo("upscale")
+        pg.addWidget(self.binder.label("upscale"), 3, 0)
         pg.addWidget(self.upscale, 3, 1)
         lay.addLayout(pg)
+        more = self.binder.rest()  # fields no control above shows (a new one appears here)
+        if more is not None:
+            lay.addSpacing(6)
+            lay.addWidget(section_title("More settings"))
+            lay.addWidget(more)
 
         lay.addStretch(1)
         self.generate_button = add_generate_button(lay, self.generate, "Generate (Ctrl+Enter)")
@@ -564,49 +571,17 @@ class ImagesPanel(ResultsPanel):
 
     def current_settings(self) -> state.ImagesSettings:
         """The controls as settings; InvalidParamsError when the seed field is not a number."""
-        return state.ImagesSettings(
-            prompt=self.prompt.toPlainText(),
-            negative=self.negative.toPlainText(),
-            model=self.model.currentData() or state.BUILTIN,
-            steps=self.steps.value(),
-            guidance=round(self.guidance.value(), 2),
-            scheduler=self.scheduler.currentData() or "dpmpp_2m",
-            seed=state.parse_seed(self.seed.text()),
-            count=self.count.value(),
-            width=state.snap8(self.width_spin.value()),
-            height=state.snap8(self.height_spin.value()),
-            init=self._init_path,
-            strength=round(self.strength.value(), 3),
-            mask="",
-            pixel_art=self.pixel_art.isChecked(),
-            grid=self.grid.value(),
-            colors=self.colors.value(),
-            palette=self._palette,
-            outline=self.outline.isChecked(),
-            upscale=int(self.upscale.currentData() or 1),
-        )
+        v = self.binder.values()
+        v["guidance"] = round(v["guidance"], 2)
+        v["strength"] = round(v["strength"], 3)
+        v["width"], v["height"] = state.snap8(v["width"]), state.snap8(v["height"])
+        return state.ImagesSettings(**v)
 
     def apply_to_controls(self, s: state.ImagesSettings) -> None:
         """Fill the controls (not the init image or mask: see :meth:`apply_settings`)."""
-        self._applying = True
+        self._applying = True  # the model picked here does not bring its own size or sampling
         try:
-            self.prompt.setPlainText(s.prompt)
-            self.negative.setPlainText(s.negative)
-            self.select_model(s.model)
-            self.steps.setValue(s.steps)
-            self.guidance.setValue(s.guidance)
-            self.scheduler.setCurrentIndex(max(0, self.scheduler.findData(s.scheduler)))
-            self.seed.setText(str(s.seed))
-            self.count.setValue(s.count)
-            self.width_spin.setValue(s.width)
-            self.height_spin.setValue(s.height)
-            self.strength.setValue(s.strength)
-            self.pixel_art.setChecked(s.pixel_art)
-            self.grid.setValue(s.grid)
-            self.colors.setValue(s.colors)
-            self.set_palette(s.palette, quiet=True)
-            self.outline.setChecked(s.outline)
-            self.upscale.setCurrentIndex(max(0, self.upscale.findData(s.upscale)))
+            self.binder.apply(s.with_model_sampling().control_values())
         finally:
             self._applying = False
         self._update_model_ui()
@@ -673,13 +648,10 @@ class ImagesPanel(ResultsPanel):
     def _model_changed(self, _index: int) -> None:
         choice = self._choice()
         if choice is not None and choice.default_size and not self._applying:
-            self.width_spin.setValue(choice.default_size[0])
-            self.height_spin.setValue(choice.default_size[1])
+            self.binder.apply(dict(zip(("width", "height"), choice.default_size, strict=True)))
         if choice is not None and choice.recommended and not self._applying:
-            steps, guidance, scheduler = choice.recommended
-            self.steps.setValue(steps)
-            self.guidance.setValue(guidance)
-            self.scheduler.setCurrentIndex(max(0, self.scheduler.findData(scheduler)))
+            names = [name for name, _key in state.SAMPLING]
+            self.binder.apply(dict(zip(names, choice.recommended, strict=True)))
         self._update_model_ui()
 
     def _update_model_ui(self) -> None:

@@ -2,37 +2,47 @@
 
 Plain Python (plus the image back-end's scheduler names and metadata reader), so the panel stays
 a thin layer of controls over :class:`ImagesSettings` and this part is testable without widgets.
+Every number a control or a check needs (ranges, choices, the seed range) comes from
+``ImageParams``' field spec (``genstudio.generators.fields``); what is written here is the mode's
+own: the model picker (built-in or an SD folder, and what each is made for) and its size rule.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genstudio.core.errors import InvalidParamsError
-from genstudio.generators.images.schedulers import SCHEDULERS, TITLES
-from genstudio.ui.modes.seeds import parse_seed, random_seed  # noqa: F401 (the panel uses state.*)
+from genstudio.generators import fields
+from genstudio.generators.images.generator import (
+    BUILTIN,
+    ImageGenerator,
+    ImageParams,
+    recommended_sampling,
+)
+from genstudio.generators.images.schedulers import TITLES
+from genstudio.ui.modes.seeds import MAX_SEED, parse_seed, random_seed  # noqa: F401 (the panel uses state.*)
+from genstudio.ui.modes.settings import settings_class
 
 if TYPE_CHECKING:
     from genstudio.generators.images.metadata import ImageSettings
 
-GENERATOR = "images.diffusion"
-BUILTIN = "builtin"
+GENERATOR = ImageGenerator.name
 BUILTIN_TITLE = "Built-in icons model"
 BUILTIN_SIZE = 64
-MAX_COUNT = 16
-MAX_SEED = 2**32 - 1  # the image generator's seed range (numpy PCG64 seeds per image)
-STEPS_RANGE = (1, 150)
-GUIDANCE_RANGE = (0.0, 30.0)
-STRENGTH_RANGE = (0.01, 1.0)
-SIZE_RANGE = (64, 2048)
-GRID_RANGE = (8, 256)
-COLORS_RANGE = (2, 256)
-UPSCALES = (1, 2, 4)
-SCHEDULER_TITLES: dict[str, str] = {s: TITLES[s] for s in SCHEDULERS}
+_spec = fields.field_info
+#: the schedulers the generator takes (the spec's choices), with the names the combo shows
+SCHEDULER_TITLES: dict[str, str] = {
+    s: TITLES.get(s, s) for s in _spec(ImageParams, "scheduler").spec.allowed() or ()
+}
+#: the studio's batch: a few images to pick from (ImageParams' own default is one)
+DEFAULT_COUNT = 4
+#: the sampling fields ImageParams leaves to the model (None) and their keys in a model's
+#: recommendation (``recommended_sampling``, an import record's ``recommended``)
+SAMPLING = (("steps", "steps"), ("guidance", "guidance_scale"), ("scheduler", "scheduler"))
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff)"
 PALETTE_FILTER = "Palettes (*.gpl *.hex *.pal *.txt)"
@@ -51,65 +61,77 @@ def scheduler_title(name: str) -> str:
     return SCHEDULER_TITLES.get(name, name)
 
 
+def upscale_title(factor: int) -> str:
+    return f"\u00d7{factor}" if factor > 1 else "\u00d71 (off)"
+
+
 def snap8(v: int) -> int:
-    """A size the generator accepts: a multiple of 8 within :data:`SIZE_RANGE`."""
-    v = round(int(v) / 8) * 8
-    return max(SIZE_RANGE[0], min(SIZE_RANGE[1], v))
+    """A size the generator accepts: the nearest multiple of 8 within the width's range."""
+    s = _spec(ImageParams, "width").spec
+    step = s.multiple_of or 1
+    lo, hi = int(s.lo or step), int(s.hi or v)
+    v = round(int(v) / step) * step
+    return max(lo, min(hi, v))
+
+
+def clamp(name: str, v: float) -> float:
+    """``v`` within the range of ImageParams field ``name``."""
+    s = _spec(ImageParams, name).spec
+    if s.lo is not None:
+        v = max(s.lo, v)
+    if s.hi is not None:
+        v = min(s.hi, v)
+    return v
+
+
+def _usable(name: str, value: Any) -> bool:
+    """Whether ``value`` is a valid, given (not None) value of ImageParams field ``name``."""
+    if value is None:
+        return False
+    try:
+        fields.coerce(_spec(ImageParams, name), value)
+    except InvalidParamsError:
+        return False
+    return True
 
 
 # --- settings ----------------------------------------------------------------------------------
 
 
 @dataclass
-class ImagesSettings:
-    """What the panel's controls say; ``to_params`` is the job's params dict (ImageParams)."""
+class ImagesSettings(settings_class("ImagesSettings", ImageParams)):
+    """What the panel's controls say: every ImageParams field (studio defaults from the spec);
+    ``to_params`` is the job's params dict.
 
-    prompt: str = ""
-    negative: str = ""
-    model: str = BUILTIN
-    steps: int = 20
-    guidance: float = 7.5
-    scheduler: str = "dpmpp_2m"
-    seed: int = 0
-    count: int = 4
-    width: int = 512
-    height: int = 512
-    init: str = ""
-    strength: float = 0.75
-    mask: str = ""
-    pixel_art: bool = False
-    grid: int = 32
-    colors: int = 16
-    palette: str = ""
-    outline: bool = False
-    upscale: int = 1
+    ``model`` is the picker's choice (``BUILTIN`` or an SD folder, which may be gone: reuse says
+    so); steps, guidance and scheduler are numbers here (a record's None, "the model's own",
+    becomes what the model is made for); ``mask`` is filled by the panel when a job is queued."""
+
+    count: Any = DEFAULT_COUNT
 
     @property
     def is_sd(self) -> bool:
         return self.model != BUILTIN
 
+    def control_values(self) -> dict[str, Any]:
+        """Every ImageParams field as these settings hold it (what the controls show)."""
+        return super().to_params()
+
     def to_params(self) -> dict[str, Any]:
-        return {
-            "prompt": self.prompt.strip(),
-            "negative": self.negative.strip(),
-            "model": self.model,
-            "steps": int(self.steps),
-            "guidance": float(self.guidance),
-            "scheduler": self.scheduler,
-            "seed": int(self.seed),
-            "count": int(self.count),
-            "width": int(self.width),
-            "height": int(self.height),
-            "init": self.init,
-            "strength": float(self.strength),
-            "mask": self.mask if self.init else "",
-            "pixel_art": bool(self.pixel_art),
-            "grid": int(self.grid),
-            "colors": int(self.colors),
-            "palette": self.palette if self.pixel_art else "",
-            "outline": bool(self.outline),
-            "upscale": int(self.upscale),
-        }
+        p = self.control_values()
+        p["prompt"] = self.prompt.strip()
+        p["negative"] = self.negative.strip()
+        p["mask"] = self.mask if self.init else ""
+        p["palette"] = self.palette if self.pixel_art else ""
+        return p
+
+    def with_model_sampling(self) -> ImagesSettings:
+        """These settings with steps, guidance and scheduler the model's own where None."""
+        todo = [name for name, _key in SAMPLING if getattr(self, name) is None]
+        if not todo:
+            return self
+        rec = recommended_sampling(self.model)
+        return self.replace(**{name: rec[key] for name, key in SAMPLING if name in todo})
 
     def check(self) -> None:
         """Refuse what the generator would refuse, before a job is queued (clear message)."""
@@ -118,8 +140,6 @@ class ImagesSettings:
                 "Type a prompt: what should the image show?",
                 hint='e.g. "red apple" or "green potion bottle".',
             )
-        if self.seed > MAX_SEED:
-            raise InvalidParamsError(f"The seed must be at most {MAX_SEED} for images.")
         if self.init and not Path(self.init).is_file():
             raise InvalidParamsError(
                 f"The init image {self.init} is gone.",
@@ -134,50 +154,23 @@ class ImagesSettings:
                 f"The model folder {self.model} is gone.",
                 hint="Pick another model, or import the folder again.",
             )
+        self.check_params()  # every range and choice of the spec (the seed's 0..MAX_SEED too)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], seed: int | None = None) -> ImagesSettings:
-        """Settings from an asset's params (its sidecar); bad or missing values keep defaults."""
+        """Settings from an asset's params (its sidecar) and seed; what is missing or no longer
+        valid keeps its default. A model folder that is gone is kept (reuse says so)."""
         if not isinstance(params, Mapping):
             raise InvalidParamsError("These settings are not an image's parameters.")
-        d = cls()
-
-        def pick(name: str, typ: type | tuple[type, ...], ok=lambda v: True):
-            v = params.get(name, getattr(d, name))
-            types = typ if isinstance(typ, tuple) else (typ,)
-            if isinstance(v, bool) and bool not in types:
-                return getattr(d, name)
-            return v if isinstance(v, typ) and ok(v) else getattr(d, name)
-
-        def between(lo: float, hi: float):
-            return lambda v: lo <= v <= hi
-
-        s = seed if isinstance(seed, int) and not isinstance(seed, bool) else params.get("seed")
-        if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= MAX_SEED:
-            s = 0
-        return cls(
-            prompt=pick("prompt", str),
-            negative=pick("negative", str),
-            model=pick("model", str, lambda v: bool(v)),
-            steps=pick("steps", int, between(*STEPS_RANGE)),
-            guidance=float(pick("guidance", (int, float), between(*GUIDANCE_RANGE))),
-            scheduler=pick("scheduler", str, lambda v: v in SCHEDULERS),
-            seed=s,
-            count=pick("count", int, between(1, MAX_COUNT)),
-            width=pick("width", int, lambda v: SIZE_RANGE[0] <= v <= SIZE_RANGE[1] and v % 8 == 0),
-            height=pick(
-                "height", int, lambda v: SIZE_RANGE[0] <= v <= SIZE_RANGE[1] and v % 8 == 0
-            ),
-            init=pick("init", str),
-            strength=float(pick("strength", (int, float), between(*STRENGTH_RANGE))),
-            mask=pick("mask", str),
-            pixel_art=pick("pixel_art", bool),
-            grid=pick("grid", int, between(*GRID_RANGE)),
-            colors=pick("colors", int, between(*COLORS_RANGE)),
-            palette=pick("palette", str),
-            outline=pick("outline", bool),
-            upscale=pick("upscale", int, lambda v: v in UPSCALES),
-        )
+        params = dict(params)
+        if isinstance(seed, int) and not isinstance(seed, bool):
+            params["seed"] = seed
+        if not _usable("count", params.get("count")):
+            params["count"] = DEFAULT_COUNT  # the studio's default, not ImageParams' one image
+        s = super().from_params(params)
+        model = params.get("model")
+        s.model = model if isinstance(model, str) and model else BUILTIN
+        return s.with_model_sampling()
 
 
 def apply_metadata(
@@ -192,7 +185,7 @@ def apply_metadata(
     """
     from genstudio.generators.images.metadata import genstudio_scheduler_name
 
-    s = replace(current)
+    s = current.replace()
     took: list[str] = []
     notes: list[str] = []
     if md.prompt:
@@ -202,18 +195,18 @@ def apply_metadata(
         if md.negative_prompt:
             took.append("negative prompt")
     if md.steps is not None:
-        steps = max(STEPS_RANGE[0], min(STEPS_RANGE[1], md.steps))
+        steps = int(clamp("steps", md.steps))
         if steps != md.steps:
             notes.append(f"{md.steps} steps is beyond GenStudio's range: using {steps}.")
         s.steps = steps
         took.append("steps")
     if md.cfg_scale is not None:
-        g = max(GUIDANCE_RANGE[0], min(GUIDANCE_RANGE[1], float(md.cfg_scale)))
+        g = clamp("guidance", float(md.cfg_scale))
         s.guidance = round(g, 2)
         took.append("guidance")
     if md.sampler:
         ours = genstudio_scheduler_name(md.sampler)
-        if ours in SCHEDULERS:
+        if ours in SCHEDULER_TITLES:
             s.scheduler = ours
             took.append("scheduler")
         else:
@@ -287,22 +280,16 @@ class ModelChoice:
 
 
 def _recommended(doc: Any) -> tuple[int, float, str] | None:
-    """(steps, guidance, scheduler) from an import record's ``recommended``; None if absent or
-    out of the panel's ranges (a hand-edited file never sets a value the controls refuse)."""
-    if not isinstance(doc, dict):
+    """(steps, guidance, scheduler) from a recommendation (``recommended_sampling``, an import
+    record's ``recommended``); None if a value is absent or one ImageParams refuses (a
+    hand-edited file never sets a value the controls refuse)."""
+    if not isinstance(doc, Mapping):
         return None
-    steps, g, sched = doc.get("steps"), doc.get("guidance_scale"), doc.get("scheduler")
-    if (
-        isinstance(steps, int)
-        and not isinstance(steps, bool)
-        and STEPS_RANGE[0] <= steps <= STEPS_RANGE[1]
-        and isinstance(g, (int, float))
-        and not isinstance(g, bool)
-        and GUIDANCE_RANGE[0] <= g <= GUIDANCE_RANGE[1]
-        and sched in SCHEDULERS
-    ):
-        return steps, float(g), str(sched)
-    return None
+    values = [doc.get(key) for _name, key in SAMPLING]
+    if not all(_usable(name, v) for (name, _key), v in zip(SAMPLING, values, strict=True)):
+        return None
+    steps, g, sched = values
+    return int(steps), float(g), str(sched)
 
 
 def _sd_choice(folder: Path, where: str) -> ModelChoice:
@@ -341,9 +328,7 @@ def find_sd_folders(root: Path) -> list[Path]:
 
 def find_models(project_models: Path | None, user_models: Path | None) -> list[ModelChoice]:
     """The built-in model, then SD folders in the project's and the user's ``models/``."""
-    from genstudio.generators.images.icons import RECOMMENDED
-
-    builtin_rec = _recommended(RECOMMENDED)
+    builtin_rec = _recommended(recommended_sampling(BUILTIN))
     out = [
         ModelChoice(BUILTIN, BUILTIN_TITLE, "", "64x64 icons with transparency", None, builtin_rec)
     ]
