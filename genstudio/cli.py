@@ -1252,7 +1252,7 @@ def main(argv: list[str] | None = None) -> int:
         if e.hint:
             print(_safe_text(e.hint, keep_newlines=True), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Cancelled):
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # the one top-level handler: a message, the traceback in the log

@@ -57,13 +57,26 @@ class JobError(GenStudioError):
     kind = "job"
 
 
-class Cancelled(GenStudioError):
-    """Raised inside a generator when the user cancelled the job."""
+class Cancelled(Exception):  # noqa: N818 - a stop the user asked for, not an error
+    """Raised inside a generator (or a training run) when the user cancelled it.
+
+    Not a :class:`GenStudioError`: a cancel is not a failure, and a handler that turns errors
+    into messages (``except GenStudioError``) must not swallow it - it reaches the code that
+    owns the job (the runner marks the job cancelled, the CLI exits 130). It has the same
+    ``message`` / ``hint`` / ``user_message()`` for the places that say it stopped."""
 
     kind = "cancelled"
 
     def __init__(self, message: str = "Cancelled by the user.", *, hint: str | None = None):
-        super().__init__(message, hint=hint)
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def user_message(self) -> str:
+        return f"{self.message}\n{self.hint}" if self.hint else self.message
+
+    def __str__(self) -> str:
+        return self.user_message()
 
 
 class MidiFileError(GenStudioError):

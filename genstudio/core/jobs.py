@@ -167,16 +167,25 @@ class Job:
         )
 
 
+class EventType(enum.StrEnum):
+    """What a :class:`JobEvent` reports (a ``str``: ``EventType.STATE == "state"``)."""
+
+    STATE = "state"  # the job's state changed
+    PROGRESS = "progress"  # fraction, message and maybe a preview
+    ASSET = "asset"  # an output landed in the gallery
+    EVENT = "event"  # a generator's own event (name + data)
+
+
 @dataclass
 class JobEvent:
-    """Sent to subscribers: ``type`` is "state", "progress", "asset" or "event".
+    """Sent to subscribers: ``type`` is an :class:`EventType` - state, progress, asset or event.
 
     An ``"event"`` is a generic event the generator sent with ``ctx.event(name, **data)``
     (training: loss, preview, checkpoint, and ``paused``/``resumed`` after a pause): it carries
     ``name`` and ``data`` (JSON values)."""
 
     job_id: str
-    type: str
+    type: EventType
     state: JobState | None = None
     fraction: float = 0.0
     message: str = ""
@@ -184,6 +193,9 @@ class JobEvent:
     asset_id: str | None = None
     name: str | None = None
     data: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.type = EventType(self.type)  # a misspelt type fails where the event is made
 
 
 def _output_landed(root: Path, asset_id: str) -> bool:
@@ -327,7 +339,7 @@ class JobRunner:
 
     def _state_event(self, entry: _Entry) -> JobEvent:
         j = entry.job
-        return JobEvent(j.id, "state", state=j.state, fraction=j.progress, message=j.message)
+        return JobEvent(j.id, EventType.STATE, state=j.state, fraction=j.progress, message=j.message)
 
     # ----------------------------------------------------------------- project
 
@@ -789,7 +801,7 @@ class JobRunner:
         self._notify(
             JobEvent(
                 entry.job.id,
-                "progress",
+                EventType.PROGRESS,
                 state=JobState.RUNNING,
                 fraction=fraction,
                 message=message,
@@ -808,7 +820,7 @@ class JobRunner:
                 job.message, state_changed = entry.progress_message or "Running...", True
             event = JobEvent(
                 job.id,
-                "event",
+                EventType.EVENT,
                 state=JobState.RUNNING,
                 fraction=job.progress,
                 message=job.message,
@@ -839,5 +851,5 @@ class JobRunner:
             entry.job.asset_ids.append(asset_id)
             entry.job.next_asset = new_asset_id()
         self._persist(entry.root)  # so a crash later still knows what this job produced
-        self._notify(JobEvent(entry.job.id, "asset", state=JobState.RUNNING, asset_id=asset_id))
+        self._notify(JobEvent(entry.job.id, EventType.ASSET, state=JobState.RUNNING, asset_id=asset_id))
         return asset_id

@@ -580,3 +580,12 @@ def test_only_running_process_jobs_can_be_paused(project, make_runner, child_gen
     assert runner.get(queued.id).state == JobState.DONE
     with pytest.raises(JobError, match="this one is done"):
         runner.pause(queued.id)
+
+
+def test_job_events_are_typed():
+    from genstudio.core.jobs import EventType, JobEvent
+
+    ev = JobEvent("j1", "progress", fraction=0.5)
+    assert ev.type is EventType.PROGRESS and ev.type == "progress"  # still compares as text
+    with pytest.raises(ValueError):
+        JobEvent("j1", "progres")  # a typo fails where the event is made, not silently later
