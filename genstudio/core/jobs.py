@@ -275,6 +275,7 @@ class _Entry:
     resume: int = 0  # outputs an earlier (crashed or interrupted) run already wrote
     emitted: int = 0  # outputs of this run so far
     control: Any = None  # procrunner.ProcessControl while the job runs in a child process
+    params: Any = None  # the generator's validated Params object (None: restored from disk)
     progress_message: str = ""  # the last progress message (shown again after a pause)
 
 
@@ -458,7 +459,7 @@ class JobRunner:
     def submit(self, spec: JobSpec) -> Job:
         """Validate and queue ``spec``; in sync mode run it before returning."""
         gen = self._resolve(spec.generator)
-        gen.Params.from_dict(dict(spec.params))  # raises InvalidParamsError
+        params = gen.Params.from_dict(dict(spec.params))  # raises InvalidParamsError
         try:
             json.dumps(spec.params)
         except (TypeError, ValueError) as e:
@@ -476,7 +477,7 @@ class JobRunner:
                 id=f"j{secrets.token_hex(6)}",
                 spec=JobSpec(spec.generator, dict(spec.params), title),
             )
-            entry = _Entry(job, project, self._root)
+            entry = _Entry(job, project, self._root, params=params)
             self._entries[job.id] = entry
             if not self._sync:
                 self._queue.append(job.id)
@@ -565,7 +566,7 @@ class JobRunner:
             if entry.job.active:
                 raise JobError("This job is already queued or running.")
         gen = self._resolve(entry.job.spec.generator)
-        gen.Params.from_dict(dict(entry.job.spec.params))
+        entry.params = gen.Params.from_dict(dict(entry.job.spec.params))
         with self._cond:
             self._check_open()
             job = entry.job
@@ -747,7 +748,8 @@ class JobRunner:
         info: dict = {}
         try:
             gen = self._resolve(job.spec.generator)
-            params = gen.Params.from_dict(dict(job.spec.params))
+            # validated once, at submit; a job restored from the queue file is checked again
+            params = entry.params or gen.Params.from_dict(dict(job.spec.params))
             if getattr(gen, "needs_process", False):
                 from genstudio.core.procrunner import ProcessControl, run_in_process
 

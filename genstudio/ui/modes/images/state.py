@@ -285,7 +285,7 @@ def _recommended(doc: Any) -> tuple[int, float, str] | None:
     hand-edited file never sets a value the controls refuse)."""
     if not isinstance(doc, Mapping):
         return None
-    values = [doc.get(key) for _name, key in SAMPLING]
+    values: list[Any] = [doc.get(key) for _name, key in SAMPLING]
     if not all(_usable(name, v) for (name, _key), v in zip(SAMPLING, values, strict=True)):
         return None
     steps, g, sched = values
