@@ -134,6 +134,31 @@ def batch_progress(width: int) -> QProgressBar:
     return bar
 
 
+def titled_card(
+    title: str | QLabel, *, margins: tuple[int, int, int, int] = (12, 10, 12, 10), spacing: int = 6
+) -> tuple[Card, QVBoxLayout, QHBoxLayout]:
+    """A card of a mode's right side: its layout and its header row, which starts with the
+    section title (add the header's other widgets to the returned row)."""
+    card = Card()
+    lay = QVBoxLayout(card)
+    lay.setContentsMargins(*margins)
+    lay.setSpacing(spacing)
+    hdr = QHBoxLayout()
+    hdr.addWidget(title if isinstance(title, QLabel) else section_title(title))
+    lay.addLayout(hdr)
+    return card, lay, hdr
+
+
+def batch_status(hdr: QHBoxLayout, progress_width: int) -> tuple[QLabel, QProgressBar]:
+    """A batch's info text and progress bar at the end of a card's header row."""
+    info = muted_label()
+    hdr.addWidget(info)
+    hdr.addStretch(1)
+    bar = batch_progress(progress_width)
+    hdr.addWidget(bar)
+    return info, bar
+
+
 def controls_body(name: str) -> tuple[QWidget, QVBoxLayout]:
     """The body of a mode's controls column (put it in :func:`controls_scroll`) and its layout."""
     body = QWidget()

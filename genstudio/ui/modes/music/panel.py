@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -48,17 +47,17 @@ from genstudio.core.errors import GenStudioError, InvalidParamsError
 from genstudio.generators.music.generator import MusicParams
 from genstudio.ui import icons
 from genstudio.ui.modes.base import (
-    Card,
     ModelBanner,
     ResultsPanel,
     add_generate_button,
-    batch_progress,
+    batch_status,
     controls_body,
     controls_scroll,
     mode_layout,
     muted_label,
     section_title,
     seed_row,
+    titled_card,
 )
 from genstudio.ui.modes.binding import Binder
 from genstudio.ui.modes.music import state
@@ -406,13 +405,8 @@ class MusicPanel(ResultsPanel):
         return controls_scroll(body, 340, "MusicControlsScroll")
 
     def _build_roll(self) -> QWidget:
-        card = Card()
-        lay = QVBoxLayout(card)
-        lay.setContentsMargins(12, 10, 12, 10)
-        lay.setSpacing(8)
-        hdr = QHBoxLayout()
         self.roll_title = section_title("Piano roll")
-        hdr.addWidget(self.roll_title)
+        card, lay, hdr = titled_card(self.roll_title, spacing=8)
         self.roll_info = muted_label()
         self.roll_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.roll_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -430,7 +424,6 @@ class MusicPanel(ResultsPanel):
             btn.setMinimumWidth(26)
             btn.clicked.connect(slot)
             hdr.addWidget(btn)
-        lay.addLayout(hdr)
 
         self.roll.midi_dropped.connect(self._roll_dropped)
         self.roll.seek_requested.connect(self.seek)
@@ -484,18 +477,8 @@ class MusicPanel(ResultsPanel):
         return card
 
     def _build_results(self) -> QWidget:
-        card = Card()
-        lay = QVBoxLayout(card)
-        lay.setContentsMargins(12, 10, 12, 10)
-        lay.setSpacing(6)
-        hdr = QHBoxLayout()
-        hdr.addWidget(section_title("Results"))
-        self.batch_info = muted_label()
-        hdr.addWidget(self.batch_info)
-        hdr.addStretch(1)
-        self.progress = batch_progress(140)
-        hdr.addWidget(self.progress)
-        lay.addLayout(hdr)
+        card, lay, hdr = titled_card("Results")
+        self.batch_info, self.progress = batch_status(hdr, 140)
         self.results = QListWidget()
         self.results.setObjectName("MusicResults")
         self.results.setFrameShape(QFrame.Shape.NoFrame)

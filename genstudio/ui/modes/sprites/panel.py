@@ -38,7 +38,6 @@ from PySide6.QtWidgets import (
     QSlider,
     QStackedWidget,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -49,10 +48,9 @@ from genstudio.generators.sprites.generator import SpriteParams
 from genstudio.ui import icons, theme
 from genstudio.ui.modes.base import (
     FINAL_STATES,
-    Card,
     GeneratingPanel,
     add_generate_button,
-    batch_progress,
+    batch_status,
     controls_body,
     controls_scroll,
     field_label,
@@ -62,6 +60,7 @@ from genstudio.ui.modes.base import (
     section_title,
     seed_row,
     select_item,
+    titled_card,
 )
 from genstudio.ui.modes.binding import Binder
 from genstudio.ui.modes.sprites import state
@@ -361,17 +360,8 @@ class SpritesPanel(GeneratingPanel):
     # ====================================================================== candidates (top)
 
     def _build_candidates(self) -> QWidget:
-        card = Card()
-        lay = QVBoxLayout(card)
-        lay.setContentsMargins(12, 10, 12, 10)
-        lay.setSpacing(8)
-        hdr = QHBoxLayout()
-        hdr.addWidget(section_title("Candidates"))
-        self.batch_info = muted_label()
-        hdr.addWidget(self.batch_info)
-        hdr.addStretch(1)
-        self.progress = batch_progress(120)
-        hdr.addWidget(self.progress)
+        card, lay, hdr = titled_card("Candidates", spacing=8)
+        self.batch_info, self.progress = batch_status(hdr, 120)
         self.reroll_button = QPushButton("Re-roll")
         self.reroll_button.setIcon(icons.icon("retry", 16))
         self.reroll_button.setToolTip("Same settings, a new random seed")
@@ -385,7 +375,6 @@ class SpritesPanel(GeneratingPanel):
         self.variations_button.clicked.connect(self.variations)
         hdr.addWidget(self.reroll_button)
         hdr.addWidget(self.variations_button)
-        lay.addLayout(hdr)
 
         self.grid = QListWidget()
         self.grid.setObjectName("SpriteCandidates")
@@ -416,12 +405,7 @@ class SpritesPanel(GeneratingPanel):
     # ====================================================================== preview (bottom)
 
     def _build_preview(self) -> QWidget:
-        card = Card()
-        lay = QVBoxLayout(card)
-        lay.setContentsMargins(12, 10, 12, 10)
-        lay.setSpacing(8)
-        hdr = QHBoxLayout()
-        hdr.addWidget(section_title("Preview"))
+        card, lay, hdr = titled_card("Preview", spacing=8)
         self.preview_info = muted_label()
         self.preview_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.preview_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -433,7 +417,6 @@ class SpritesPanel(GeneratingPanel):
         )
         self.export_button.clicked.connect(self.open_export_dialog)
         hdr.addWidget(self.export_button)
-        lay.addLayout(hdr)
 
         views = QWidget()
         vl = QHBoxLayout(views)

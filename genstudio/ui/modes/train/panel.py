@@ -77,13 +77,13 @@ from genstudio.core.errors import GenStudioError, InvalidParamsError
 from genstudio.generators import training as tr
 from genstudio.ui import icons
 from genstudio.ui.modes.base import (
-    Card,
     ModePanel,
     controls_body,
     controls_scroll,
     field_label,
     muted_label,
     section_title,
+    titled_card,
 )
 from genstudio.ui.modes.train import state
 from genstudio.ui.modes.train.lossplot import LossPlot
@@ -520,18 +520,12 @@ class TrainPanel(ModePanel):
         return controls_scroll(body, 340, "TrainControlsScroll")
 
     def _build_report(self) -> QWidget:
-        card = Card()
-        lay = QVBoxLayout(card)
-        lay.setContentsMargins(12, 10, 12, 10)
-        lay.setSpacing(6)
-        hdr = QHBoxLayout()
-        hdr.addWidget(section_title("Your material"))
+        card, lay, hdr = titled_card("Your material")
         hdr.addSpacing(8)
         self.report_summary = QLabel()
         self.report_summary.setObjectName("ReportSummary")
         hdr.addWidget(self.report_summary)
         hdr.addStretch(1)
-        lay.addLayout(hdr)
         self.report_problem_bar, self.report_problem = _message_frame()
         lay.addWidget(self.report_problem_bar)
         self.report_model = ReportModel(self)
@@ -556,13 +550,8 @@ class TrainPanel(ModePanel):
         return card
 
     def _build_training(self) -> QWidget:
-        card = Card()
-        lay = QVBoxLayout(card)
-        lay.setContentsMargins(12, 10, 12, 10)
-        lay.setSpacing(6)
-        hdr = QHBoxLayout()
         self.training_title = section_title("Training")
-        hdr.addWidget(self.training_title)
+        card, lay, hdr = titled_card(self.training_title)
         hdr.addStretch(1)
         self.status_label = QLabel()  # its own line under the bar: the whole width for it
         self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -581,7 +570,6 @@ class TrainPanel(ModePanel):
         self.cancel_button.clicked.connect(self.cancel)
         for b in (self.pause_button, self.resume_button, self.cancel_button):
             hdr.addWidget(b)
-        lay.addLayout(hdr)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
@@ -644,12 +632,7 @@ class TrainPanel(ModePanel):
         return card
 
     def _build_runs(self) -> QWidget:
-        card = Card()
-        lay = QVBoxLayout(card)
-        lay.setContentsMargins(12, 10, 12, 10)
-        lay.setSpacing(6)
-        hdr = QHBoxLayout()
-        hdr.addWidget(section_title("Past runs"))
+        card, lay, hdr = titled_card("Past runs")
         hdr.addStretch(1)
         self.resume_run_button = QPushButton("Resume")
         self.resume_run_button.setToolTip(
@@ -665,7 +648,6 @@ class TrainPanel(ModePanel):
         self.show_folder_button.clicked.connect(lambda: self.show_folder(self.selected_run()))
         for b in (self.resume_run_button, self.use_model_button, self.show_folder_button):
             hdr.addWidget(b)
-        lay.addLayout(hdr)
         self.runs_list = QTreeWidget()
         self.runs_list.setObjectName("TrainRuns")
         self.runs_list.setColumnCount(4)
