@@ -400,3 +400,26 @@ def test_spritenet_pack_of_another_template_version_is_refused(monkeypatch):
     monkeypatch.setattr(procedural, "TEMPLATE_VERSION", 2)  # the shipped pack learned version 1
     with pytest.raises(ModelPackError, match="version 1 of the character templates"):
         model_gen.raw_sheets([procedural.resolve_attributes(None, 0)], [0])
+
+
+def test_ground_shadow_is_one_declared_parameter_everywhere():
+    """``shadow`` is declared once (SpriteParams); the CLI flag, the studio's settings and
+    the sidecar come from that declaration."""
+    from genstudio import cli
+    from genstudio.generators.sprites.generator import SpriteParams, render_processed
+    from genstudio.generators.sprites.postprocess import SHADOW_RGB
+    from genstudio.ui.modes.sprites.state import SpriteSettings
+
+    attrs = procedural.resolve_attributes(None, 3)
+    plain, shaded = render_processed(attrs), render_processed(attrs, shadow=True)
+    added = (plain[..., 3] == 0) & (shaded[..., 3] == 255)
+    assert added.any() and np.array_equal(shaded[~added], plain[~added])  # only behind
+    assert (shaded[added][:, :3] == SHADOW_RGB).all()
+    assert added[..., :-3, :].sum() == 0  # on the ground rows only
+    argv = ["generate", "sprite", "--out", "x", "--shadow"]
+    args = cli.build_parser(argv).parse_args(argv)
+    from genstudio.generators import fields
+
+    assert SpriteParams.from_dict(fields.from_args(args, SpriteParams)).shadow is True
+    assert SpriteSettings().shadow is False and SpriteSettings().to_params()["shadow"] is False
+    assert SpriteParams.from_dict({"shadow": True}).to_dict()["shadow"] is True

@@ -63,6 +63,9 @@ class SpriteParams(GenParams):
         cli_metavar="FILE", help="A .gpl, .pal, .hex or palette .png to lock the colours to",
     )  # fmt: skip
     outline: bool = param(True, "Outline", group="Sheet", help="Draw the 1-px dark outline")
+    shadow: bool = param(
+        False, "Ground shadow", group="Sheet", help="A dark oval on the ground under the feet"
+    )  # fmt: skip
     outline_color: str = param(
         "", "Outline colour", check=_outline_color, kind="color", group="Sheet", ui=False,
         help="'' = the built-in dark outline, or '#rrggbb'",
@@ -98,10 +101,13 @@ def render_processed(
     outline: bool = True,
     outline_color: str = "",
     remove_strays: bool = True,
+    shadow: bool = False,
 ) -> np.ndarray:
     """Full attributes -> post-processed (4, 6, size, size, 4) sheet."""
     custom_outline = outline and bool(outline_color)
     sheet = procedural.render_sheet(attrs, 0, outline=outline and not custom_outline)
+    if shadow:
+        sheet = postprocess.ground_shadow(sheet)
     sheet = postprocess.clean_sheet(
         sheet,
         colors=palette_colors,
@@ -132,6 +138,7 @@ class ProceduralSpriteGenerator(Generator):
             outline=params.outline,
             outline_color=params.outline_color,
             remove_strays=params.remove_strays,
+            shadow=params.shadow,
         )
 
     def run(self, params: GenParams, ctx: RunContext) -> GenerationResult:
