@@ -76,9 +76,9 @@ class ImageParams(GenParams):
     count: int = param(1, "Count", lo=1, hi=MAX_COUNT, unit=" images", group="Batch")
     #: SD models only (the built-in model draws 64x64)
     width: int = param(512, "Width", lo=64, hi=2048, multiple_of=8, unit=" px", group="Size",
-                       help="SD models only")  # fmt: skip
+                       help="Width in pixels, a multiple of 8 (Stable Diffusion models only)")  # fmt: skip
     height: int = param(512, "Height", lo=64, hi=2048, multiple_of=8, unit=" px", group="Size",
-                        help="SD models only")  # fmt: skip
+                        help="Height in pixels, a multiple of 8 (Stable Diffusion models only)")  # fmt: skip
     #: img2img / inpaint source image (path)
     init: str = param(
         "", "Init image", max_len=4096, kind="path", ui=False, cli_metavar="FILE",
@@ -96,7 +96,7 @@ class ImageParams(GenParams):
     pixel_art: bool = param(False, "Pixel art", cli=None, group="Pixel art")
     grid: int = param(32, "Pixel grid", lo=8, hi=256, cli=None, group="Pixel art")
     colors: int = param(16, "Colours", lo=2, hi=256, group="Pixel art",
-                        help="Pixel art: palette size")  # fmt: skip
+                        help="Pixel art: palette size (a palette file overrides it)")  # fmt: skip
     #: .gpl/.hex/.pal file; overrides colors
     palette: str = param(
         "", "Palette file", max_len=4096, kind="path", ui=False, cli_metavar="FILE",
