@@ -24,6 +24,7 @@ from typing import Any
 from genstudio.core.assets import AssetRecord, sha256_bytes, sidecar_name
 from genstudio.core.gallery import Query
 from genstudio.core.project import Project
+from genstudio.core.stats import summarize
 
 TARGET_OPEN_FIRST_PAGE_S = 1.0
 TARGET_SEARCH_S = 0.100
@@ -97,19 +98,8 @@ def make_synthetic_project(root: Path, n: int, *, seed: int = 0, image_size: int
         (assets / sidecar_name(asset_id)).write_text(json.dumps(rec.to_sidecar()))
 
 
-def _pct(xs: list[float], p: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))]
-
-
 def _summary(xs: list[float]) -> dict[str, float]:
-    return {
-        "p50_s": round(statistics.median(xs), 4),
-        "p95_s": round(_pct(xs, 95), 4),
-        "min_s": round(min(xs), 4),
-        "max_s": round(max(xs), 4),
-        "runs": len(xs),
-    }
+    return {k: round(v, 4) if k != "n" else v for k, v in summarize(xs).items()}
 
 
 def _open_first_page(root: Path) -> tuple[float, float, int]:

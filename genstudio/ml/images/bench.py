@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from genstudio.core.stats import summarize
+
 
 def _stats(xs: list[float]) -> dict[str, float]:
-    a = np.array(xs)
-    return {"p50_s": float(np.percentile(a, 50)), "p95_s": float(np.percentile(a, 95)), "n": len(a)}
+    return summarize(xs)
 
 
 def _torch_model(model, threads: int):

@@ -30,32 +30,7 @@ from typing import Any
 import numpy as np
 
 from genstudio.ml.images.data import Dataset
-
-
-def frechet(a: np.ndarray, b: np.ndarray) -> float:
-    """Frechet distance between Gaussians fitted to feature sets ``a`` and ``b`` (numpy only)."""
-    mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    # sqrt(s1 s2) via the symmetric form sqrt(sqrt(s1) s2 sqrt(s1)), eigen-decompositions only
-    w, v = np.linalg.eigh(s1)
-    r1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
-    w2 = np.linalg.eigvalsh(r1 @ s2 @ r1)
-    tr_sqrt = float(np.sqrt(np.clip(w2, 0, None)).sum())
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2.0 * tr_sqrt)
-
-
-def mean_pairwise(f: np.ndarray) -> float:
-    d = np.sqrt(np.maximum(((f[:, None] - f[None]) ** 2).sum(-1), 0.0))
-    n = len(f)
-    return float(d.sum() / (n * (n - 1)))
-
-
-def nn_distance(f: np.ndarray, ref: np.ndarray) -> float:
-    out = []
-    for i in range(0, len(f), 256):
-        d = ((f[i : i + 256, None] - ref[None]) ** 2).sum(-1)
-        out.append(np.sqrt(np.maximum(d.min(1), 0.0)))
-    return float(np.concatenate(out).mean())
+from genstudio.ml.metrics import frechet, mean_pairwise, nn_distance
 
 
 def eval_prompts(ds: Dataset, per_category: int, seed: int) -> list[dict[str, Any]]:

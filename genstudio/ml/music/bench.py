@@ -18,14 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from genstudio.core.stats import summarize
+
 
 def _stats(xs: list[float], unit: str = "s") -> dict[str, float]:
-    a = np.array(xs)
-    return {
-        f"p50_{unit}": float(np.percentile(a, 50)),
-        f"p95_{unit}": float(np.percentile(a, 95)),
-        "n": len(xs),
-    }
+    return summarize(xs, unit)
 
 
 def _torch_stepper(model, threads: int):

@@ -15,14 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from genstudio.core.stats import summarize
+
 
 def _stats(xs: list[float]) -> dict[str, float]:
-    a = np.array(xs) * 1000.0
-    return {
-        "p50_ms": float(np.percentile(a, 50)),
-        "p95_ms": float(np.percentile(a, 95)),
-        "n": len(xs),
-    }
+    return summarize(xs, "ms", scale=1000.0)
 
 
 def bench_sprites(pack_dir: Path | None = None, runs: int = 30, warmup: int = 3) -> dict[str, Any]:

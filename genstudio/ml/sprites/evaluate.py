@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genstudio.ml.metrics import frechet, mean_pairwise, nn_distance
 from genstudio.ml.sprites import data
 from genstudio.ml.sprites.judge import judge_sheets, load_judge, real_sheets
 
@@ -41,17 +42,6 @@ HIDDEN: dict[str, tuple[str, tuple[str, ...]]] = {
 def visible(attrs: dict[str, str], key: str) -> bool:
     other, hiding = HIDDEN.get(key, ("", ()))
     return not other or attrs.get(other) not in hiding
-
-
-def frechet(a: np.ndarray, b: np.ndarray) -> float:
-    """Frechet distance between Gaussians fitted to rows of ``a`` and ``b``."""
-    mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    w, v = np.linalg.eigh(s1)
-    s1h = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
-    m = s1h @ s2 @ s1h
-    tr_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * tr_sqrt)
 
 
 def identity_retrieval(feats: np.ndarray, pool: int = 100, pairs: int = 40, seed: int = 0) -> float:
@@ -69,17 +59,6 @@ def identity_retrieval(feats: np.ndarray, pool: int = 100, pairs: int = 40, seed
             hits += int((sim.argmax(1) == np.arange(pool)).sum())
             total += pool
     return hits / max(1, total)
-
-
-def mean_pairwise(x: np.ndarray) -> float:
-    d = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1))
-    n = len(x)
-    return float(d.sum() / (n * (n - 1)))
-
-
-def nn_distance(x: np.ndarray, ref: np.ndarray) -> float:
-    d2 = (x**2).sum(1)[:, None] + (ref**2).sum(1)[None, :] - 2 * x @ ref.T
-    return float(np.sqrt(np.clip(d2.min(1), 0, None)).mean())
 
 
 def pixel_rules(sheets: np.ndarray, max_colors: int | None) -> dict[str, float]:

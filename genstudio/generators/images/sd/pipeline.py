@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from genstudio.core.errors import Cancelled, InvalidParamsError, ModelPackError, UnsafeModelError
+from genstudio.core.stats import percentile
 from genstudio.generators.fields import MAX_SEED
 from genstudio.generators.images.denoise import denoise as denoise_loop
 from genstudio.generators.images.denoise import guided
@@ -682,8 +683,7 @@ def bench_sd_overhead(
         rows.append(dict(pipe.last_timings))
 
     def pct(key: str, q: float, per_step: bool = False) -> float:
-        vals = np.array([row[key] / (row["steps"] if per_step else 1.0) for row in rows])
-        return float(np.percentile(vals, q))
+        return percentile([row[key] / (row["steps"] if per_step else 1.0) for row in rows], q)
 
     for row in rows:
         row["step"] = row["unet"] + row["loop_other"]
