@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -483,6 +483,7 @@ def cmd_train_music(args: argparse.Namespace) -> int:
 
     from genstudio.core import procrunner
     from genstudio.core.atomic import read_json
+    from genstudio.generators import fields
     from genstudio.generators.training import TrainMusicGenerator, TrainMusicParams
 
     if args.project:
@@ -491,24 +492,10 @@ def cmd_train_music(args: argparse.Namespace) -> int:
         registry.set_project_models(Path(args.project) / "models")
     out = Path(args.out).absolute()
     run = Path(args.run).absolute() if args.run else out.parent / ".runs" / out.name
+    given = fields.from_args(args, TrainMusicParams)
+    given["data"] = tuple(str(Path(d).absolute()) for d in given.get("data", ()))
     params = TrainMusicParams.from_dict(
-        {
-            "data": tuple(str(Path(d).absolute()) for d in args.data),
-            "name": args.name or out.name,
-            "out": str(out),
-            "run": str(run),
-            "base": args.base,
-            "preset": args.preset,
-            "minutes": args.minutes,
-            "steps": args.steps,
-            "method": args.method,
-            "rank": args.rank,
-            "alpha": args.alpha,
-            "lr": args.lr,
-            "batch": args.batch,
-            "device": args.device,
-            "seed": args.seed,
-        }
+        {**given, "name": args.name or out.name, "out": str(out), "run": str(run)}
     )
     if args.processes > 1:
         return _train_ddp(params.to_dict(), args.processes, run)
@@ -736,36 +723,45 @@ def cmd_models_check(args: argparse.Namespace) -> int:
 # --- ml: training, export, eval -------------------------------------------------------------
 
 
-def cmd_ml_train(args: argparse.Namespace) -> int:
-    if args.what == "sprites":
-        from genstudio.ml.sprites.train import TrainConfig, train
+# --- ml train / export / report / eval: one function per target, in tables ----------------
 
-        cfg = TrainConfig(threads=args.threads, seed=args.seed)
-        if args.steps:
-            cfg.max_steps = args.steps
-        if args.batch:
-            cfg.batch = args.batch
-        result = train(Path(args.run), cfg, minutes=args.minutes)
-    elif args.what == "sprites-judge":
-        from genstudio.ml.sprites.judge import train_judge
 
-        result = train_judge(Path(args.run), steps=args.steps, threads=args.threads)
-    elif args.what == "music":
-        from genstudio.ml.music.train import TrainConfig as MusicConfig
-        from genstudio.ml.music.train import train as train_music
+def _train_sprites(args: argparse.Namespace) -> Any:
+    from genstudio.ml.sprites.train import TrainConfig, train
 
-        if not args.data:
-            raise GenStudioError(
-                "Training music needs the corpus cache.",
-                hint="Build it: python -m genstudio.ml.music.data build DIR, then --data DIR",
-            )
-        mcfg = MusicConfig(threads=args.threads, seed=args.seed)
-        if args.steps:
-            mcfg.max_steps = args.steps
-        if args.batch:
-            mcfg.batch = args.batch
-        result = train_music(Path(args.run), Path(args.data), mcfg, minutes=args.minutes)
-    elif args.what in ("images-ae", "images", "images-judge"):
+    cfg = TrainConfig(threads=args.threads, seed=args.seed)
+    if args.steps:
+        cfg.max_steps = args.steps
+    if args.batch:
+        cfg.batch = args.batch
+    return train(Path(args.run), cfg, minutes=args.minutes)
+
+
+def _train_sprites_judge(args: argparse.Namespace) -> Any:
+    from genstudio.ml.sprites.judge import train_judge
+
+    return train_judge(Path(args.run), steps=args.steps, threads=args.threads)
+
+
+def _train_music(args: argparse.Namespace) -> Any:
+    from genstudio.ml.music.train import TrainConfig as MusicConfig
+    from genstudio.ml.music.train import train as train_music
+
+    if not args.data:
+        raise GenStudioError(
+            "Training music needs the corpus cache.",
+            hint="Build it: python -m genstudio.ml.music.data build DIR, then --data DIR",
+        )
+    mcfg = MusicConfig(threads=args.threads, seed=args.seed)
+    if args.steps:
+        mcfg.max_steps = args.steps
+    if args.batch:
+        mcfg.batch = args.batch
+    return train_music(Path(args.run), Path(args.data), mcfg, minutes=args.minutes)
+
+
+def _train_images(what: str):
+    def run(args: argparse.Namespace) -> Any:
         from genstudio.ml.images.train import TrainConfig as ImageConfig
         from genstudio.ml.images.train import train as train_images
 
@@ -774,7 +770,6 @@ def cmd_ml_train(args: argparse.Namespace) -> int:
                 "Training the image model needs the icon data cache.",
                 hint="Build it: python -m genstudio.ml.images.data build DIR, then --data DIR",
             )
-        what = {"images-ae": "ae", "images": "diffusion", "images-judge": "judge"}[args.what]
         icfg = ImageConfig(what=what, threads=args.threads, seed=args.seed)
         if args.init:
             if what != "diffusion":
@@ -783,12 +778,56 @@ def cmd_ml_train(args: argparse.Namespace) -> int:
         for name in ("steps", "batch", "lr"):
             if getattr(args, name):
                 setattr(icfg, name, getattr(args, name))
-        run = train_images(icfg, Path(args.data), Path(args.run), ae_run=args.ae)
-        result = {"run": str(run)}
-    else:
-        raise GenStudioError(f"Unknown training target {args.what!r}")
-    _print_json(result)
+        return {"run": str(train_images(icfg, Path(args.data), Path(args.run), ae_run=args.ae))}
+
+    return run
+
+
+ML_TRAIN: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "sprites": _train_sprites,
+    "sprites-judge": _train_sprites_judge,
+    "music": _train_music,
+    "images-ae": _train_images("ae"),
+    "images": _train_images("diffusion"),
+    "images-judge": _train_images("judge"),
+}
+
+
+def cmd_ml_train(args: argparse.Namespace) -> int:
+    _print_json(ML_TRAIN[args.what](args))
     return 0
+
+
+def _export_images(args: argparse.Namespace, metrics: Any) -> Any:
+    from genstudio.ml.images.export import export_pack as export_images
+
+    if not (args.ae and args.data):
+        raise GenStudioError("export images needs --ae RUN_AE and --data DIR")
+    return export_images(
+        Path(args.run), args.ae, args.data, Path(args.out), metrics=metrics, notes=args.note
+    )
+
+
+def _export_music(args: argparse.Namespace, metrics: Any) -> Any:
+    from genstudio.ml.music.train import export_pack as export_music
+
+    return export_music(Path(args.run), Path(args.out), metrics=metrics, notes=args.note)
+
+
+def _export_sprites(args: argparse.Namespace, metrics: Any) -> Any:
+    from genstudio.ml.sprites.train import export_pack
+
+    return export_pack(
+        Path(args.run), Path(args.out), metrics=metrics, notes=args.note,
+        logit_adjust=args.logit_adjust,
+    )  # fmt: skip
+
+
+ML_EXPORT: dict[str, Callable[[argparse.Namespace, Any], Any]] = {
+    "sprites": _export_sprites,
+    "music": _export_music,
+    "images": _export_images,
+}
 
 
 def cmd_ml_export(args: argparse.Namespace) -> int:
@@ -797,31 +836,7 @@ def cmd_ml_export(args: argparse.Namespace) -> int:
         from genstudio.core.atomic import read_json
 
         metrics = read_json(args.metrics, what="metrics file")
-    if args.what == "images":
-        from genstudio.ml.images.export import export_pack as export_images
-
-        if not (args.ae and args.data):
-            raise GenStudioError("export images needs --ae RUN_AE and --data DIR")
-        out = export_images(
-            Path(args.run), args.ae, args.data, Path(args.out), metrics=metrics, notes=args.note
-        )
-        print(out)
-        return 0
-    if args.what == "music":
-        from genstudio.ml.music.train import export_pack as export_music
-
-        print(export_music(Path(args.run), Path(args.out), metrics=metrics, notes=args.note))
-        return 0
-    from genstudio.ml.sprites.train import export_pack
-
-    out = export_pack(
-        Path(args.run),
-        Path(args.out),
-        metrics=metrics,
-        notes=args.note,
-        logit_adjust=args.logit_adjust,
-    )
-    print(out)
+    print(ML_EXPORT[args.what](args, metrics))
     return 0
 
 
@@ -837,83 +852,82 @@ def _write_model_card(args: argparse.Namespace, model: Path, docs: Path, name: s
     print(docs / "models" / f"{name}.md")
 
 
-def cmd_ml_report(args: argparse.Namespace) -> int:
-    if args.what == "images":
-        from genstudio.ml.images.report import contact_sheet, model_card
+def _report_images(args: argparse.Namespace) -> None:
+    from genstudio.ml.images.report import contact_sheet, model_card
 
-        model, docs = Path(args.model), Path(args.docs)
-        print(contact_sheet(model, docs / "images-icons-contact-sheet.png"))
-        _write_model_card(args, model, docs, "images-icons", model_card)
-        return 0
-    if args.what == "music":
-        from genstudio.ml.music.report import model_card, write_examples
+    model, docs = Path(args.model), Path(args.docs)
+    print(contact_sheet(model, docs / "images-icons-contact-sheet.png"))
+    _write_model_card(args, model, docs, "images-icons", model_card)
 
-        model = Path(args.model)
-        docs = Path(args.docs)
-        for row in write_examples(docs, model):
-            print(docs / "music" / f"{row['name']}.mid")
-        _write_model_card(args, model, docs, "music-gpt", model_card)
-        return 0
+
+def _report_music(args: argparse.Namespace) -> None:
+    from genstudio.ml.music.report import model_card, write_examples
+
+    model, docs = Path(args.model), Path(args.docs)
+    for row in write_examples(docs, model):
+        print(docs / "music" / f"{row['name']}.mid")
+    _write_model_card(args, model, docs, "music-gpt", model_card)
+
+
+def _report_sprites(args: argparse.Namespace) -> None:
     from genstudio.ml.sprites.report import write_report
 
     for p in write_report(Path(args.model), args.eval, Path(args.docs)):
         print(p)
+
+
+ML_REPORT: dict[str, Callable[[argparse.Namespace], None]] = {
+    "sprites": _report_sprites,
+    "music": _report_music,
+    "images": _report_images,
+}
+
+
+def cmd_ml_report(args: argparse.Namespace) -> int:
+    ML_REPORT[args.what](args)
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from genstudio.core.atomic import atomic_write_json
+def _status(m: str) -> None:
+    print(f"\r{m:40s}", end="", file=sys.stderr, flush=True)
 
-    if args.what == "music":
-        from genstudio.ml.music.evaluate import evaluate as evaluate_music
 
-        if not args.data:
-            raise GenStudioError("eval music needs --data (the corpus cache with held-out pieces)")
-        result = evaluate_music(
-            Path(args.data),
-            n=args.n or 200,
-            bars=args.bars,
-            pack_dir=args.model,
-            progress=lambda m: print(f"\r{m:40s}", end="", file=sys.stderr, flush=True),
-        )
-        if args.out:
-            atomic_write_json(args.out, result)
-        _print_json(result)
-        return 0
-    if args.what == "images":
-        from genstudio.ml.images.evaluate import evaluate as evaluate_images
+def _eval_music(args: argparse.Namespace) -> Any:
+    from genstudio.ml.music.evaluate import evaluate as evaluate_music
 
-        if not (args.data and args.judge):
-            raise GenStudioError("eval images needs --data DIR and --judge RUN")
-        if args.guidance_sweep:
-            from genstudio.ml.images.evaluate import guidance_sweep
+    if not args.data:
+        raise GenStudioError("eval music needs --data (the corpus cache with held-out pieces)")
+    return evaluate_music(
+        Path(args.data), n=args.n or 200, bars=args.bars, pack_dir=args.model, progress=_status
+    )
 
-            try:
-                scales = [float(v) for v in args.guidance_sweep.split(",")]
-            except ValueError:
-                raise GenStudioError(
-                    f"--guidance-sweep takes numbers separated by commas, not "
-                    f"{args.guidance_sweep!r}"
-                ) from None
-            result = guidance_sweep(
-                Path(args.data), Path(args.judge), scales, pack_dir=args.model,
-                progress=lambda m: print(m, file=sys.stderr, flush=True),
-            )  # fmt: skip
-            if args.out:
-                atomic_write_json(args.out, result)
-            _print_json(result)
-            return 0
-        result = evaluate_images(
-            Path(args.data),
-            Path(args.judge),
-            pack_dir=args.model,
-            per_category=args.n or 6,
-            progress=lambda m: print(f"\r{m:40s}", end="", file=sys.stderr, flush=True),
-        )
-        if args.out:
-            atomic_write_json(args.out, result)
-        _print_json(result)
-        return 0
+
+def _eval_images(args: argparse.Namespace) -> Any:
+    from genstudio.ml.images.evaluate import evaluate as evaluate_images
+
+    if not (args.data and args.judge):
+        raise GenStudioError("eval images needs --data DIR and --judge RUN")
+    if args.guidance_sweep:
+        from genstudio.ml.images.evaluate import guidance_sweep
+
+        try:
+            scales = [float(v) for v in args.guidance_sweep.split(",")]
+        except ValueError:
+            raise GenStudioError(
+                f"--guidance-sweep takes numbers separated by commas, not "
+                f"{args.guidance_sweep!r}"
+            ) from None
+        return guidance_sweep(
+            Path(args.data), Path(args.judge), scales, pack_dir=args.model,
+            progress=lambda m: print(m, file=sys.stderr, flush=True),
+        )  # fmt: skip
+    return evaluate_images(
+        Path(args.data), Path(args.judge), pack_dir=args.model, per_category=args.n or 6,
+        progress=_status,
+    )  # fmt: skip
+
+
+def _eval_sprites(args: argparse.Namespace) -> Any:
     if not args.judge:
         raise GenStudioError("eval sprites needs --judge (the judge run folder)")
     from genstudio.generators.sprites.model_gen import generate_sheets
@@ -925,20 +939,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
     def gen_limited(attrs: list[dict[str, str]], seeds: list[int]):
         return generate_sheets(attrs, seeds, pack_dir=args.model, palette_colors=args.colors)
 
-    result = evaluate(
+    return evaluate(
         Path(args.judge),
         gen,
         n=args.n or 500,
         max_colors=args.colors or None,
         generate_limited=gen_limited if args.colors else None,
     )
+
+
+EVAL: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "sprites": _eval_sprites,
+    "music": _eval_music,
+    "images": _eval_images,
+}
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from genstudio.core.atomic import atomic_write_json
+
+    result = EVAL[args.what](args)
     if args.out:
         atomic_write_json(args.out, result)
     _print_json(result)
     return 0
-
-
-# --- parser ---------------------------------------------------------------------------------
 
 
 def _generate_parsers(gen: Any, *, full: bool) -> None:
@@ -1043,37 +1067,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "pack with the style 'My style: NAME', usable by every music mode. Stop with Ctrl-C and "
         "run the same command again to resume from the last checkpoint.",
     )
-    tm.add_argument(
-        "--data", action="append", required=True, type=Path,
-        help="a MIDI file or folder (sub-folders are searched); repeatable",
-    )  # fmt: skip
+    from genstudio.generators import fields
+    from genstudio.generators.training import TrainMusicParams
+
+    fields.add_arguments(tm, TrainMusicParams)  # --data, --base, --preset, --method, --rank ...
     tm.add_argument("--out", required=True, type=Path, help="the model pack folder to write")
     tm.add_argument("--name", help="the style's name (default: the --out folder's name)")
-    tm.add_argument("--base", default="", help="the pack to start from (default: music-gpt)")
-    tm.add_argument(
-        "--method",
-        default="auto",
-        choices=["auto", "lora", "full"],
-        help="full: every weight; lora: small adapters; auto (default): full for small models "
-        "that fit memory easily (the built-in music model), else lora",
-    )
-    tm.add_argument(
-        "--preset",
-        default="standard",
-        choices=["quick", "standard", "thorough"],
-        help="how long: quick 3, standard 10 (default), thorough 30 minutes on this machine",
-    )
-    tm.add_argument("--minutes", type=float, default=0.0, help="time budget (default: preset's)")
-    tm.add_argument("--steps", type=int, default=0, help="exact step count (default: from time)")
-    tm.add_argument(
-        "--device", default="auto", choices=["auto", "cpu", "cuda"],
-        help="auto (default): the GPU when PyTorch sees one, else the CPU",
-    )  # fmt: skip
-    tm.add_argument("--rank", type=int, default=16, help="LoRA rank (default 16)")
-    tm.add_argument("--alpha", type=float, default=32.0, help="LoRA alpha (default 32)")
-    tm.add_argument("--lr", type=float, default=0.0, help="peak learning rate (0: method's)")
-    tm.add_argument("--batch", type=int, default=0, help="windows per step (0: from hardware)")
-    tm.add_argument("--seed", type=int, default=1234, help="same seed + data = same model")
     tm.add_argument("--run", type=Path, help="run folder (default: .runs/<name> beside --out)")
     tm.add_argument("--project", type=Path, help="a project whose models --base may name")
     tm.add_argument("--json", action="store_true", help="print the child's events as JSON lines")
@@ -1099,7 +1098,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     mls = mlp.add_subparsers(dest="sub", required=True)
     mt = mls.add_parser("train")
     mt.add_argument(
-        "what", choices=["sprites", "sprites-judge", "music", "images-ae", "images", "images-judge"]
+        "what", choices=list(ML_TRAIN)
     )
     mt.add_argument("--data", type=Path, help="music/images: the data cache folder")
     mt.add_argument("--ae", type=Path, help="images: the autoencoder run")
@@ -1115,7 +1114,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     mt.add_argument("--seed", type=int, default=1234)
     mt.set_defaults(func=cmd_ml_train)
     me = mls.add_parser("export")
-    me.add_argument("what", choices=["sprites", "music", "images"])
+    me.add_argument("what", choices=list(ML_EXPORT))
     me.add_argument("--run", required=True, type=Path)
     me.add_argument("--ae", type=Path, help="images: the autoencoder run")
     me.add_argument("--data", type=Path, help="images: the data cache (sources, licences)")
@@ -1129,7 +1128,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     )
     me.set_defaults(func=cmd_ml_export)
     mr = mls.add_parser("report", help="contact sheets + model card of a sprite pack")
-    mr.add_argument("what", choices=["sprites", "music", "images"])
+    mr.add_argument("what", choices=list(ML_REPORT))
     mr.add_argument("--model", required=True, type=Path)
     mr.add_argument("--eval", type=Path)
     mr.add_argument("--bench", type=Path, help="music: bench JSON for the model card")
@@ -1137,7 +1136,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     mr.set_defaults(func=cmd_ml_report)
 
     ev = sub.add_parser("eval", help="judge a built-in model against held-out real data")
-    ev.add_argument("what", choices=["sprites", "music", "images"])
+    ev.add_argument("what", choices=list(EVAL))
     ev.add_argument("--judge", type=Path, help="sprites/images: the judge run folder")
     ev.add_argument("--data", type=Path, help="music/images: the data cache folder")
     ev.add_argument("--bars", type=int, default=16, help="music: bars per generated piece")

@@ -101,6 +101,20 @@ def param(default: Any, label: str, **spec: Any) -> Any:
     return dataclasses.field(default=default, metadata=meta)
 
 
+def like(cls: type, name: str, default: Any = _MISSING, **changes: Any) -> Any:
+    """The field ``name`` of ``cls`` again (its default and spec, with ``changes``): a params
+    class that exposes another's setting declares it once, where it is defined."""
+    src = next(f for f in dataclasses.fields(cls) if f.name == name)
+    spec = dataclasses.replace(src.metadata[SPEC], **changes)
+    value = src.default if default is _MISSING else default
+    if value is dataclasses.MISSING and src.default_factory is not dataclasses.MISSING:
+        value = src.default_factory()
+    meta = {SPEC: spec}
+    if isinstance(value, dict | list | set):
+        return dataclasses.field(default_factory=lambda: type(value)(value), metadata=meta)
+    return dataclasses.field(default=value, metadata=meta)
+
+
 def seed_param(**spec: Any) -> Any:
     """The one seed field: 0..MAX_SEED; item ``i`` of a batch uses ``seed + i``."""
     spec.setdefault(

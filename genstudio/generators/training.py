@@ -15,13 +15,15 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from genstudio.core.atomic import atomic_write_json, read_json
 from genstudio.core.errors import GenStudioError, InvalidParamsError
+from genstudio.generators import fields
 from genstudio.generators.base import GenerationResult, Generator, GenParams, RunContext
+from genstudio.generators.fields import MAX_SEED, like, param
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,49 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 METHODS = ("auto", "lora", "full")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+@dataclass
+class TrainerSettings:
+    """The trainer's settings, declared once: what each means and which values it takes
+    (``genstudio.ml.trainer.TrainConfig`` is this class with the trainer's methods; the job
+    params below expose some of them with :func:`~genstudio.generators.fields.like`)."""
+
+    method: str = param(
+        "auto", "Method", choices=METHODS,
+        help="lora: small adapters on the base (fast, light); full: every weight; auto: full for "
+        "small models that fit memory easily, else lora",
+    )  # fmt: skip
+    rank: int = param(16, "LoRA rank", lo=1, hi=256, help="LoRA rank: size of the adapters (more learns more, costs more)")  # fmt: skip
+    alpha: float = param(32.0, "LoRA alpha", lo=0.01, hi=1024, help="LoRA alpha: strength of the adapters (scale = alpha / rank)")  # fmt: skip
+    lr: float = param(0.0, "Learning rate", lo=0, hi=1.0, help="peak learning rate (0: the method's default)")  # fmt: skip
+    warmup: int = param(20, "Warm-up", lo=0, hi=100_000, help="steps of linear learning-rate warm-up")  # fmt: skip
+    batch: int = param(0, "Batch", lo=0, hi=4096, help="training windows per step (0: from the hardware)")  # fmt: skip
+    max_steps: int = param(
+        0, "Steps", lo=0, hi=10_000_000,
+        help="steps to train; the learning-rate schedule ends here (0: as many as the time "
+        "budget allows)",
+    )  # fmt: skip
+    minutes: float = param(0.0, "Minutes", lo=0, hi=100_000, help="stop after this much training time (0: no time limit)")  # fmt: skip
+    device: str = param("auto", "Device", choices=DEVICES, help="where to train: auto picks CUDA when torch sees a GPU")  # fmt: skip
+    precision: str = param("auto", "Precision", choices=PRECISIONS, help="number format: auto = mixed precision on GPU, fp32 on CPU")  # fmt: skip
+    seed: int = param(1234, "Seed", lo=0, hi=MAX_SEED, kind="seed", help="random seed: the same seed and data give the same model")  # fmt: skip
+    save_every: int = param(0, "Checkpoint every", lo=0, hi=1_000_000, help="steps between checkpoints (0: about every 30 s)")  # fmt: skip
+    eval_every: int = param(0, "Evaluate every", lo=0, hi=1_000_000, help="steps between held-out loss measurements (0: 10 per run)")  # fmt: skip
+    preview_every: int = param(0, "Preview every", lo=0, hi=1_000_000, help="steps between previews (0: 4 per run)")  # fmt: skip
+    weight_decay: float = param(0.01, "Weight decay", lo=0, hi=1.0, help="AdamW weight decay")  # fmt: skip
+    threads: int = param(0, "Threads", lo=0, hi=1024, help="CPU threads for torch (0: all cores)")  # fmt: skip
+
+    def validate(self) -> TrainerSettings:
+        """Every field against its spec, then: a step count or a time budget."""
+        fields.check_fields(self)
+        if not self.max_steps and not self.minutes:
+            raise InvalidParamsError(
+                "Give the training a step count or a time budget.",
+                hint="For example 10 minutes, or 500 steps.",
+            )
+        return self
 
 
 def preset_words(preset: str, device: str = "cpu") -> str:
@@ -53,58 +98,46 @@ def cpu_words() -> str:
     return f"{os.cpu_count() or 1} CPU cores"
 
 
+_T = TrainerSettings
+
+
 @dataclass(frozen=True)
 class TrainMusicParams(GenParams):
-    data: tuple[str, ...] = field(default_factory=tuple)  # MIDI files and folders
-    name: str = "My style"  # shown as "My style: <name>"
-    out: str = ""  # the pack folder to write (the project's models/<slug>)
-    run: str = ""  # the run folder (checkpoints, log, previews); resumable
-    base: str = ""  # the pack to start from: "" = the built-in music-gpt
-    preset: str = "standard"
-    minutes: float = 0.0  # 0: the preset's
-    steps: int = 0  # 0: from the time budget
-    method: str = "auto"
-    rank: int = 16
-    alpha: float = 32.0
-    lr: float = 0.0
-    batch: int = 0  # 0: from the hardware
-    device: str = "auto"
-    seed: int = 1234
-    preview_every: int = 0  # 0: about 5 previews per run
-    save_every: int = 0  # 0: about every 30 s of training
-    ddp: bool = False
+    data: tuple[str, ...] = param(
+        (), "Material", kind="path", cli="--data", cli_metavar="FILE_OR_FOLDER",
+        help="a MIDI file or folder (sub-folders are searched); repeatable",
+    )  # fmt: skip
+    name: str = param("My style", "Style name", max_len=80, cli=None, help='shown as "My style: <name>"')  # fmt: skip
+    out: str = param("", "Model pack", kind="path", cli=None, help="the pack folder to write (the project's models/<slug>)")  # fmt: skip
+    run: str = param("", "Run folder", kind="path", cli=None, help="checkpoints, log, previews; resumable")  # fmt: skip
+    base: str = param("", "Start from", cli_metavar="PACK", help="the pack to start from ('' = the built-in music-gpt)")  # fmt: skip
+    preset: str = param(
+        "standard", "Length", choices=tuple(PRESETS),
+        help="how long: quick 3, standard 10, thorough 30 minutes on this machine",
+    )  # fmt: skip
+    minutes: float = like(_T, "minutes", help="time budget in minutes (0: the preset's)")
+    steps: int = like(_T, "max_steps", help="exact step count (0: from the time budget)")
+    method: str = like(_T, "method")
+    rank: int = like(_T, "rank")
+    alpha: float = like(_T, "alpha")
+    lr: float = like(_T, "lr")
+    batch: int = like(_T, "batch")
+    device: str = like(_T, "device")
+    seed: int = like(_T, "seed")
+    preview_every: int = like(_T, "preview_every", help="steps between previews (0: about 5 per run)")
+    save_every: int = like(_T, "save_every")
+    ddp: bool = param(False, "Several processes", cli=None, help="trained by torchrun/DDP")
 
-    def validate(self) -> None:
+    def check(self) -> None:
         if not self.data:
             raise InvalidParamsError(
                 "There is no material to train on.",
                 hint="Drop a folder of MIDI files or pick MIDI clips in the gallery.",
             )
-        if not isinstance(self.name, str) or not self.name.strip() or len(self.name) > 80:
+        if not self.name.strip():
             raise InvalidParamsError("Give the style a name (1-80 characters).")
         if not self.out or not self.run:
             raise InvalidParamsError("A training job needs an output folder and a run folder.")
-        if self.preset not in PRESETS and not (self.minutes or self.steps):
-            raise InvalidParamsError(
-                f"Unknown preset {self.preset!r}.", hint=f"Use one of: {', '.join(PRESETS)}."
-            )
-        if self.method not in METHODS:
-            raise InvalidParamsError(f"Unknown method {self.method!r}.", hint=", ".join(METHODS))
-        if self.device not in DEVICES:
-            raise InvalidParamsError(f"Unknown device {self.device!r}.", hint=", ".join(DEVICES))
-        for label, v, lo, hi in (
-            ("minutes", self.minutes, 0, 10_000),
-            ("steps", self.steps, 0, 10_000_000),
-            ("rank", self.rank, 1, 256),
-            ("alpha", self.alpha, 0.01, 1024),
-            ("learning rate", self.lr, 0, 1),
-            ("batch", self.batch, 0, 4096),
-            ("seed", self.seed, 0, 2**63 - 1),
-            ("preview interval", self.preview_every, 0, 1_000_000),
-            ("checkpoint interval", self.save_every, 0, 1_000_000),
-        ):
-            if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
-                raise InvalidParamsError(f"The {label} {v!r} is out of range ({lo}-{hi}).")
 
     def budget_minutes(self) -> float:
         if self.minutes:

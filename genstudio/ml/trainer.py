@@ -3,7 +3,7 @@
 A *task* (``genstudio.ml.music.finetune.MusicTask``; sprites and images plug in the same way)
 says what is trained; :func:`train` is the one loop:
 
-* **config** - :class:`TrainConfig`, every field described and range-checked in :data:`FIELDS`
+* **config** - :class:`TrainConfig`, every field described and range-checked in one spec (``generators.training.TrainerSettings``)
   (``describe()`` is what the CLI's ``--help`` and the studio's tooltips show);
 * **data** - ``task.prepare(run)`` turns the user's material into a cache inside the run folder
   and a per-file report (used / skipped and why), written to ``<run>/data-report.json``;
@@ -49,11 +49,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from genstudio.core.atomic import atomic_write_bytes, atomic_write_json
-from genstudio.core.errors import Cancelled, GenStudioError, InvalidParamsError
+from genstudio.core.errors import Cancelled, GenStudioError
+from genstudio.generators import fields
 from genstudio.generators.training import (  # the run folder's torch-free readers and writers
     CKPT_DIR,
     PREVIEW_DIR,
     REPORT_FILE,
+    TrainerSettings,
     append_log,
     latest_checkpoint,
     read_run,
@@ -63,9 +65,6 @@ from genstudio.generators.training import (  # the run folder's torch-free reade
 log = logging.getLogger(__name__)
 
 KEEP_CHECKPOINTS = 2
-METHODS = ("auto", "lora", "full")
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 class TrainingError(GenStudioError):
@@ -76,79 +75,12 @@ class TrainingError(GenStudioError):
 
 
 @dataclass
-class Field:
-    help: str
-    lo: float | None = None
-    hi: float | None = None
-    choices: tuple[str, ...] | None = None
-
-
-#: what every field means and which values it takes: the one description for CLI and studio
-FIELDS: dict[str, Field] = {
-    "method": Field("lora: small adapters on the base (fast, light); full: every weight", None, None, METHODS),
-    "rank": Field("LoRA rank: size of the adapters (more learns more, costs more)", 1, 256),
-    "alpha": Field("LoRA alpha: strength of the adapters (scale = alpha / rank)", 0.01, 1024),
-    "lr": Field("peak learning rate (0: the method's default)", 0, 1.0),
-    "warmup": Field("steps of linear learning-rate warm-up", 0, 100_000),
-    "batch": Field("training windows per step (0: from the hardware)", 0, 4096),
-    "max_steps": Field("steps to train; the learning-rate schedule ends here (0: as many as the time budget allows)", 0, 10_000_000),
-    "minutes": Field("stop after this much training time (0: no time limit)", 0, 100_000),
-    "device": Field("where to train: auto picks CUDA when torch sees a GPU", None, None, DEVICES),
-    "precision": Field("number format: auto = mixed precision on GPU, fp32 on CPU", None, None, PRECISIONS),
-    "seed": Field("random seed: the same seed and data give the same model", 0, 2**63 - 1),
-    "save_every": Field("steps between checkpoints (0: about every 30 s)", 0, 1_000_000),
-    "eval_every": Field("steps between held-out loss measurements (0: 10 per run)", 0, 1_000_000),
-    "preview_every": Field("steps between previews (0: 4 per run)", 0, 1_000_000),
-    "weight_decay": Field("AdamW weight decay", 0, 1.0),
-    "threads": Field("CPU threads for torch (0: all cores)", 0, 1024),
-}  # fmt: skip
-
-
-@dataclass
-class TrainConfig:
-    method: str = "auto"
-    rank: int = 16
-    alpha: float = 32.0
-    lr: float = 0.0
-    warmup: int = 20
-    batch: int = 0
-    max_steps: int = 0
-    minutes: float = 0.0
-    device: str = "auto"
-    precision: str = "auto"
-    seed: int = 1234
-    save_every: int = 0
-    eval_every: int = 0
-    preview_every: int = 0
-    weight_decay: float = 0.01
-    threads: int = 0
+class TrainConfig(TrainerSettings):
+    """The trainer's settings: every field declared (meaning, range, choices) once in
+    :class:`genstudio.generators.training.TrainerSettings`; mutable, checked by ``validate``."""
 
     def validate(self) -> TrainConfig:
-        for name, spec in FIELDS.items():
-            value = getattr(self, name)
-            label = name.replace("_", " ")
-            if spec.choices is not None:
-                if value not in spec.choices:
-                    raise InvalidParamsError(
-                        f"Unknown {label} {value!r}.",
-                        hint=f"Use one of: {', '.join(spec.choices)}.",
-                    )
-                continue
-            kind = type(getattr(TrainConfig, name, 0)) if hasattr(TrainConfig, name) else float
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise InvalidParamsError(f"The {label} must be a number, not {value!r}.")
-            if kind is int and not float(value).is_integer():
-                raise InvalidParamsError(f"The {label} must be a whole number, not {value!r}.")
-            if not math.isfinite(float(value)) or not spec.lo <= value <= spec.hi:  # type: ignore[operator]
-                raise InvalidParamsError(
-                    f"The {label} {value!r} is out of range.",
-                    hint=f"{spec.help}; use {spec.lo:g} to {spec.hi:g}.",
-                )
-        if not self.max_steps and not self.minutes:
-            raise InvalidParamsError(
-                "Give the training a step count or a time budget.",
-                hint="For example 10 minutes, or 500 steps.",
-            )
+        super().validate()
         return self
 
     @classmethod
@@ -164,14 +96,14 @@ class TrainConfig:
 
 def describe() -> list[dict[str, Any]]:
     """Every setting with its default, meaning and allowed values (self-describing config)."""
-    defaults = TrainConfig()
     out = []
-    for name, spec in FIELDS.items():
-        row: dict[str, Any] = {"name": name, "default": getattr(defaults, name), "help": spec.help}
-        if spec.choices:
-            row["choices"] = list(spec.choices)
+    for f in fields.specs(TrainConfig):
+        row: dict[str, Any] = {"name": f.name, "default": f.default, "help": f.spec.help}
+        allowed = f.spec.allowed()
+        if allowed is not None:
+            row["choices"] = list(allowed)
         else:
-            row["range"] = [spec.lo, spec.hi]
+            row["range"] = [f.spec.lo, f.spec.hi]
         out.append(row)
     return out
 

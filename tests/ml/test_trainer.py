@@ -322,3 +322,21 @@ def test_changed_material_is_not_mixed_into_a_run(tmp_path, material):
     task = MusicTask([str(data)], base=base, name="C")
     with pytest.raises(GenStudioError, match="changed since the run started"):
         trainer.train(task, tmp_path / "r", _cfg(), trainer.ConsoleContext())
+
+
+def test_training_settings_are_declared_once():
+    """The trainer's config, the studio's training job and ``train music``'s flags read one
+    declaration (generators.training.TrainerSettings)."""
+    from genstudio import cli
+    from genstudio.generators import fields
+    from genstudio.generators.training import TrainerSettings, TrainMusicParams
+
+    for job_name, cfg_name in (("rank", "rank"), ("method", "method"), ("steps", "max_steps")):
+        job, cfg = fields.field_info(TrainMusicParams, job_name), fields.field_info(trainer.TrainConfig, cfg_name)
+        assert job.spec.lo == cfg.spec.lo and job.spec.hi == cfg.spec.hi
+        assert job.spec.allowed() == cfg.spec.allowed() and job.default == cfg.default
+    assert fields.field_info(trainer.TrainConfig, "rank") == fields.field_info(TrainerSettings, "rank")
+    argv = ["train", "music", "--out", "o", "--data", "d", "--rank", "300"]
+    args = cli.build_parser(argv).parse_args(argv)
+    with pytest.raises(InvalidParamsError, match="(?i)rank"):
+        TrainMusicParams.from_dict({**fields.from_args(args, TrainMusicParams), "out": "o", "run": "r"})
