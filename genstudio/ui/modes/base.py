@@ -159,6 +159,34 @@ def batch_status(hdr: QHBoxLayout, progress_width: int) -> tuple[QLabel, QProgre
     return info, bar
 
 
+def finish_controls(lay: QBoxLayout, binder: Any, on_generate, tooltip: str) -> QPushButton:
+    """The end of a mode's controls column: "More settings" (a control for every field of the
+    params that the panel did not place - a new parameter shows up here), then the Generate
+    button at the bottom."""
+    more = binder.rest()
+    if more is not None:
+        lay.addSpacing(6)
+        lay.addWidget(section_title("More settings"))
+        lay.addWidget(more)
+    lay.addStretch(1)
+    return add_generate_button(lay, on_generate, tooltip)
+
+
+def count_and_seed(
+    binder: Any, grid: Any, row: int, dice_icon: Any, on_dice
+) -> tuple[Any, QLineEdit, QToolButton]:
+    """The batch rows every mode has: the count and the seed with its dice, bound to the
+    params' ``count`` and ``seed`` fields."""
+    count = binder.spin("count")
+    grid.addWidget(binder.label("count"), row, 0)
+    grid.addWidget(count, row, 1)
+    srow, seed, dice = seed_row(binder.info("seed").spec.help, 19, dice_icon, on_dice)
+    binder.seed("seed", seed)
+    grid.addWidget(binder.label("seed"), row + 1, 0)
+    grid.addLayout(srow, row + 1, 1)
+    return count, seed, dice
+
+
 def controls_body(name: str) -> tuple[QWidget, QVBoxLayout]:
     """The body of a mode's controls column (put it in :func:`controls_scroll`) and its layout."""
     body = QWidget()

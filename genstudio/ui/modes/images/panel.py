@@ -69,11 +69,11 @@ from genstudio.ui.modes.base import (
     Card,
     ModelBanner,
     ResultsPanel,
-    add_generate_button,
     batch_progress,
     controls_body,
     controls_scroll,
     field_label,
+    finish_controls,
     mode_layout,
     muted_label,
     section_title,
@@ -421,14 +421,7 @@ class ImagesPanel(ResultsPanel):
         pg.addWidget(self.binder.label("upscale"), 3, 0)
         pg.addWidget(self.upscale, 3, 1)
         lay.addLayout(pg)
-        more = self.binder.rest()  # fields no control above shows (a new one appears here)
-        if more is not None:
-            lay.addSpacing(6)
-            lay.addWidget(section_title("More settings"))
-            lay.addWidget(more)
-
-        lay.addStretch(1)
-        self.generate_button = add_generate_button(lay, self.generate, "Generate (Ctrl+Enter)")
+        self.generate_button = finish_controls(lay, self.binder, self.generate, "Generate (Ctrl+Enter)")
         return controls_scroll(body, 340, "ImageControlsScroll")
 
     def _build_canvas(self) -> QWidget:

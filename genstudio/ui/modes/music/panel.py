@@ -49,14 +49,14 @@ from genstudio.ui import icons
 from genstudio.ui.modes.base import (
     ModelBanner,
     ResultsPanel,
-    add_generate_button,
     batch_status,
     controls_body,
     controls_scroll,
+    count_and_seed,
+    finish_controls,
     mode_layout,
     muted_label,
     section_title,
-    seed_row,
     titled_card,
 )
 from genstudio.ui.modes.binding import Binder
@@ -382,26 +382,13 @@ class MusicPanel(ResultsPanel):
         lay.addSpacing(6)
         lay.addWidget(section_title("Batch"))
         b = _grid(1)
-        self.count = self.binder.spin("count")
-        b.addWidget(self.binder.label("count"), 0, 0)
-        b.addWidget(self.count, 0, 1)
-        srow, self.seed, self.dice = seed_row(
-            self.binder.info("seed").spec.help, 19, icon("dice"), self.roll_seed
+        self.count, self.seed, self.dice = count_and_seed(
+            self.binder, b, 0, icon("dice"), self.roll_seed
         )
-        self.binder.seed("seed", self.seed)
-        b.addWidget(self.binder.label("seed"), 1, 0)
-        b.addLayout(srow, 1, 1)
         self.audio = self.binder.check("audio", QCheckBox("Render audio (.wav) with each piece"))
         b.addWidget(self.audio, 2, 1)
         lay.addLayout(b)
-        more = self.binder.rest()  # fields no control above shows (a new one appears here)
-        if more is not None:
-            lay.addSpacing(6)
-            lay.addWidget(section_title("More settings"))
-            lay.addWidget(more)
-
-        lay.addStretch(1)
-        self.generate_button = add_generate_button(lay, self.generate, "Generate (Ctrl+Enter)")
+        self.generate_button = finish_controls(lay, self.binder, self.generate, "Generate (Ctrl+Enter)")
         return controls_scroll(body, 340, "MusicControlsScroll")
 
     def _build_roll(self) -> QWidget:

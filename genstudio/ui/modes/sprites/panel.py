@@ -49,16 +49,16 @@ from genstudio.ui import icons, theme
 from genstudio.ui.modes.base import (
     FINAL_STATES,
     GeneratingPanel,
-    add_generate_button,
     batch_status,
     controls_body,
     controls_scroll,
+    count_and_seed,
     field_label,
+    finish_controls,
     item_ids,
     mode_layout,
     muted_label,
     section_title,
-    seed_row,
     select_item,
     titled_card,
 )
@@ -310,26 +310,11 @@ class SpritesPanel(GeneratingPanel):
         b = QGridLayout()
         b.setHorizontalSpacing(8)
         b.setColumnStretch(1, 1)
-        self.count = self.binder.spin("count")
-        b.addWidget(self.binder.label("count"), 0, 0)
-        b.addWidget(self.count, 0, 1)
-        srow, self.seed, self.dice = seed_row(
-            self.binder.info("seed").spec.help, 19, icon("dice"), self.roll_seed
+        self.count, self.seed, self.dice = count_and_seed(
+            self.binder, b, 0, icon("dice"), self.roll_seed
         )
-        self.binder.seed("seed", self.seed)
-        b.addWidget(self.binder.label("seed"), 1, 0)
-        b.addLayout(srow, 1, 1)
         lay.addLayout(b)
-        more = self.binder.rest()  # fields no control above shows (a new one appears here)
-        if more is not None:
-            lay.addSpacing(6)
-            lay.addWidget(section_title("More settings"))
-            lay.addWidget(more)
-
-        lay.addStretch(1)
-        self.generate_button = add_generate_button(
-            lay, self.generate, "Generate a batch (Ctrl+Enter)"
-        )
+        self.generate_button = finish_controls(lay, self.binder, self.generate, "Generate a batch (Ctrl+Enter)")
         return controls_scroll(body, 348, "SpriteControlsScroll")
 
     def _attr_combo(self, key: str) -> QComboBox:
