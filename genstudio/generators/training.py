@@ -213,6 +213,15 @@ def append_log(run: Path, **fields: Any) -> None:
         log.warning("training log not written: %s", e)
 
 
+def log_row(line: str | bytes) -> dict[str, Any] | None:
+    """One line of ``log.jsonl`` as a dict; None for a line cut short by a kill (or junk)."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    return row if isinstance(row, dict) else None
+
+
 def read_log(run: Path, limit: int = 100_000) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     try:
@@ -220,11 +229,8 @@ def read_log(run: Path, limit: int = 100_000) -> list[dict[str, Any]]:
             for line in f:
                 if len(rows) >= limit:
                     break
-                try:
-                    row = json.loads(line)
-                except ValueError:
-                    continue  # a line cut short by a kill
-                if isinstance(row, dict):
+                row = log_row(line)
+                if row is not None:
                     rows.append(row)
     except OSError:
         pass

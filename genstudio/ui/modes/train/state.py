@@ -7,7 +7,6 @@ stays a thin layer of controls and this part is testable without widgets. Nothin
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -328,15 +327,7 @@ class LogTail:
         data = self._rest + data
         lines = data.split(b"\n")
         self._rest = lines.pop()  # "" after a complete last line
-        rows = []
-        for line in lines:
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a kill
-            if isinstance(row, dict):
-                rows.append(row)
-        return rows
+        return [row for row in map(tr.log_row, lines) if row is not None]
 
 
 def fold_log(
