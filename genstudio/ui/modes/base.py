@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from genstudio.core.errors import GenStudioError, InvalidParamsError
+from genstudio.ui import icons
 from genstudio.ui.modes.seeds import random_seed
 
 if TYPE_CHECKING:
@@ -53,6 +55,24 @@ def muted_label(text: str = "") -> QLabel:
     lab = QLabel(text)
     lab.setObjectName("Muted")
     return lab
+
+
+def info_label() -> QLabel:
+    """A muted line of facts beside a title: selectable, and never widening its row."""
+    label = muted_label()
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    return label
+
+
+def clear_button(tooltip: str, on_click) -> QToolButton:
+    """The small flat "x" that forgets a chosen file (init image, clips, palette)."""
+    button = QToolButton()
+    button.setIcon(icons.icon("cancel", 14))
+    button.setAutoRaise(True)
+    button.setToolTip(tooltip)
+    button.clicked.connect(on_click)
+    return button
 
 
 def section_title(title: str) -> QLabel:

@@ -70,6 +70,7 @@ from genstudio.ui.modes.base import (
     ModelBanner,
     ResultsPanel,
     batch_progress,
+    clear_button,
     controls_body,
     controls_scroll,
     field_label,
@@ -343,11 +344,7 @@ class ImagesPanel(ResultsPanel):
         self.open_button.setIcon(icon("open"))
         self.open_button.setToolTip("Start from an image (img2img); paint a mask to inpaint")
         self.open_button.clicked.connect(lambda: self.open_init_image())
-        self.clear_init_button = QToolButton()
-        self.clear_init_button.setIcon(icons.icon("cancel", 14))
-        self.clear_init_button.setAutoRaise(True)
-        self.clear_init_button.setToolTip("Forget the init image and its mask")
-        self.clear_init_button.clicked.connect(self.clear_init)
+        self.clear_init_button = clear_button("Forget the init image and its mask", self.clear_init)
         hdr.addWidget(self.open_button)
         hdr.addWidget(self.clear_init_button)
         lay.addLayout(hdr)
@@ -405,11 +402,7 @@ class ImagesPanel(ResultsPanel):
         self.palette_button.setText("\u2026")
         self.palette_button.setToolTip("Choose a palette file (.gpl, .hex, .pal)")
         self.palette_button.clicked.connect(lambda: self.choose_palette())
-        self.palette_clear = QToolButton()
-        self.palette_clear.setIcon(icons.icon("cancel", 14))
-        self.palette_clear.setAutoRaise(True)
-        self.palette_clear.setToolTip("No palette file: use the colour count")
-        self.palette_clear.clicked.connect(lambda: self.set_palette(""))
+        self.palette_clear = clear_button("No palette file: use the colour count", lambda: self.set_palette(""))
         prow.addWidget(self.palette_edit, 1)
         prow.addWidget(self.palette_button)
         prow.addWidget(self.palette_clear)

@@ -50,10 +50,12 @@ from genstudio.ui.modes.base import (
     ModelBanner,
     ResultsPanel,
     batch_status,
+    clear_button,
     controls_body,
     controls_scroll,
     count_and_seed,
     finish_controls,
+    info_label,
     mode_layout,
     muted_label,
     section_title,
@@ -287,11 +289,7 @@ class MusicPanel(ResultsPanel):
         self.choose_button.setIcon(icon("midi"))
         self.choose_button.setToolTip("Pick .mid files to work from (or drop them on the roll)")
         self.choose_button.clicked.connect(self.choose_clips)
-        self.clear_clips_button = QToolButton()
-        self.clear_clips_button.setIcon(icons.icon("cancel", 14))
-        self.clear_clips_button.setAutoRaise(True)
-        self.clear_clips_button.setToolTip("Forget the clips")
-        self.clear_clips_button.clicked.connect(self.clear_clips)
+        self.clear_clips_button = clear_button("Forget the clips", self.clear_clips)
         hdr.addWidget(self.choose_button)
         hdr.addWidget(self.clear_clips_button)
         lay.addLayout(hdr)
@@ -394,9 +392,7 @@ class MusicPanel(ResultsPanel):
     def _build_roll(self) -> QWidget:
         self.roll_title = section_title("Piano roll")
         card, lay, hdr = titled_card(self.roll_title, spacing=8)
-        self.roll_info = muted_label()
-        self.roll_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.roll_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.roll_info = info_label()
         hdr.addWidget(self.roll_info, 1)
         self.roll = PianoRoll()
         for text, tip, slot in (

@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSlider,
     QStackedWidget,
     QToolButton,
@@ -50,11 +49,13 @@ from genstudio.ui.modes.base import (
     FINAL_STATES,
     GeneratingPanel,
     batch_status,
+    clear_button,
     controls_body,
     controls_scroll,
     count_and_seed,
     field_label,
     finish_controls,
+    info_label,
     item_ids,
     mode_layout,
     muted_label,
@@ -280,11 +281,7 @@ class SpritesPanel(GeneratingPanel):
             "line) or a palette .png. You can also drop a .gpl/.pal/.hex file on the window."
         )
         self.palette_button.clicked.connect(self.choose_palette)
-        self.palette_clear = QToolButton()
-        self.palette_clear.setIcon(icons.icon("cancel", 14))
-        self.palette_clear.setToolTip("Stop using the palette file")
-        self.palette_clear.setAutoRaise(True)
-        self.palette_clear.clicked.connect(lambda: self.set_palette_file(""))
+        self.palette_clear = clear_button("Stop using the palette file", lambda: self.set_palette_file(""))
         pal_row.addWidget(self.palette_button)
         pal_row.addWidget(self.palette_clear)
         pal_row.addStretch(1)
@@ -391,9 +388,7 @@ class SpritesPanel(GeneratingPanel):
 
     def _build_preview(self) -> QWidget:
         card, lay, hdr = titled_card("Preview", spacing=8)
-        self.preview_info = muted_label()
-        self.preview_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.preview_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.preview_info = info_label()
         hdr.addWidget(self.preview_info, 1)
         self.export_button = QPushButton("Export\u2026")
         self.export_button.setIcon(icon("export"))

@@ -81,6 +81,7 @@ from genstudio.ui.modes.base import (
     controls_body,
     controls_scroll,
     field_label,
+    info_label,
     muted_label,
     section_title,
     titled_card,
@@ -575,9 +576,7 @@ class TrainPanel(ModePanel):
         self.progress.setTextVisible(False)
         lay.addWidget(self.progress)
         lay.addWidget(self.status_label)
-        self.hardware_label = muted_label()
-        self.hardware_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.hardware_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.hardware_label = info_label()
         lay.addWidget(self.hardware_label)
 
         body = QHBoxLayout()
