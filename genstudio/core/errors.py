@@ -4,10 +4,11 @@ that says what went wrong and a hint that says what to change."""
 from __future__ import annotations
 
 
-class GenStudioError(Exception):
-    """Base of every error GenStudio shows to a user."""
+class UserMessage(Exception):
+    """An exception that carries words for a user: ``message`` (what happened) and ``hint``
+    (what to change); the base of :class:`GenStudioError` and of :class:`Cancelled`."""
 
-    kind = "error"
+    kind = "message"
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -19,6 +20,12 @@ class GenStudioError(Exception):
 
     def __str__(self) -> str:
         return self.user_message()
+
+
+class GenStudioError(UserMessage):
+    """Base of every error GenStudio shows to a user."""
+
+    kind = "error"
 
 
 class ProjectError(GenStudioError):
@@ -57,26 +64,17 @@ class JobError(GenStudioError):
     kind = "job"
 
 
-class Cancelled(Exception):  # noqa: N818 - a stop the user asked for, not an error
+class Cancelled(UserMessage):  # noqa: N818 - a stop the user asked for, not an error
     """Raised inside a generator (or a training run) when the user cancelled it.
 
     Not a :class:`GenStudioError`: a cancel is not a failure, and a handler that turns errors
     into messages (``except GenStudioError``) must not swallow it - it reaches the code that
-    owns the job (the runner marks the job cancelled, the CLI exits 130). It has the same
-    ``message`` / ``hint`` / ``user_message()`` for the places that say it stopped."""
+    owns the job (the runner marks the job cancelled, the CLI exits 130)."""
 
     kind = "cancelled"
 
     def __init__(self, message: str = "Cancelled by the user.", *, hint: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-    def user_message(self) -> str:
-        return f"{self.message}\n{self.hint}" if self.hint else self.message
-
-    def __str__(self) -> str:
-        return self.user_message()
+        super().__init__(message, hint=hint)
 
 
 class MidiFileError(GenStudioError):
