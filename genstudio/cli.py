@@ -1002,9 +1002,11 @@ def _generate_parsers(gen: Any, *, full: bool) -> None:
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    """The CLI; the ``generate`` flags are built only when ``argv`` asks for ``generate`` (or
-    is None), so other commands and the studio start without importing the generators."""
+    """The CLI; the ``generate`` and ``train`` flags are built only when ``argv`` asks for
+    that command (or is None), so other commands and the studio start without importing the
+    generators."""
     full = argv is None or "generate" in argv
+    train_flags = argv is None or "train" in argv
     p = argparse.ArgumentParser(prog="genstudio", description="GenStudio: offline creative studio")
     p.add_argument("--version", action="version", version=f"genstudio {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -1067,10 +1069,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "pack with the style 'My style: NAME', usable by every music mode. Stop with Ctrl-C and "
         "run the same command again to resume from the last checkpoint.",
     )
-    from genstudio.generators import fields
-    from genstudio.generators.training import TrainMusicParams
+    if train_flags:
+        from genstudio.generators import fields
+        from genstudio.generators.training import TrainMusicParams
 
-    fields.add_arguments(tm, TrainMusicParams)  # --data, --base, --preset, --method, --rank ...
+        fields.add_arguments(tm, TrainMusicParams)  # --data, --base, --preset, --method ...
     tm.add_argument("--out", required=True, type=Path, help="the model pack folder to write")
     tm.add_argument("--name", help="the style's name (default: the --out folder's name)")
     tm.add_argument("--run", type=Path, help="run folder (default: .runs/<name> beside --out)")

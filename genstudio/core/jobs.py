@@ -749,7 +749,9 @@ class JobRunner:
         try:
             gen = self._resolve(job.spec.generator)
             # validated once, at submit; a job restored from the queue file is checked again
-            params = entry.params or gen.Params.from_dict(dict(job.spec.params))
+            params = entry.params
+            if params is None:
+                params = gen.Params.from_dict(dict(job.spec.params))
             if getattr(gen, "needs_process", False):
                 from genstudio.core.procrunner import ProcessControl, run_in_process
 

@@ -103,4 +103,4 @@ def _denoised(schedulers: Sequence[Scheduler]) -> np.ndarray | None:
     if len(schedulers) == 1:
         return schedulers[0].denoised
     den = [s.denoised for s in schedulers]
-    return None if den[0] is None else np.stack([d for d in den if d is not None])
+    return None if any(d is None for d in den) else np.stack(den)  # type: ignore[arg-type]
