@@ -13,6 +13,7 @@ from genstudio.generators.base import Generator
 _REGISTRY: dict[str, str] = {
     "sprites.procedural": "genstudio.generators.sprites.generator:ProceduralSpriteGenerator",
     "sprites.spritenet": "genstudio.generators.sprites.model_gen:SpriteNetGenerator",
+    "sprites.lpc": "genstudio.generators.sprites.lpc.generator:LpcSpriteGenerator",
     "music.gpt": "genstudio.generators.music.generator:MusicGenerator",
     "images.diffusion": "genstudio.generators.images.generator:ImageGenerator",
     "train.music": "genstudio.generators.training:TrainMusicGenerator",

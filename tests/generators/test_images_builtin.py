@@ -14,8 +14,9 @@ import pytest
 from PIL import Image
 
 from genstudio.core.errors import GenStudioError, InvalidParamsError
+from genstudio.generators import text_encoder
 from genstudio.generators.base import RunContext
-from genstudio.generators.images import icons, text_encoder
+from genstudio.generators.images import icons
 from genstudio.generators.images.generator import ImageGenerator, ImageParams
 
 torch = pytest.importorskip("torch")

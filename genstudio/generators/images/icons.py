@@ -4,7 +4,7 @@ A pack (``resources/models/images-icons``) holds three ONNX graphs - ``unet.onnx
 diffusion UNet, epsilon prediction), ``decoder.onnx`` and ``encoder.onnx`` (the autoencoder,
 64x64 premultiplied RGBA <-> 16x16x8 latents) - plus ``model.json`` with the latent scale, the
 noise schedule (Stable Diffusion's) and the text encoder's identity. Prompts are embedded by
-:class:`~genstudio.generators.images.text_encoder.TextEncoder` (int8 MiniLM).
+:class:`~genstudio.generators.text_encoder.TextEncoder` (int8 MiniLM).
 
 :meth:`IconModel.generate` is the whole loop:
 
@@ -90,7 +90,7 @@ class IconResult:
 
 class IconModel:
     def __init__(self, pack_dir: Path | None = None, *, providers: tuple[str, ...] | None = None):
-        from genstudio.generators.images.text_encoder import TextEncoder
+        from genstudio.generators.text_encoder import TextEncoder
         from genstudio.runtime.packs import load_pack
         from genstudio.runtime.sessions import shared_cache
 

@@ -28,7 +28,7 @@ Captions: per icon :data:`N_CAPTIONS` variants, e.g. for Fluent's red apple::
     red apple, fruit, ripe, food fruit, fluent style
 
 (tags drawn with a seeded generator). Each caption is embedded at build time with the same int8
-MiniLM encoder the app uses (``generators.images.text_encoder``) -> ``text.npz``.
+MiniLM encoder the app uses (``generators.text_encoder``) -> ``text.npz``.
 
 Splits are by emoji, not by icon: ``sha1(hexcode)`` -> train (90%) / heldout (10%), so the four
 drawings of one emoji are on the same side and held-out emoji are concepts the model never saw.
@@ -360,7 +360,7 @@ def build(out: Path, npm_dir: Path | None = None, *, encoder=None, limit: int | 
 
 
 def default_encoder():
-    from genstudio.generators.images.text_encoder import TextEncoder
+    from genstudio.generators.text_encoder import TextEncoder
 
     return TextEncoder()
 

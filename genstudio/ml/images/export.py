@@ -112,7 +112,7 @@ def write_image_pack(
     """Export trained (or, in tests, random) networks as a pack folder ``out``."""
     import torch
 
-    from genstudio.generators.images import text_encoder as te
+    from genstudio.generators import text_encoder as te
     from genstudio.ml.images.train import SCHEDULER_CONFIG
     from genstudio.runtime.packs import write_pack
 

