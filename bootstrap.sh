@@ -76,7 +76,7 @@ case "$mode" in
       sf_install || { $SUDO apt-get update -qq >/dev/null 2>&1; sf_install; } \
         || say "WARNING: could not install timgm6mb-soundfont; SoundFont tests will be skipped"
     fi
-    # tests/interop: Phaser 3 in headless Chromium reads our Aseprite export (skipped without them)
+    # tests/interop: Phaser 3 and PixiJS v8 in headless Chromium read our exports (skipped without them)
     have_chromium=""
     for b in "${GENSTUDIO_CHROMIUM:-}" chromium chromium-browser google-chrome google-chrome-stable; do
       [ -n "$b" ] && command -v "$b" >/dev/null 2>&1 && { have_chromium=1; break; }
@@ -86,7 +86,7 @@ case "$mode" in
       say "installing chromium (for tests/interop)"
       $SUDO apt-get update -qq >/dev/null 2>&1 || say "apt-get update failed; trying the install anyway"
       DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium \
-        >/dev/null 2>&1 || say "WARNING: could not install chromium; the Phaser interop test will be skipped"
+        >/dev/null 2>&1 || say "WARNING: could not install chromium; the Phaser and PixiJS interop tests will be skipped"
     fi
     # tests/test_network_strace.py: strace proves a CLI and a studio session never go online
     if ! command -v strace >/dev/null 2>&1; then
@@ -96,15 +96,19 @@ case "$mode" in
       DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends strace \
         >/dev/null 2>&1 || say "WARNING: could not install strace; the network strace test will be skipped"
     fi
-    if [ ! -d tests/interop/phaser/node_modules ]; then
-      if command -v npm >/dev/null 2>&1; then
-        say "npm ci in tests/interop/phaser (Phaser, for tests/interop)"
-        (cd tests/interop/phaser && npm ci --no-audit --no-fund >/dev/null 2>&1) \
-          || say "WARNING: npm ci failed in tests/interop/phaser; the Phaser interop test will be skipped"
-      else
-        say "WARNING: no npm; the Phaser interop test will be skipped"
+    # the JavaScript readers of tests/interop: Phaser 3 (Aseprite JSON) and PixiJS v8 (.pixi.json)
+    for app in phaser:Phaser pixi:PixiJS; do
+      dir="tests/interop/${app%%:*}"; name="${app#*:}"
+      if [ ! -d "$dir/node_modules" ]; then
+        if command -v npm >/dev/null 2>&1; then
+          say "npm ci in $dir ($name, for tests/interop)"
+          (cd "$dir" && npm ci --no-audit --no-fund >/dev/null 2>&1) \
+            || say "WARNING: npm ci failed in $dir; the $name interop test will be skipped"
+        else
+          say "WARNING: no npm; the $name interop test will be skipped"
+        fi
       fi
-    fi
+    done
     say "ruff"
     "$VENV/bin/ruff" check genstudio tests
     say "import-linter"

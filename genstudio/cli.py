@@ -306,9 +306,16 @@ def _count_arg(lo: int, hi: int):
 
 
 def run_generator_to_dir(
-    generator: str, params: dict[str, Any], out: Path, project_path: Path | None
+    generator: str,
+    params: dict[str, Any],
+    out: Path,
+    project_path: Path | None,
+    extras: dict[Path, dict[str, Any]] | None = None,
 ) -> list[Path]:
-    """Run one generator job synchronously; outputs go to ``out`` and, if given, a project."""
+    """Run one generator job synchronously; outputs go to ``out`` and, if given, a project.
+    Words of the prompt the generator could not honour and its notes are printed once each;
+    an output with ``extra["credits"]`` (LPC art) gets ``<stem>.CREDITS.txt`` beside it.
+    ``extras`` collects each written file's ``extra``."""
     from genstudio import generators
     from genstudio.core.atomic import atomic_write_bytes
     from genstudio.generators.base import Output, RunContext
@@ -329,6 +336,18 @@ def run_generator_to_dir(
         how = str(o.extra.get("renderer") or "")
         if how.startswith("synth (") and how[7:-1] not in notes:  # a SoundFont was not usable
             notes.append(how[7:-1])
+        unknown = [str(w) for w in o.extra.get("prompt_unknown") or []]
+        if unknown:
+            note = "not understood, so not in the result: " + ", ".join(unknown)
+            if note not in notes:
+                notes.append(note)
+        for word, entry in (o.extra.get("prompt_by_meaning") or {}).items():
+            note = f"understood by meaning: {word} -> {entry}"
+            if note not in notes:
+                notes.append(note)
+        for n in o.extra.get("notes") or []:
+            if str(n) not in notes:
+                notes.append(str(n))
         asset_id = ""
         if project is not None:
             asset_id = project.add_asset(o, generator=generator).id
@@ -339,6 +358,16 @@ def run_generator_to_dir(
         path = out / f"{stem}.{o.ext}"
         atomic_write_bytes(path, o.data)
         written.append(path)
+        if o.extra.get("credits"):
+            atomic_write_bytes(out / f"{stem}.CREDITS.txt", str(o.extra["credits"]).encode())
+            license_note = (
+                f"{o.extra.get('license', '')} art: the artists' credits are in "
+                "<sheet>.CREDITS.txt beside each sheet; keep them with it"
+            )
+            if license_note not in notes:
+                notes.append(license_note)
+        if extras is not None:
+            extras[path] = o.extra
         return asset_id
 
     def progress(fraction: float, message: str, preview: bytes | None) -> None:
@@ -416,15 +445,35 @@ def cmd_generate_image(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_generate_sprite(args: argparse.Namespace) -> int:
-    from genstudio.generators.sprites import export as sprite_export
+SPRITE_STYLES = {"genstudio": "sprites.procedural", "lpc": "sprites.lpc"}
 
-    generator = args.model or "sprites.procedural"
+
+def cmd_generate_sprite(args: argparse.Namespace) -> int:
+    from genstudio import generators
+    from genstudio.core.errors import InvalidParamsError
+    from genstudio.generators import fields
+    from genstudio.generators.sprites import export as sprite_export
+    from genstudio.generators.sprites.generator import SpriteParams
+
+    generator = args.model or SPRITE_STYLES[args.style]
     params = _params_of(args, generator)
+    own = {f.name for f in fields.specs(generators.get(generator).Params)}
+    for f in fields.specs(SpriteParams):  # the flags are SpriteParams'; say which do not apply
+        if f.flag and f.name not in own and getattr(args, f.name, None) is not None:
+            raise InvalidParamsError(
+                f"{f.flag} is not a setting of the {args.style} style.",
+                hint=f"Leave it out, or use --style {'genstudio' if args.style != 'genstudio' else 'lpc'}.",
+            )
     sprite_export.check_scale(args.scale)  # before generating, not after
-    written = run_generator_to_dir(generator, params, Path(args.out), args.project)
+    extras: dict[Path, dict[str, Any]] = {}
+    written = run_generator_to_dir(generator, params, Path(args.out), args.project, extras)
     for sheet in written:
-        extra = sprite_export.export_sheet_file(sheet, formats=args.format or [], scale=args.scale)
+        extra = sprite_export.export_sheet_file(
+            sheet,
+            formats=args.format or [],
+            scale=args.scale,
+            layout=extras.get(sheet, {}).get("layout"),
+        )
         print(sheet)
         for p in extra:
             print(p)
@@ -914,8 +963,7 @@ def _eval_images(args: argparse.Namespace) -> Any:
             scales = [float(v) for v in args.guidance_sweep.split(",")]
         except ValueError:
             raise GenStudioError(
-                f"--guidance-sweep takes numbers separated by commas, not "
-                f"{args.guidance_sweep!r}"
+                f"--guidance-sweep takes numbers separated by commas, not {args.guidance_sweep!r}"
             ) from None
         return guidance_sweep(
             Path(args.data), Path(args.judge), scales, pack_dir=args.model,
@@ -977,15 +1025,27 @@ def _generate_parsers(gen: Any, *, full: bool) -> None:
     from genstudio.generators import fields
     from genstudio.generators.images.generator import ImageParams
     from genstudio.generators.music.generator import MusicParams
+    from genstudio.generators.sprites import export as sprite_export
     from genstudio.generators.sprites.generator import SpriteParams
 
     fields.add_arguments(sp, SpriteParams)
     sp.add_argument("--out", required=True, type=Path)
     sp.add_argument(
-        "--format", action="append", choices=["aseprite", "godot", "frames"], help="repeatable"
+        "--format",
+        action="append",
+        choices=[f for f in sprite_export.FORMATS if f != "png"],  # the sheet is the PNG
+        help="repeatable",
     )
     sp.add_argument("--scale", type=int, default=1, help="export scale 1..8 (nearest)")
-    sp.add_argument("--model", help="generator id (default sprites.procedural)")
+    sp.add_argument(
+        "--style",
+        choices=sorted(SPRITE_STYLES),
+        default="genstudio",
+        help="genstudio: GenStudio's own 32 px art (license-free, default); lpc: characters "
+        "made of the Universal LPC art (64 px, every animation; CC-BY-SA 3.0 / GPL 3.0: "
+        "credit the artists, share alike - a CREDITS.txt is written beside each sheet)",
+    )
+    sp.add_argument("--model", help="generator id (overrides --style)")
     sp.add_argument("--project", type=Path, help="also save into this project's gallery")
     sp.set_defaults(func=cmd_generate_sprite)
 
@@ -1100,9 +1160,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     mlp = sub.add_parser("ml", help="train and export the built-in models (needs torch)")
     mls = mlp.add_subparsers(dest="sub", required=True)
     mt = mls.add_parser("train")
-    mt.add_argument(
-        "what", choices=list(ML_TRAIN)
-    )
+    mt.add_argument("what", choices=list(ML_TRAIN))
     mt.add_argument("--data", type=Path, help="music/images: the data cache folder")
     mt.add_argument("--ae", type=Path, help="images: the autoencoder run")
     mt.add_argument("--init", type=Path, help="images: start from this diffusion run's weights")

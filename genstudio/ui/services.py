@@ -170,6 +170,13 @@ THIRD_PARTY = (
         "Copyright Twitter, Inc and other contributors, https://github.com/jdecked/twemoji",
     ),
     ("emojibase-data (image captions)", "MIT", "Miles Johnson"),
+    (
+        "Universal LPC Sprite Sheet (the art of the LPC sprite style)",
+        "CC-BY-SA 3.0 / GPL 3.0",
+        "Liberated Pixel Cup artists (Johannes Sj\u00f6lund, Luke Mehl, Stephen Challener "
+        "(Redshrike), Lanea Zimmerman (Sharm), Manuel Riecke, Matthew Krohn and others: the "
+        "full list is in the 'LPC-ART.md' tab); every exported LPC sheet gets a CREDITS.txt",
+    ),
 )
 
 

@@ -28,8 +28,10 @@ from genstudio.generators.sprites.lpc.catalog import Catalog, Layer, Pick
 SEXES = ("male", "female")
 SKINS = (
     "light", "tanned", "tanned2", "dark", "dark2", "darkelf", "darkelf2", "orc", "red_orc",
-    "skeleton", "zombie",
+    "skeleton", "zombie", "ghost",
 )  # fmt: skip
+#: bodies that are a human body tinted (its shading kept)
+TINTED_BODIES = {"zombie": (122, 150, 110), "ghost": (196, 214, 232)}
 #: colour words -> RGB for recolouring (and matching the art's own colour names)
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (190, 40, 40), "maroon": (120, 30, 40), "orange": (220, 120, 30),
@@ -59,7 +61,12 @@ SLOTS = (
 )  # fmt: skip
 #: torso values that live in their own slot in the art
 TORSO_SLOT = {"robe": "robe", "dress_w_sash": "dress", "underdress": "dress"}
-TINTABLE = ("torso", "legs", "feet", "cape", "head", "belt", "hands", "arms")
+#: torso values made of the formal set's layers (shirt, vest, tie, bowtie; either body)
+FORMAL = {
+    "formal_shirt": ("shirt",), "formal_vest": ("shirt", "vest"),
+    "suit": ("shirt", "vest", "tie"), "butler_suit": ("shirt", "vest", "bowtie"),
+}  # fmt: skip
+TINTABLE = ("torso", "legs", "feet", "cape", "head", "belt", "hands", "arms", "wings")
 #: headwear that covers the hair (the hair layer is left out under it)
 COVERS_HAIR = ("metal_helm", "golden_helm", "chain_hood", "cloth_hood", "chainhat")
 #: a garment the art has for one body only -> what the other body wears instead
@@ -100,7 +107,7 @@ def vocabulary(cat: Catalog) -> dict[str, list[str]]:
     for slot in SLOTS:
         names = cat.names(slot)
         if slot == "torso":
-            names = names + sorted(TORSO_SLOT)
+            names = names + sorted(TORSO_SLOT) + sorted(FORMAL)
         if slot == "eyes":
             names = sorted({la.colour for la in cat.layers if la.slot == "eyes" and la.colour})
         v[slot] = ["none", *sorted(set(names))]
@@ -157,6 +164,8 @@ def sample(fixed: Mapping[str, str], seed: int, cat: Catalog | None = None) -> d
     pick("facial", [("none", 7.0)] + [(f, 0.6) for f in cat.names("facial", sex)]
          if sex == "male" and human else [("none", 1.0)])  # fmt: skip
     heads = [h for h in cat.names("head", sex) if h != "red"]
+    if "hair" in fixed or "hair_color" in fixed:  # hair that was asked for stays visible
+        heads = [h for h in heads if h not in COVERS_HAIR]
     pick("head", [("none", 6.0)] + [(h, 0.5) for h in heads] + [("red", 0.3)])
     torsos = [t for t in cat.names("torso", sex) if complete(cat, "torso", t, sex)]
     if sex == "female":
@@ -218,11 +227,11 @@ def build(attrs: Mapping[str, str], cat: Catalog | None = None) -> Character:
         notes.append("the skeleton body exists only as a male body; a male body was used")
         sex = a["sex"] = "male"
     picks: list[Pick] = []
-    skin = "light" if body == "zombie" else body
+    skin = "light" if body in TINTED_BODIES else body
     body_layer = cat.find("body", sex, "body", skin)
     if not body_layer:
         raise InvalidParamsError(f"No {sex} {body} body in the LPC content.")
-    picks.append(Pick(body_layer[0], (122, 150, 110) if body == "zombie" else None))
+    picks.append(Pick(body_layer[0], TINTED_BODIES.get(body)))
     # facial features follow the skin colour (eyes by their own colour)
     skin_for_parts = skin if skin in ("light", "tanned", "tanned2", "dark", "dark2", "darkelf",
                                       "darkelf2") else "light"  # fmt: skip
@@ -233,7 +242,7 @@ def build(attrs: Mapping[str, str], cat: Catalog | None = None) -> Character:
             la = cat.find(slot, sex, v, skin_for_parts)
             if la:
                 tint = tint_parts
-                if skin != skin_for_parts or body == "zombie":
+                if skin != skin_for_parts or body in TINTED_BODIES:
                     tint = _skin_rgb(cat, picks[0])
                 picks.append(Pick(la[0], tint))
     eyes = a.get("eyes", "none")
@@ -274,6 +283,19 @@ def build(attrs: Mapping[str, str], cat: Catalog | None = None) -> Character:
                 picks.append(Pick(layer, tint))
                 a["legs"] = "robe_skirt"
                 skip.add("legs")
+        if slot == "torso" and v in FORMAL:
+            # the formal set (either body): its shirt, vest, tie ... and its trousers
+            # the shirt stays white and the tie as drawn; the vest takes the colour
+            for name in FORMAL[v]:
+                fl, tint = _colour_layer(cat, "formal", name, sex, colour if name == "vest" else "")
+                if fl is not None:
+                    picks.append(Pick(fl, tint))
+            pants, _ = _colour_layer(cat, "legs", "pants", "either", "")
+            if pants is not None and pants.sex == "either":  # a suit comes with its trousers
+                picks.append(Pick(pants))
+                a["legs"] = "pants"
+                skip.update(("legs", "arms"))
+            continue
         if slot == "torso" and not cat.find("torso", sex, v):
             v = next((o for o in OTHER_BODY.get(v, ()) if cat.find("torso", sex, o)), v)
         art_slot = TORSO_SLOT.get(v, slot) if slot == "torso" else slot

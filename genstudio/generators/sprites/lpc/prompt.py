@@ -92,7 +92,9 @@ PHRASES: dict[str, A] = {
     "bandit": {"head": "red", "weapon": "dagger"},
     "merchant": {"torso": "longsleeve", "belt": "leather_leather"},
     "noble": {"torso": "jacket", "cape": "trimmed"},
-    "butler": {"torso": "formal_vest"}, "gentleman": {"torso": "formal_vest"},
+    "butler": {"torso": "butler_suit"}, "gentleman": {"torso": "formal_vest"},
+    "suit": {"torso": "suit"}, "businessman": {"torso": "suit"}, "tie": {"torso": "suit"},
+    "bowtie": {"torso": "butler_suit"}, "waiter": {"torso": "butler_suit"},
     "king": {"cape": "normal", "cape_color": "red", "torso": "gold_chest"},
     "queen": {"head": "tiara", "torso": "dress_w_sash"},
     "princess": {"head": "tiara", "torso": "dress_w_sash", "hair": "princess"},
@@ -139,6 +141,18 @@ PHRASES: dict[str, A] = {
     "cowboy": {"head": "leather_cap", "torso": "jacket", "belt": "leather_leather"},
     "chef": {"torso": "longsleeve", "torso_color": "white"},
     "lumberjack": {"torso": "longsleeve", "torso_color": "red", "facial": "beard"},
+    "barbarian": {"arms": "leather_shoulders", "torso": "none", "belt": "leather_leather",
+                  "weapon": "spear"},
+    "bard": {"head": "leather_cap", "torso": "jacket", "cape": "normal"},
+    "spy": {"head": "cloth_hood", "torso": "leather_chest", "torso_color": "black",
+            "weapon": "dagger"},
+    "cultist": {"head": "cloth_hood", "torso": "robe", "torso_color": "black"},
+    "ghost": {"body": "ghost"}, "spirit": {"body": "ghost"}, "phantom": {"body": "ghost"},
+    "demon": {"body": "red_orc", "wings": "wings", "eyes": "yellow"},
+    "maid": {"sex": "female", "torso": "dress_w_sash", "torso_color": "black"},
+    "doctor": {"torso": "longsleeve", "torso_color": "white"},
+    "scientist": {"torso": "longsleeve", "torso_color": "white"},
+    "nurse": {"sex": "female", "torso": "dress_w_sash", "torso_color": "white"},
     "javelin": {"weapon": "spear"}, "trident": {"weapon": "spear"},
     "halberd": {"weapon": "spear"}, "arrows": {"quiver": "quiver"},
     "braids": {"hair": "ponytail2"}, "braid": {"hair": "ponytail2"},
@@ -202,13 +216,16 @@ COLOUR_TARGET = {
     "pants": "legs_color", "trousers": "legs_color", "skirt": "legs_color",
     "boots": "feet_color", "shoes": "feet_color", "hood": "head_color", "hat": "head_color",
     "cap": "head_color", "helmet": "head_color", "belt": "belt_color", "gloves": "hands_color",
-    "eyes": "eyes",
+    "eyes": "eyes", "wings": "wings_color",
 }  # fmt: skip
 EYE_COLOURS = ("blue", "brown", "gray", "green", "orange", "purple", "red", "yellow")
 COLOUR_WORDS = {**{c: c for c in COLOURS}, "grey": "gray", "golden": "gold", "crimson": "red",
                 "scarlet": "red", "violet": "purple", "emerald": "green", "azure": "blue",
                 "dark": "black", "ebony": "black", "snow": "white", "blond": "gold",
-                "blonde": "gold", "ginger": "orange", "auburn": "maroon"}  # fmt: skip
+                "blonde": "gold", "ginger": "orange", "auburn": "maroon", "fire": "red",
+                "flame": "red", "ice": "cyan", "frost": "cyan", "shadow": "black",
+                "forest": "green", "sea": "teal", "sky": "blue", "blood": "maroon",
+                "royal": "purple"}  # fmt: skip
 HAIR_COLOUR_WORDS = {"blond": "blonde", "blonde": "blonde", "golden": "gold", "ginger": "redhead",
                      "auburn": "redhead", "red": "redhead", "raven": "raven", "brunette":
                      "brunette", "silver": "gray", "grey": "gray", "gray": "gray", "white":
@@ -305,8 +322,7 @@ def parse(prompt: str, *, meaning: bool = True) -> LpcParse:
                 take(i, 1)
                 j = words.index(nxt, i + 1)
                 used[j] = True
-                if nxt not in out.matched:
-                    out.matched.append(f"{w} {nxt}")
+                out.matched.append(f"{w} {nxt}")
                 continue
         if target == "eyes":
             if w in EYE_COLOURS or COLOUR_WORDS.get(w) in EYE_COLOURS:

@@ -37,11 +37,9 @@ MAX_COUNT = int(_spec(SpriteParams, "count").spec.hi or 1)
 DEFAULT_COUNT = _spec(SpriteParams, "count").ui_default()
 MAX_PALETTE_COLORS = int(_spec(SpriteParams, "palette_colors").spec.hi or 0)
 ZOOMS = (1, 2, 3, 4, 5, 6, 7, 8)
-EXPORT_FORMATS: tuple[tuple[str, str], ...] = (
-    ("png", "PNG sheet"),
-    ("aseprite", "Aseprite JSON (hash + array)"),
-    ("godot", "Godot 4 SpriteFrames (.tres)"),
-    ("frames", "Individual frames (PNG)"),
+#: (format, label) of every export format, in the exporter's order
+EXPORT_FORMATS: tuple[tuple[str, str], ...] = tuple(
+    (f, export.FORMAT_LABELS.get(f, f)) for f in export.FORMATS
 )
 
 #: attributes that make the character's shape; variations keep them
@@ -346,13 +344,19 @@ def check_stem(stem: str) -> str:
 
 
 def export_asset(
-    sheet_png: Path, out_dir: Path, stem: str, formats: Iterable[str], scale: int
+    sheet_png: Path,
+    out_dir: Path,
+    stem: str,
+    formats: Iterable[str],
+    scale: int,
+    layout: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Write the chosen formats of a sheet PNG into ``out_dir`` as ``stem.*``.
 
     Uses :func:`export.export_sheet` (what ``export_sheet_file`` wraps) so that the files carry
     the chosen name and the PNG sheet is written at scale 1 too (``export_sheet_file`` names the
-    files after the asset id and leaves the PNG beside its source at scale 1).
+    files after the asset id and leaves the PNG beside its source at scale 1). ``layout`` is the
+    asset's stored ``extra["layout"]`` (used when it fits the image; else found from its size).
     """
     formats = [f for f in dict.fromkeys(formats)]
     if not formats:
@@ -360,4 +364,4 @@ def export_asset(
     export.check_scale(scale)
     stem = check_stem(stem)
     img = export.read_sheet_png(sheet_png)
-    return export.export_sheet(img, out_dir, stem, formats=formats, scale=scale)
+    return export.export_sheet(img, out_dir, stem, layout=layout, formats=formats, scale=scale)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from genstudio.generators.sprites import export
 from genstudio.ui.modes.sprites import state
 from genstudio.ui.modes.widgets import (
     DICE_SVG,
@@ -306,18 +307,11 @@ class ExportDialog(QDialog):
 
     def _update_summary(self) -> None:
         stem = self.stem.text().strip() or "sprite"
-        s = self.scale.value()
-        base = stem if s == 1 else f"{stem}_x{s}"
-        files = []
         fm = self.chosen_formats()
-        if fm and fm != ["frames"]:
-            files.append(f"{base}.png")
-        if "aseprite" in fm:
-            files += [f"{base}.json", f"{base}.array.json"]
-        if "godot" in fm:
-            files.append(f"{base}.tres")
-        if "frames" in fm:
-            files.append(f"{base}_frames/ (24 PNGs)")
+        files = [
+            f"{f} (a PNG per animation frame)" if f.endswith("/") else f
+            for f in export.planned_files(stem, fm, self.scale.value())
+        ]
         self.summary.setText("Writes: " + ", ".join(files) if files else "Choose a format.")
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(fm))
 
