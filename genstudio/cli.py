@@ -345,7 +345,8 @@ def run_generator_to_dir(
             note = f"understood by meaning: {word} -> {entry}"
             if note not in notes:
                 notes.append(note)
-        for n in o.extra.get("notes") or []:
+        said = o.extra.get("notes")  # a list of sentences (music's "notes" is a count)
+        for n in said if isinstance(said, list) else []:
             if str(n) not in notes:
                 notes.append(str(n))
         asset_id = ""
