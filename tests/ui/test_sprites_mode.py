@@ -82,7 +82,9 @@ def test_model_picker_lists_sprite_generators_procedural_first(panel):
     assert names[0] == "sprites.procedural"
     assert set(names) == {n for n in generators.names() if n.startswith("sprites.")}
     assert panel.model.currentData() == "sprites.procedural"
-    assert panel.model.itemText(0) == "Procedural"
+    assert panel.model.itemText(0) == "GenStudio style"
+    assert names[1] == "sprites.lpc"
+    assert panel.model.itemText(1) == "LPC (artist-made, CC-BY-SA / GPL)"
     assert state.model_label("sprites.spritenet") == "SpriteNet (AI model)"
 
 
@@ -156,7 +158,10 @@ def test_zoom_scales_the_pixmap_exactly_nearest_neighbour(qtbot, panel):
     panel.select_asset(ids[0])
     panel.set_playing(False)
     cand = panel.current_candidate()
-    frame = cand.frame(0, panel._anim().start + panel.frame_index())
+    (track, *_rest) = panel.shown_tracks()
+    assert track.direction == "down"
+    frame = cand.frame(track.cells()[panel.frame_index()])
+    assert panel.current_cells()[0] == track.cells()[panel.frame_index()]
     assert frame.size() == QSize(32, 32)
     for z in (1, 2, 5, 8):
         panel.set_zoom(z)
@@ -286,21 +291,25 @@ def test_export_writes_every_format(qtbot, panel, tmp_path):
 
     ids = run_batch(qtbot, panel, count=1, seed=11)
     panel.select_asset(ids[0])
+    lay = panel.current_candidate().layout  # the GenStudio style: 4 directions x idle, walk...
+    assert lay.style == "genstudio" and lay.rows == 4 and {"idle", "walk"} <= set(lay.animations)
+    n_cells = len({c for t in lay.tracks for c in t.cells()})
+    assert n_cells == lay.rows * lay.columns
     out = tmp_path / "export"
     written = panel.export_selected(out, "hero", ["png", "aseprite", "godot", "frames"], 2)
     assert written
     with Image.open(out / "hero_x2.png") as im:
-        assert im.size == (6 * 32 * 2, 4 * 32 * 2) and im.mode == "RGBA"
+        assert im.size == (lay.columns * 32 * 2, 4 * 32 * 2) and im.mode == "RGBA"
     doc = json.loads((out / "hero_x2.json").read_text())
     tags = {t["name"]: t["to"] - t["from"] + 1 for t in doc["meta"]["frameTags"]}
-    assert tags["walk_down"] == 4 and tags["idle_up"] == 2 and len(tags) == 8
-    assert len(doc["frames"]) == 24
+    assert tags["walk_down"] == 4 and tags["idle_up"] == 2 and len(tags) == len(lay.tracks)
+    assert len(doc["frames"]) == n_cells
     arr = json.loads((out / "hero_x2.array.json").read_text())
-    assert isinstance(arr["frames"], list) and len(arr["frames"]) == 24
+    assert isinstance(arr["frames"], list) and len(arr["frames"]) == n_cells
     tres = (out / "hero_x2.tres").read_text()
     assert tres.startswith('[gd_resource type="SpriteFrames"') and '&"walk_left"' in tres
     frames = sorted((out / "hero_x2_frames").glob("*.png"))
-    assert len(frames) == 24
+    assert len(frames) == n_cells
     with Image.open(frames[0]) as im:
         assert im.size == (64, 64)
 
@@ -374,13 +383,19 @@ def test_minimal_locks_reproduce_the_character(seed):
     assert procedural.resolve_attributes(fixed, seed) == full
 
 
-def test_sheet_geometry_and_seed_parsing():
-    g = state.SheetGeometry.for_image(192, 128, procedural.layout())
+def test_sheet_layout_and_seed_parsing():
+    # a version-1 sidecar layout (the procedural generator's own dict) is read
+    g = state.sheet_layout(192, 128, procedural.layout())
     assert (g.frame_w, g.frame_h, g.rows, g.columns) == (32, 32, 4, 6)
-    assert g.animation("walk").start == 2 and g.animation("walk").frames == 4
-    assert state.SheetGeometry.for_image(384, 256, None).frame_w == 64
-    with pytest.raises(Exception, match="not a 4 x 6"):
-        state.SheetGeometry.for_image(100, 128, None)
+    walk = g.track("walk", "left")
+    assert (walk.row, walk.column, walk.frames, walk.frame_ms) == (1, 2, 4, 125)
+    assert walk.cells() == [(1, 2), (1, 3), (1, 4), (1, 5)]
+    assert g.animations == ["idle", "walk"]
+    assert state.sheet_layout(384, 256, None).frame_w == 64
+    lpc = state.sheet_layout(13 * 32, 25 * 32, "not a layout")
+    assert lpc.style == "lpc" and lpc.frame_w == 32 and lpc.directions_of("hurt") == ["down"]
+    with pytest.raises(Exception, match="not a sprite sheet"):
+        state.sheet_layout(100, 128, None)
     assert state.parse_seed(" 42 ") == 42
     for bad in ("", "-1", "1e3", str(2**63)):
         with pytest.raises(Exception, match="seed"):

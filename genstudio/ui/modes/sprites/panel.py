@@ -1,10 +1,14 @@
-"""The Sprites mode: describe a character, generate a batch, pick one, watch it walk, export.
+"""The Sprites mode: describe a character, generate a batch, pick one, watch it move, export.
 
-Controls on the left edit a :class:`state.SpriteSettings`; *Generate* (Ctrl+Enter) submits a
-``sprites.*`` job through the job bridge. The sheets arrive as gallery assets (the runner writes
-file + sidecar); the panel follows the job events of its own jobs and shows each new sheet as a
-candidate tile. Selecting one plays it in four directions with a QTimer. Nothing here blocks the
-GUI thread: generation runs on the runner's worker, and a sheet PNG is a few KB to decode.
+Controls on the left edit the settings of the chosen style (:class:`state.SpriteSettings` for
+the GenStudio style, :class:`state.LpcSettings` for the LPC art); each style's params have their
+own :class:`Binder`, and the controls both styles have (prompt, count, seed, colours, palette) are
+bound in both. *Generate* (Ctrl+Enter) submits a ``sprites.*`` job through the job bridge. The
+sheets arrive as gallery assets (the runner writes file + sidecar); the panel follows the job
+events of its own jobs and shows each new sheet as a candidate tile. Selecting one plays the
+animations of its sheet layout (:mod:`genstudio.generators.sprites.layout`) with a QTimer.
+Nothing here blocks the GUI thread: generation runs on the runner's worker, and a sheet PNG is
+decoded once and cut per cell on demand.
 """
 
 from __future__ import annotations
@@ -13,13 +17,12 @@ import html
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QButtonGroup,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -34,27 +37,29 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSlider,
     QStackedWidget,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
 from genstudio.core.errors import GenStudioError, InvalidParamsError
 from genstudio.generators import palettes
 from genstudio.generators.sprites import procedural
-from genstudio.generators.sprites.generator import SpriteParams
+from genstudio.generators.sprites.layout import SheetLayout, Track
 from genstudio.ui import icons, theme
 from genstudio.ui.modes.base import (
     FINAL_STATES,
     GeneratingPanel,
+    add_generate_button,
     batch_status,
     clear_button,
     controls_body,
     controls_scroll,
     count_and_seed,
     field_label,
-    finish_controls,
     info_label,
     item_ids,
     mode_layout,
@@ -85,11 +90,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ANY = ""  # combo data of the "any" entry
+ALL_DIRECTIONS = ""  # direction combo data of "every direction"
 PALETTE_SUFFIXES = (".gpl", ".hex", ".pal")
 PALETTE_FILTER = (
     "Palettes (*.gpl *.pal *.hex *.png);;GIMP palette (*.gpl);;JASC/RIFF palette (*.pal);;"
     "Hex list (*.hex);;Images (*.png)"
 )
+PROMPT_HINTS = {
+    state.SpriteSettings: "Describe the character, e.g. 'stocky knight, red hair, blue cape' "
+    "(optional: the pickers below win)",
+    state.LpcSettings: "Describe the character, e.g. 'elf archer with a green cloak' "
+    "(optional: the seed draws what it does not say)",
+}
 
 _RAMPS = {
     "skin": palettes.SKIN_RAMPS,
@@ -98,35 +110,46 @@ _RAMPS = {
 }
 
 
-# palette(...) references follow the application palette, so this works in both themes
-_STYLE = """
-QToolButton#AnimLeft, QToolButton#AnimRight, QToolButton#AnimMid {
-    padding: 3px 12px; border: 1px solid palette(mid); background: palette(base);
-}
-QToolButton#AnimLeft { border-top-left-radius: 5px; border-bottom-left-radius: 5px; }
-QToolButton#AnimRight {
-    border-top-right-radius: 5px; border-bottom-right-radius: 5px; border-left: none;
-}
-QToolButton#AnimLeft:checked, QToolButton#AnimRight:checked, QToolButton#AnimMid:checked {
-    background: palette(highlight); color: palette(highlighted-text); border-color: palette(highlight);
-}
-"""
-
-
 def _ramp_of(key: str, value: str):
     table = _RAMPS.get(key, palettes.CLOTH_RAMPS if key.endswith("_color") else None)
     return table.get(value) if table else None
 
 
+def feedback_html(fb: state.PromptFeedback, empty: str = "") -> str:
+    """A prompt feedback as coloured rich text (theme colours; words escaped)."""
+    c = theme.current()
+    if fb.empty:
+        return f'<span style="color:{c.muted}">{html.escape(empty)}</span>' if empty else ""
+    out = []
+    for caption, text, tone in fb.parts():
+        colour = getattr(c, tone, c.text)
+        body = f'<span style="color:{colour}">{html.escape(text)}</span>'
+        if caption:
+            body = f'<span style="color:{c.muted}">{html.escape(caption)}:</span> {body}'
+        out.append(body)
+    return "; ".join(out)
+
+
+def wrapped_label(name: str) -> QLabel:
+    """A rich-text label that wraps and never widens its column (long words are cut by
+    :func:`state.clip_word` before they get here)."""
+    lab = QLabel()
+    lab.setObjectName(name)
+    lab.setWordWrap(True)
+    lab.setTextFormat(Qt.TextFormat.RichText)
+    lab.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+    return lab
+
+
 @dataclass
 class Candidate:
-    """One sheet in the grid: the asset and its frames (QImage, cut once)."""
+    """One sheet in the grid: the asset, its image, its layout and the frames cut so far."""
 
     asset_id: str
     record: AssetRecord
     sheet: QImage
-    geometry: state.SheetGeometry
-    frames: list[list[QImage]] = field(default_factory=list)  # [direction][column]
+    layout: SheetLayout
+    cells: dict[tuple[int, int], QImage] = field(default_factory=dict)
 
     @property
     def attrs(self) -> dict[str, str]:
@@ -137,17 +160,28 @@ class Candidate:
     def seed(self) -> int | None:
         return self.record.seed
 
-    def frame(self, direction: int, column: int) -> QImage:
-        return self.frames[direction][column]
+    def frame(self, cell: tuple[int, int]) -> QImage:
+        """The frame at a track cell ``(row, column)`` (cut from the sheet once)."""
+        img = self.cells.get(cell)
+        if img is None:
+            img = self.sheet.copy(*self.layout.rect(*cell))
+            self.cells[cell] = img
+        return img
+
+    def thumbnail(self) -> QImage:
+        return self.frame(state.thumbnail_track(self.layout).cells()[0])
+
+    def feedback(self) -> state.PromptFeedback:
+        return state.sheet_feedback(self.record.generator, self.record.params, self.record.extra)
 
 
 class SpritesPanel(GeneratingPanel):
-    """Prompt + attribute pickers -> candidates -> animated preview -> export."""
+    """Style + prompt + attribute pickers -> candidates -> animated preview -> export."""
 
     no_project_message = "Open or create a project first: sprites are saved in it."
     #: a candidate tile was added (asset id); for tests and listeners
     candidate_added = Signal(str)
-    #: the previewed frame changed (column index in the animation)
+    #: the previewed frame changed (frame index in the animation)
     frame_changed = Signal(int)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -158,9 +192,25 @@ class SpritesPanel(GeneratingPanel):
         self._frame = 0
         self._export_dir: Path | None = None
         self._animation = "walk"
+        self._direction = ALL_DIRECTIONS
+        self._layout: SheetLayout = state.style_layout(state.DEFAULT_MODEL)
+        self._tracks: list[Track] = []
+        self._fps_for: tuple[str, int] | None = None  # (animation, frame ms) the fps is for
+        self._zooms: dict[int, int] = {}  # frame px -> the zoom last used for it
+        #: (generator, prompt, feedback) of the last sheet of this panel's batches
+        self._last_result: tuple[str, str, state.PromptFeedback] | None = None
         self.export_dialog: ExportDialog | None = None
-        #: every SpriteParams field <-> its control (range, label, tooltip from the spec)
-        self.binder = Binder(SpriteParams)
+        #: each settings class's params fields <-> their controls (ranges, labels, tooltips
+        #: from the spec); ``binder`` is the GenStudio style's, ``lpc_binder`` the LPC one's
+        self.binders: dict[type, Binder] = {
+            cls: Binder(cls.PARAMS) for cls in state.SETTINGS_CLASSES
+        }
+        self.binder = self.binders[state.SpriteSettings]
+        self.lpc_binder = self.binders[state.LpcSettings]
+        #: the controls only one style has
+        self._style_widgets: dict[type, list[QWidget]] = {cls: [] for cls in self.binders}
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._tick)
 
         self.splitter = mode_layout(
             self,
@@ -171,27 +221,38 @@ class SpritesPanel(GeneratingPanel):
             sizes=[380, 420],
         )
 
-        self._timer = QTimer(self)
-        self._timer.timeout.connect(self._tick)
-        self._set_animation("walk")
-
         self.follow_jobs()
-        self.setStyleSheet(_STYLE)
-        self.apply_to_controls(state.SpriteSettings(seed=state.random_seed()))
-        self._update_prompt_feedback()
+        seed = state.random_seed()
+        for cls in reversed(state.SETTINGS_CLASSES):  # every style's defaults, the default last
+            self.apply_to_controls(cls(seed=seed))
+        self._model_changed()
         self._update_buttons()
 
     # ====================================================================== controls (left)
 
+    def _each_binder(self):
+        return self.binders.values()
+
+    def _only(self, cls: type, widget: QWidget) -> QWidget:
+        """Mark ``widget`` as a control of one style (hidden in the others)."""
+        self._style_widgets[cls].append(widget)
+        return widget
+
     def _build_controls(self) -> QWidget:
         body, lay = controls_body("SpriteControls")
 
-        # --- model
+        # --- style (model) and the LPC license
+        lay.addWidget(section_title("Sprites"))
         top = QHBoxLayout()
-        top.addWidget(section_title("Sprites"))
-        top.addStretch(1)
+        top.setSpacing(8)
         self.model = QComboBox()
-        self.model.setToolTip("Which generator draws the characters")
+        self.model.setObjectName("SpriteModel")
+        self.model.setToolTip("Which generator draws the characters, and in which style")
+        self.model.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.model.setMinimumContentsLength(12)
+        self.model.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         for name in state.sprite_models():
             self.model.addItem(state.model_label(name), name)
             self.model.setItemData(
@@ -199,30 +260,150 @@ class SpritesPanel(GeneratingPanel):
                 state.MODEL_TIPS.get(name, name),
                 Qt.ItemDataRole.ToolTipRole,
             )
-        top.addWidget(muted_label("Model"))
-        top.addWidget(self.model)
+        self.model.currentIndexChanged.connect(self._model_changed)
+        top.addWidget(field_label("Style"))
+        top.addWidget(self.model, 1)
         lay.addLayout(top)
+        self.license_note = QLabel(
+            f"<b>License: CC-BY-SA 3.0 / GPL 3.0.</b> {html.escape(state.LPC_LICENSE_TEXT)}"
+        )
+        self.license_note.setObjectName("LicenseNote")
+        self.license_note.setWordWrap(True)
+        self.license_note.setTextFormat(Qt.TextFormat.RichText)
+        self.license_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self.license_note.setToolTip(
+            f"{state.LPC_LICENSE}: see the credits file beside each export"
+        )
+        lay.addWidget(self._only(state.LpcSettings, self.license_note))
 
         # --- prompt
         lay.addSpacing(4)
         self.prompt = QPlainTextEdit()
-        self.prompt.setPlaceholderText(
-            "Describe the character, e.g. 'stocky knight, red hair, blue cape' "
-            "(optional: the pickers below win)"
-        )
         self.prompt.setTabChangesFocus(True)
         self.prompt.setFixedHeight(58)
         self.prompt.textChanged.connect(self._update_prompt_feedback)
-        self.binder.text("prompt", self.prompt)
+        for b in self._each_binder():
+            b.text("prompt", self.prompt)
         lay.addWidget(self.prompt)
-        self.prompt_info = QLabel()
-        self.prompt_info.setObjectName("PromptInfo")
-        self.prompt_info.setWordWrap(True)
-        self.prompt_info.setTextFormat(Qt.TextFormat.RichText)
+        self.prompt_info = wrapped_label("PromptInfo")
         lay.addWidget(self.prompt_info)
 
-        # --- attributes
+        # --- attributes: the GenStudio style's pickers, or a word on the LPC style's
         lay.addSpacing(6)
+        lay.addWidget(self._only(state.SpriteSettings, self._build_attr_pickers()))
+        lpc_box = QWidget()
+        ll = QVBoxLayout(lpc_box)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.setSpacing(4)
+        ll.addWidget(section_title("Character"))
+        self.lpc_note = muted_label(
+            "The prompt picks the artists' layers (body, hair, clothes, weapon); the seed draws "
+            "the rest. The attribute pickers belong to the GenStudio style."
+        )
+        self.lpc_note.setWordWrap(True)
+        self.lpc_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        ll.addWidget(self.lpc_note)
+        lay.addWidget(self._only(state.LpcSettings, lpc_box))
+
+        # --- pixels
+        lay.addSpacing(6)
+        lay.addWidget(section_title("Pixels"))
+        form = QGridLayout()
+        form.setHorizontalSpacing(8)
+        form.setVerticalSpacing(6)
+        form.setColumnStretch(1, 1)
+
+        #: each style's frame sizes, from its params' spec (one combo per style, same place)
+        self.sizes: dict[type, QComboBox] = {}
+        for cls, b in self.binders.items():
+            combo = b.combo("size", items=state.size_choices(cls.PARAMS))
+            self.sizes[cls] = combo
+            form.addWidget(self._only(cls, b.label("size")), 0, 0)
+            form.addWidget(self._only(cls, combo), 0, 1)
+        self.size = self.sizes[state.SpriteSettings]
+        self.lpc_size = self.sizes[state.LpcSettings]
+
+        self.colors = self.binder.spin("palette_colors")
+        for other in self._each_binder():
+            if other is not self.binder:
+                other.spin("palette_colors", self.colors)
+        self._last_colors = 0
+        self.colors.valueChanged.connect(self._colors_changed)
+        form.addWidget(self.binder.label("palette_colors"), 1, 0)
+        form.addWidget(self.colors, 1, 1)
+
+        pal_row = QHBoxLayout()
+        pal_row.setSpacing(4)
+        self.palette_button = QPushButton("Palette file\u2026")
+        self.palette_button.setIcon(icon("palette"))
+        self.palette_button.setToolTip(
+            "Lock the colours to a palette: GIMP .gpl, JASC or RIFF .pal, .hex (one RRGGBB per "
+            "line) or a palette .png. You can also drop a .gpl/.pal/.hex file on the window."
+        )
+        self.palette_button.clicked.connect(self.choose_palette)
+        self.palette_clear = clear_button(
+            "Stop using the palette file", lambda: self.set_palette_file("")
+        )
+        pal_row.addWidget(self.palette_button)
+        pal_row.addWidget(self.palette_clear)
+        pal_row.addStretch(1)
+        for b in self._each_binder():
+            b.bind(
+                "palette_file", self.palette_button, lambda: self._palette_file,
+                lambda v: self._set_palette(v, None),
+            )  # fmt: skip
+        form.addWidget(field_label("Palette"), 2, 0)
+        form.addLayout(pal_row, 2, 1)
+        self.palette_info = muted_label()
+        self.palette_info.setWordWrap(True)
+        self.palette_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        form.addWidget(self.palette_info, 3, 1)
+        self.palette_swatch = QLabel()
+        form.addWidget(self.palette_swatch, 4, 1)
+
+        self.outline = self.binder.check("outline", QCheckBox("1-px dark outline"))
+        form.addWidget(self._only(state.SpriteSettings, self.outline), 5, 1)
+        lay.addLayout(form)
+
+        # --- batch
+        lay.addSpacing(6)
+        lay.addWidget(section_title("Batch"))
+        b = QGridLayout()
+        b.setHorizontalSpacing(8)
+        b.setColumnStretch(1, 1)
+        self.count, self.seed, self.dice = count_and_seed(
+            self.binder, b, 0, icon("dice"), self.roll_seed
+        )
+        for other in self._each_binder():
+            if other is not self.binder:
+                other.spin("count", self.count)
+                other.seed("seed", self.seed)
+        lay.addLayout(b)
+
+        # --- a control for every field a style has that no code above placed
+        for cls, binder in self.binders.items():
+            more = binder.rest()
+            if more is None:
+                continue
+            box = QWidget()
+            ml = QVBoxLayout(box)
+            ml.setContentsMargins(0, 6, 0, 0)
+            ml.setSpacing(6)
+            ml.addWidget(section_title("More settings"))
+            ml.addWidget(more)
+            lay.addWidget(self._only(cls, box))
+        lay.addStretch(1)
+        self.generate_button = add_generate_button(
+            lay, self.generate, "Generate a batch (Ctrl+Enter)"
+        )
+        return controls_scroll(body, 348, "SpriteControlsScroll")
+
+    def _build_attr_pickers(self) -> QWidget:
+        box = QWidget()
+        box.setObjectName("AttributePickers")
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(6)
         hdr = QHBoxLayout()
         hdr.addWidget(section_title("Character"))
         hdr.addStretch(1)
@@ -247,72 +428,7 @@ class SpritesPanel(GeneratingPanel):
         lay.addLayout(grid)
         self.binder.bind("attrs", self.reset_attrs, self.attrs, self.set_attrs)
         lay.addWidget(muted_label("'any' is drawn from the seed; a choice is locked."))
-
-        # --- pixels
-        lay.addSpacing(6)
-        lay.addWidget(section_title("Pixels"))
-        form = QGridLayout()
-        form.setHorizontalSpacing(8)
-        form.setVerticalSpacing(6)
-        form.setColumnStretch(1, 1)
-
-        self.size = self.binder.combo(
-            "size",
-            items=[
-                (f"{s} x {s} px" + ("  (native)" if s == state.NATIVE_SIZE else ""), s)
-                for s in state.SIZES
-            ],
-        )
-        form.addWidget(self.binder.label("size"), 0, 0)
-        form.addWidget(self.size, 0, 1)
-
-        self.colors = self.binder.spin("palette_colors")
-        self._last_colors = 0
-        self.colors.valueChanged.connect(self._colors_changed)
-        form.addWidget(self.binder.label("palette_colors"), 1, 0)
-        form.addWidget(self.colors, 1, 1)
-
-        pal_row = QHBoxLayout()
-        pal_row.setSpacing(4)
-        self.palette_button = QPushButton("Palette file\u2026")
-        self.palette_button.setIcon(icon("palette"))
-        self.palette_button.setToolTip(
-            "Lock the colours to a palette: GIMP .gpl, JASC or RIFF .pal, .hex (one RRGGBB per "
-            "line) or a palette .png. You can also drop a .gpl/.pal/.hex file on the window."
-        )
-        self.palette_button.clicked.connect(self.choose_palette)
-        self.palette_clear = clear_button("Stop using the palette file", lambda: self.set_palette_file(""))
-        pal_row.addWidget(self.palette_button)
-        pal_row.addWidget(self.palette_clear)
-        pal_row.addStretch(1)
-        self.binder.bind(
-            "palette_file", self.palette_button, lambda: self._palette_file,
-            lambda v: self._set_palette(v, None),
-        )  # fmt: skip
-        form.addWidget(field_label("Palette"), 2, 0)
-        form.addLayout(pal_row, 2, 1)
-        self.palette_info = muted_label()
-        self.palette_info.setWordWrap(True)
-        form.addWidget(self.palette_info, 3, 1)
-        self.palette_swatch = QLabel()
-        form.addWidget(self.palette_swatch, 4, 1)
-
-        self.outline = self.binder.check("outline", QCheckBox("1-px dark outline"))
-        form.addWidget(self.outline, 5, 1)
-        lay.addLayout(form)
-
-        # --- batch
-        lay.addSpacing(6)
-        lay.addWidget(section_title("Batch"))
-        b = QGridLayout()
-        b.setHorizontalSpacing(8)
-        b.setColumnStretch(1, 1)
-        self.count, self.seed, self.dice = count_and_seed(
-            self.binder, b, 0, icon("dice"), self.roll_seed
-        )
-        lay.addLayout(b)
-        self.generate_button = finish_controls(lay, self.binder, self.generate, "Generate a batch (Ctrl+Enter)")
-        return controls_scroll(body, 348, "SpriteControlsScroll")
+        return box
 
     def _attr_combo(self, key: str) -> QComboBox:
         combo = QComboBox()
@@ -338,6 +454,13 @@ class SpritesPanel(GeneratingPanel):
         f = combo.font()
         f.setItalic(combo.currentData() == ANY)
         combo.setFont(f)
+
+    def _style_license(self) -> None:
+        c = theme.current()
+        self.license_note.setStyleSheet(
+            f"QLabel#LicenseNote {{ background: {c.info_bg}; color: {c.text}; "
+            f"border: 1px solid {c.border}; border-radius: 5px; padding: 5px 7px; }}"
+        )
 
     # ====================================================================== candidates (top)
 
@@ -399,16 +522,13 @@ class SpritesPanel(GeneratingPanel):
         hdr.addWidget(self.export_button)
 
         views = QWidget()
-        vl = QHBoxLayout(views)
-        vl.setContentsMargins(0, 4, 0, 4)
-        vl.setSpacing(14)
-        vl.addStretch(1)
+        self._views_row = QHBoxLayout(views)
+        self._views_row.setContentsMargins(0, 4, 0, 4)
+        self._views_row.setSpacing(state.VIEW_GAP)
+        self._views_row.addStretch(1)
+        self._views_row.addStretch(1)
         self.views: list[FrameView] = []
-        for d in procedural.DIRECTIONS:
-            v = FrameView(d)
-            self.views.append(v)
-            vl.addWidget(v, 0, Qt.AlignmentFlag.AlignVCenter)
-        vl.addStretch(1)
+        self._ensure_views(len(self._layout.directions))
         self.views_scroll = QScrollArea()
         self.views_scroll.setWidget(views)
         self.views_scroll.setWidgetResizable(True)
@@ -416,34 +536,39 @@ class SpritesPanel(GeneratingPanel):
         self.views_scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.views_scroll.viewport().setAutoFillBackground(False)
         views.setAutoFillBackground(False)
-        self.preview_empty = QLabel("Select a candidate to see it idle and walk.")
+        self.preview_empty = QLabel("Select a candidate to see it move.")
         self.preview_empty.setObjectName("EmptyState")
         self.preview_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview_desc = muted_label()
         self.preview_desc.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview_desc.setWordWrap(True)
+        self.preview_desc.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        #: what the generator made of the selected sheet's prompt, and its notes
+        self.sheet_info = wrapped_label("SheetInfo")
+        self.sheet_info.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview_stack = QStackedWidget()
         self.preview_stack.addWidget(self.preview_empty)
         self.preview_stack.addWidget(self.views_scroll)
         lay.addWidget(self.preview_stack, 1)
         lay.addWidget(self.preview_desc)
+        lay.addWidget(self.sheet_info)
 
         bar = QHBoxLayout()
         bar.setSpacing(6)
-        self.anim_buttons = QButtonGroup(self)
-        self.anim_buttons.setExclusive(True)
-        bar.setSpacing(0)
-        for i, (name, _n) in enumerate(procedural.ANIMATIONS):
-            btn = QToolButton()
-            last = i == len(procedural.ANIMATIONS) - 1
-            btn.setObjectName("AnimLeft" if i == 0 else "AnimRight" if last else "AnimMid")
-            btn.setText(name.capitalize())
-            btn.setCheckable(True)
-            btn.setToolTip(f"Play the {name} animation")
-            self.anim_buttons.addButton(btn)
-            btn.clicked.connect(lambda _c=False, n=name: self._set_animation(n))
-            btn.setProperty("anim", name)
-            bar.addWidget(btn)
+        self.anim_combo = QComboBox()
+        self.anim_combo.setObjectName("SpriteAnimation")
+        self.anim_combo.setToolTip("The animation to play (those the selected sheet has)")
+        self.anim_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.anim_combo.activated.connect(lambda i: self.set_animation(self.anim_combo.itemData(i)))
+        self.direction_combo = QComboBox()
+        self.direction_combo.setObjectName("SpriteDirection")
+        self.direction_combo.setToolTip("Which way the character faces (those the animation has)")
+        self.direction_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.direction_combo.activated.connect(
+            lambda i: self.set_direction(self.direction_combo.itemData(i))
+        )
+        bar.addWidget(self.anim_combo)
+        bar.addWidget(self.direction_combo)
         bar.addSpacing(10)
         self.play_button = QToolButton()
         self.play_button.setCheckable(True)
@@ -451,7 +576,6 @@ class SpritesPanel(GeneratingPanel):
         self.play_button.setIconSize(QSize(16, 16))
         self.play_button.toggled.connect(self.set_playing)
         bar.addWidget(self.play_button)
-        bar.addSpacing(6)
         self.fps = QDoubleSpinBox()
         self.fps.setRange(0.5, 30.0)
         self.fps.setDecimals(1)
@@ -461,9 +585,8 @@ class SpritesPanel(GeneratingPanel):
         self.fps.setToolTip("Frames per second (defaults: the animation's frame duration)")
         self.fps.valueChanged.connect(self._fps_changed)
         bar.addWidget(self.fps)
-        bar.addSpacing(6)
         self.frame_label = muted_label()
-        self.frame_label.setMinimumWidth(34)
+        self.frame_label.setMinimumWidth(40)
         self.frame_label.setToolTip("Frame of the animation")
         bar.addWidget(self.frame_label)
         bar.addStretch(1)
@@ -482,20 +605,34 @@ class SpritesPanel(GeneratingPanel):
         self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         bar.addWidget(self.zoom_label)
         lay.addLayout(bar)
-        self.zoom.setValue(3)
-        self.set_zoom(3)
+        self.zoom.setValue(state.DEFAULT_ZOOM)
+        self.set_zoom(state.DEFAULT_ZOOM)
         self._update_play_icon()
+        self._set_layout(self._layout)
         return card
+
+    def _ensure_views(self, n: int) -> None:
+        """At least ``n`` frame views in the preview row (one per direction shown)."""
+        while len(self.views) < n:
+            v = FrameView("")
+            v.set_zoom(self.zoom.value() if hasattr(self, "zoom") else state.DEFAULT_ZOOM)
+            self.views.append(v)
+            self._views_row.insertWidget(len(self.views), v, 0, Qt.AlignmentFlag.AlignVCenter)
 
     # ====================================================================== settings <-> controls
 
-    def current_settings(self) -> state.SpriteSettings:
-        """The controls as settings; InvalidParamsError when the seed field is not a number."""
-        return state.SpriteSettings(
-            model=self.model.currentData() or state.DEFAULT_MODEL, **self.binder.values()
-        )
+    def style(self) -> type:
+        """The settings class of the chosen model (SpriteSettings or LpcSettings)."""
+        return state.settings_for(self.model.currentData() or state.DEFAULT_MODEL)
 
-    def apply_to_controls(self, s: state.SpriteSettings) -> None:
+    def current_settings(self) -> Any:
+        """The controls as settings of the chosen style; InvalidParamsError when the seed field
+        is not a number."""
+        model = self.model.currentData() or state.DEFAULT_MODEL
+        cls = state.settings_for(model)
+        return cls(model=model, **self.binders[cls].values())
+
+    def apply_to_controls(self, s: Any) -> None:
         i = self.model.findData(s.model)
         if i < 0 and s.model:
             # a model this studio does not have (any more): show it, generation will say why
@@ -503,7 +640,24 @@ class SpritesPanel(GeneratingPanel):
             i = self.model.count() - 1
         self.model.setCurrentIndex(max(0, i))
         self._last_colors = s.palette_colors
-        self.binder.apply(s.to_params())
+        self.binders[state.settings_for(s.model)].apply(s.to_params())
+
+    def set_model(self, model: str) -> None:
+        """Choose a sprite model (a style) by its generator name."""
+        i = self.model.findData(model)
+        if i >= 0:
+            self.model.setCurrentIndex(i)
+
+    def _model_changed(self, _index: int = -1) -> None:
+        cls = self.style()
+        for owner, widgets in self._style_widgets.items():
+            for w in widgets:
+                w.setVisible(owner is cls)
+        self.prompt.setPlaceholderText(PROMPT_HINTS.get(cls, PROMPT_HINTS[state.SpriteSettings]))
+        self._style_license()
+        if self._current is None:
+            self._set_layout(state.style_layout(self.model.currentData() or state.DEFAULT_MODEL))
+        self._update_prompt_feedback()
 
     def attrs(self) -> dict[str, str]:
         return {k: c.currentData() for k, c in self.attr_combos.items() if c.currentData() != ANY}
@@ -521,31 +675,22 @@ class SpritesPanel(GeneratingPanel):
         self._last_colors = v
 
     def _update_prompt_feedback(self) -> None:
-        fb = state.prompt_feedback(self.prompt.toPlainText())
-        c = theme.current()
-        if fb.error:
-            text = f'<span style="color:{c.danger}">{html.escape(fb.error)}</span>'
-        elif fb.empty:
-            text = (
-                f'<span style="color:{c.muted}">Words the generator knows become attributes.</span>'
-            )
-        else:
-            parts = []
-            if fb.matched:
-                words = html.escape(", ".join(fb.matched))
-                parts.append(
-                    f'<span style="color:{c.muted}">understood:</span> '
-                    f'<span style="color:{c.success}">{words}</span>'
-                )
-            if fb.unknown:
-                words = html.escape(", ".join(dict.fromkeys(fb.unknown)))
-                parts.append(
-                    f'<span style="color:{c.muted}">ignored:</span> '
-                    f'<span style="color:{c.warning}">{words}</span>'
-                )
-            text = "; ".join(parts)
-        self.prompt_info.setText(text)
-        self.prompt_info.setToolTip(fb.text())
+        """The prompt's feedback under it: the last sheet's when it was made from this very
+        prompt and style (words matched by meaning included), else the live one."""
+        model = self.model.currentData() or state.DEFAULT_MODEL
+        text = self.prompt.toPlainText()
+        fb = state.prompt_feedback(text, model)
+        last = self._last_result
+        if (
+            last is not None
+            and not fb.error
+            and text.strip()
+            and last[0] == model
+            and last[1] == text
+        ):
+            fb = last[2]
+        self.prompt_info.setText(feedback_html(fb, "Words the generator knows become attributes."))
+        self.prompt_info.setToolTip(fb.full_text())
         self.prompt_feedback = fb
 
     # --- palette ------------------------------------------------------------------------------
@@ -619,7 +764,7 @@ class SpritesPanel(GeneratingPanel):
             self.ctx.show_message("Select a candidate to make variations of it.", "info")
             return False
         try:
-            source = state.SpriteSettings.from_record(
+            source = state.settings_from_record(
                 cand.record.generator, cand.record.params, cand.record.seed
             )
         except InvalidParamsError as e:
@@ -631,7 +776,7 @@ class SpritesPanel(GeneratingPanel):
         return self._submit(s, f"Variations of {cand.asset_id}", source=cand)
 
     def apply_settings(self, record: AssetRecord) -> None:
-        s = state.SpriteSettings.from_record(record.generator, record.params, record.seed)
+        s = state.settings_from_record(record.generator, record.params, record.seed)
         self.apply_to_controls(s)
         if s.palette_file and not Path(s.palette_file).is_file():
             self.ctx.show_message(
@@ -660,12 +805,12 @@ class SpritesPanel(GeneratingPanel):
 
     # ====================================================================== jobs -> candidates
 
-    def _title(self, s: state.SpriteSettings) -> str:
+    def _title(self, s: Any) -> str:
         what = s.prompt.strip().splitlines()[0][:40] if s.prompt.strip() else "characters"
         n = s.count
         return f"{n} sprite{'s' if n != 1 else ''}: {what} (seed {s.seed})"
 
-    def _submit(self, s: state.SpriteSettings, title: str, source: Candidate | None = None) -> bool:
+    def _submit(self, s: Any, title: str, source: Candidate | None = None) -> bool:
         if self.need_project():
             return True
         params = s.to_params()
@@ -685,8 +830,10 @@ class SpritesPanel(GeneratingPanel):
     def _on_project_changed(self, _project: Project | None) -> None:
         self._clear_candidates()
         self._batch_job = None
+        self._last_result = None
         self.progress.hide()
         self.batch_info.setText("")
+        self._update_prompt_feedback()
 
     def _on_job_event(self, event: JobEvent) -> None:
         if event.job_id not in self._my_jobs:
@@ -715,8 +862,18 @@ class SpritesPanel(GeneratingPanel):
 
     def _add_asset(self, asset_id: str) -> None:
         rec = self.gallery_record(asset_id, "sprite")
-        if rec is not None:
-            self._add_candidate(rec)
+        if rec is None:
+            return
+        self._add_candidate(rec)
+        prompt = rec.params.get("prompt", "") if isinstance(rec.params, dict) else ""
+        if isinstance(prompt, str):
+            fb = state.sheet_feedback(rec.generator, rec.params, rec.extra)
+            # the sheet's notes are about that character; the prompt line keeps the words
+            words = state.PromptFeedback(
+                matched=fb.matched, unknown=fb.unknown, by_meaning=fb.by_meaning
+            )
+            self._last_result = (rec.generator, prompt, words)
+            self._update_prompt_feedback()
 
     def load_candidate(self, rec: AssetRecord) -> Candidate | None:
         project = self.ctx.project
@@ -729,15 +886,13 @@ class SpritesPanel(GeneratingPanel):
         if loaded is None:
             log.warning("sprite sheet %s could not be decoded: %s", path, why)
             return None
-        img = loaded.image
-        img = img.convertToFormat(QImage.Format.Format_ARGB32)
+        img = loaded.image.convertToFormat(QImage.Format.Format_ARGB32)
         try:
-            geo = state.SheetGeometry.for_image(img.width(), img.height(), rec.extra.get("layout"))
+            lay = state.sheet_layout(img.width(), img.height(), rec.extra.get("layout"))
         except InvalidParamsError as e:
-            log.warning("%s: %s", rec.id, e)
+            log.warning("%s: %s", rec.id, e.user_message())
             return None
-        frames = [[img.copy(*geo.rect(d, c)) for c in range(geo.columns)] for d in range(geo.rows)]
-        return Candidate(rec.id, rec, img, geo, frames)
+        return Candidate(rec.id, rec, img, lay)
 
     def _add_candidate(self, rec: AssetRecord, badge: str = "") -> None:
         cand = self.load_candidate(rec)
@@ -745,12 +900,12 @@ class SpritesPanel(GeneratingPanel):
             return
         self._candidates[rec.id] = cand
         item = QListWidgetItem(f"seed {rec.seed}" if rec.seed is not None else rec.id)
-        item.setData(FrameRole, cand.frame(0, 0))
+        item.setData(FrameRole, cand.thumbnail())
         item.setData(AssetRole, rec.id)
         item.setData(BadgeRole, badge)
         item.setToolTip(
-            f"{state.describe_attrs(cand.attrs)}\nseed {rec.seed} \u2022 {state.model_label(rec.generator)}"
-            f"\n{rec.id}"
+            f"{state.describe(rec.generator, cand.attrs)}\nseed {rec.seed} \u2022 "
+            f"{state.model_label(rec.generator)}\n{rec.id}"
         )
         item.setSizeHint(TILE)
         self.grid.addItem(item)
@@ -788,58 +943,147 @@ class SpritesPanel(GeneratingPanel):
             self._timer.stop()
             self.preview_stack.setCurrentWidget(self.preview_empty)
             self.preview_info.setText("")
+            self.preview_info.setToolTip("")
             self.preview_desc.setText("")
+            self.sheet_info.setText("")
+            self.sheet_info.setToolTip("")
             for v in self.views:
                 v.set_frame(None)
+            self._set_layout(state.style_layout(self.model.currentData() or state.DEFAULT_MODEL))
         else:
             self.preview_stack.setCurrentWidget(self.views_scroll)
             rec = cand.record
-            g = cand.geometry
+            lay = cand.layout
+            desc = state.describe(rec.generator, cand.attrs)
             self.preview_info.setText(
-                f"  seed {rec.seed} \u2022 {g.frame_w}x{g.frame_h} px \u2022 "
-                f"{state.model_label(rec.generator)}"
+                f"  seed {rec.seed} \u2022 {lay.frame_w}x{lay.frame_h} px \u2022 "
+                f"{len(lay.animations)} animations \u2022 {state.model_label(rec.generator)}"
             )
-            self.preview_desc.setText(state.describe_attrs(cand.attrs))
-            self.preview_info.setToolTip(f"{rec.id}\n{state.describe_attrs(cand.attrs)}")
-            for d, v in enumerate(self.views):
-                if d < g.rows:
-                    v.caption = g.directions[d]
+            licence = rec.extra.get("license")
+            self.preview_info.setToolTip(
+                f"{rec.id}\n{desc}" + (f"\nLicense: {licence}" if licence else "")
+            )
+            self.preview_desc.setText(desc)
+            self._show_sheet_feedback(cand)
+            self.set_zoom(self._zoom_for(lay))
+            self._set_layout(lay)
             if self.play_button.isChecked():
                 self._timer.start()
-            self._show_frame()
         self._update_buttons()
+
+    def _show_sheet_feedback(self, cand: Candidate) -> None:
+        fb = cand.feedback()
+        self.sheet_info.setText(feedback_html(fb))
+        self.sheet_info.setToolTip(fb.full_text())
+        self.sheet_feedback = fb
 
     def current_candidate(self) -> Candidate | None:
         return self._current
+
+    def current_layout(self) -> SheetLayout:
+        """The layout whose animations the preview offers (the selected sheet's, else the
+        chosen style's)."""
+        return self._layout
 
     @property
     def animation(self) -> str:
         return self._animation
 
+    @property
+    def direction(self) -> str:
+        """The chosen direction ("" = every direction the animation has)."""
+        return self._direction
+
+    def animations(self) -> list[str]:
+        """The animations in the selector (those of :meth:`current_layout`)."""
+        return [self.anim_combo.itemData(i) for i in range(self.anim_combo.count())]
+
+    def directions(self) -> list[str]:
+        """The directions the selector offers for the current animation ("every direction"
+        not counted)."""
+        return [
+            d
+            for d in (self.direction_combo.itemData(i) for i in range(self.direction_combo.count()))
+            if d != ALL_DIRECTIONS
+        ]
+
+    def shown_tracks(self) -> list[Track]:
+        """The tracks playing in the preview, one per frame view."""
+        return list(self._tracks)
+
     def frame_index(self) -> int:
         return self._frame
 
-    def _anim(self) -> state.Animation:
-        if self._current is not None:
-            return self._current.geometry.animation(self._animation)
-        col = 0
-        for name, n in procedural.ANIMATIONS:
-            if name == self._animation:
-                return state.Animation(name, col, n, procedural.FRAME_MS[name])
-            col += n
-        name, n = procedural.ANIMATIONS[0]
-        return state.Animation(name, 0, n, procedural.FRAME_MS[name])
+    def _set_layout(self, lay: SheetLayout) -> None:
+        """Offer ``lay``'s animations; the current one stays when ``lay`` has it."""
+        self._layout = lay
+        names = lay.animations
+        self.anim_combo.blockSignals(True)
+        self.anim_combo.clear()
+        for name in names:
+            t = lay.track(name)
+            self.anim_combo.addItem(state.animation_label(name), name)
+            if t is not None:
+                self.anim_combo.setItemData(
+                    self.anim_combo.count() - 1,
+                    f"{t.frames} frames at {t.frame_ms} ms, "
+                    f"{'looping' if t.loop else 'played once in a game'}; faces "
+                    f"{', '.join(lay.directions_of(name))}",
+                    Qt.ItemDataRole.ToolTipRole,
+                )
+        self.anim_combo.blockSignals(False)
+        keep = self._animation if self._animation in names else "walk" if "walk" in names else ""
+        self.set_animation(keep or (names[0] if names else ""), keep_fps=True)
 
-    def _set_animation(self, name: str) -> None:
+    def set_animation(self, name: str, *, keep_fps: bool = False) -> None:
+        """Play animation ``name`` of the current layout (its directions in the direction
+        selector, its frame duration as the fps; ``keep_fps``: keep a speed the user chose
+        when the animation and its frame duration stay the same)."""
+        lay = self._layout
+        if name not in lay.animations:
+            name = lay.animations[0] if lay.animations else ""
         self._animation = name
-        for btn in self.anim_buttons.buttons():
-            btn.setChecked(btn.property("anim") == name)
+        i = self.anim_combo.findData(name)
+        if i >= 0 and self.anim_combo.currentIndex() != i:
+            self.anim_combo.setCurrentIndex(i)
+        dirs = lay.directions_of(name)
+        self.direction_combo.blockSignals(True)
+        self.direction_combo.clear()
+        if len(dirs) > 1:
+            self.direction_combo.addItem("All directions", ALL_DIRECTIONS)
+        for d in dirs:
+            self.direction_combo.addItem(d.capitalize(), d)
+        self.direction_combo.blockSignals(False)
+        self.direction_combo.setEnabled(len(dirs) > 1)
+        if self._direction not in dirs:
+            self._direction = ALL_DIRECTIONS
+        self.direction_combo.setCurrentIndex(max(0, self.direction_combo.findData(self._direction)))
+        track = lay.track(name)
+        timing = (name, track.frame_ms if track is not None else 0)
+        if not keep_fps or timing != self._fps_for:
+            self.fps.setValue(round(state.fps_of(track), 1))
+            self._fps_for = timing
         self._frame = 0
-        self.fps.setValue(round(state.default_fps(name), 1))
-        self._show_frame()
+        self._update_tracks()
 
-    def set_animation(self, name: str) -> None:
-        self._set_animation(name)
+    def set_direction(self, direction: str) -> None:
+        """Show one direction of the animation ("" = all of them)."""
+        dirs = self._layout.directions_of(self._animation)
+        self._direction = direction if direction in dirs else ALL_DIRECTIONS
+        self.direction_combo.setCurrentIndex(max(0, self.direction_combo.findData(self._direction)))
+        self._update_tracks()
+
+    def _update_tracks(self) -> None:
+        self._tracks = state.shown_tracks(self._layout, self._animation, self._direction)
+        self._ensure_views(len(self._tracks))
+        for k, v in enumerate(self.views):
+            if k < len(self._tracks):
+                v.caption = self._tracks[k].direction
+                v.show()
+            else:
+                v.set_frame(None)
+                v.hide()
+        self._show_frame()
 
     def set_playing(self, playing: bool) -> None:
         if self.play_button.isChecked() != playing:
@@ -873,24 +1117,44 @@ class SpritesPanel(GeneratingPanel):
         self.zoom_label.setText(f"{zoom}x")
         for v in self.views:
             v.set_zoom(zoom)
+        if self._current is not None:
+            self._zooms[self._current.layout.frame_w] = zoom
+
+    def _zoom_for(self, lay: SheetLayout) -> int:
+        """The zoom for a sheet of ``lay``'s frame size: the one last used for that size, else
+        the largest (up to the default) at which every direction fits the preview."""
+        if lay.frame_w in self._zooms:
+            return self._zooms[lay.frame_w]
+        vp = self.views_scroll.viewport()
+        w, h = vp.width(), vp.height()
+        if w < 100 or h < 60:  # not laid out yet
+            return state.DEFAULT_ZOOM
+        n = max(1, len(lay.directions))
+        return state.fit_zoom(lay.frame_w, lay.frame_h, n, w, h)
+
+    def _frames(self) -> int:
+        return max([t.frames for t in self._tracks] or [1])
 
     def _tick(self) -> None:
         if self._current is None:
             self._timer.stop()
             return
-        self._frame = (self._frame + 1) % max(1, self._anim().frames)
+        self._frame = (self._frame + 1) % self._frames()
         self._show_frame()
 
+    def current_cells(self) -> list[tuple[int, int]]:
+        """The (row, column) shown in each frame view now."""
+        return [t.cells()[self._frame % t.frames] for t in self._tracks]
+
     def _show_frame(self) -> None:
-        anim = self._anim()
-        self._frame %= max(1, anim.frames)
-        self.frame_label.setText(f"{self._frame + 1}/{anim.frames}")
+        n = self._frames()
+        self._frame %= n
+        self.frame_label.setText(f"{self._frame + 1}/{n}")
         cand = self._current
         if cand is None:
             return
-        col = anim.start + self._frame
-        for d, v in enumerate(self.views):
-            v.set_frame(cand.frame(d, col) if d < cand.geometry.rows else None)
+        for v, cell in zip(self.views, self.current_cells(), strict=False):
+            v.set_frame(cand.frame(cell))
         self.frame_changed.emit(self._frame)
 
     def _update_buttons(self) -> None:
@@ -959,4 +1223,7 @@ class SpritesPanel(GeneratingPanel):
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             self._update_prompt_feedback()
             self._update_play_icon()
+            self._style_license()
+            if self._current is not None:
+                self._show_sheet_feedback(self._current)
         super().changeEvent(event)

@@ -1,8 +1,12 @@
 """The Sprites panel's logic without Qt: settings <-> job params, prompt feedback, reuse,
-variations, sheet geometry and export.
+variations, sheet layouts and export.
 
-Everything here is plain Python (plus the sprite generator's vocabulary), so it is tested without
-widgets and the panel stays a thin layer of controls over :class:`SpriteSettings`.
+Everything here is plain Python (plus the sprite generators' vocabularies), so it is tested
+without widgets and the panel stays a thin layer of controls over the settings classes.
+
+Two sheet styles exist: the GenStudio style (``sprites.procedural`` and ``sprites.spritenet``,
+:class:`SpriteSettings` from :class:`SpriteParams`) and the LPC style (``sprites.lpc``,
+:class:`LpcSettings` from :class:`LpcParams`); :func:`settings_for` says which a model uses.
 """
 
 from __future__ import annotations
@@ -15,24 +19,40 @@ from typing import Any
 
 from genstudio.core.errors import InvalidParamsError
 from genstudio.generators import fields
-from genstudio.generators.sprites import export, procedural
+from genstudio.generators.sprites import export, layout, procedural
 from genstudio.generators.sprites.generator import SpriteParams
+from genstudio.generators.sprites.layout import SheetLayout, Track
+from genstudio.generators.sprites.lpc import catalog as lpc_catalog
+from genstudio.generators.sprites.lpc import character as lpc_character
+from genstudio.generators.sprites.lpc import prompt as lpc_prompt
+from genstudio.generators.sprites.lpc.generator import LpcParams
 from genstudio.ui.modes.seeds import MAX_SEED, parse_seed, random_seed  # noqa: F401 (the panel uses state.*)
 from genstudio.ui.modes.settings import settings_class
 
 DEFAULT_MODEL = "sprites.procedural"
+LPC_MODEL = "sprites.lpc"
 MODEL_LABELS: dict[str, str] = {
-    "sprites.procedural": "Procedural",
+    "sprites.procedural": "GenStudio style",
+    LPC_MODEL: "LPC (artist-made, CC-BY-SA / GPL)",
     "sprites.spritenet": "SpriteNet (AI model)",
 }
 MODEL_TIPS: dict[str, str] = {
-    "sprites.procedural": "Hand-made layered parts: instant, every attribute exact.",
-    "sprites.spritenet": "GenStudio's trained model (ONNX Runtime, offline): the same "
-    "attributes drawn by a neural network.",
+    "sprites.procedural": "GenStudio's own 32 px style from hand-made layered parts: instant, "
+    "every attribute exact; idle and walk in four directions.",
+    LPC_MODEL: "Characters composited from the Universal LPC art made by pixel artists: 64 px "
+    "sheets with walk, slash, thrust, spellcast, shoot and hurt. The art is licensed "
+    "CC-BY-SA 3.0 / GPL 3.0: credit the artists and share alike.",
+    "sprites.spritenet": "GenStudio's trained model (ONNX Runtime, offline): the GenStudio "
+    "style's attributes drawn by a neural network.",
 }
+#: what the LPC art's license means, shown under the model picker when LPC is chosen
+LPC_LICENSE_TEXT = lpc_catalog.LICENSE_TEXT
+LPC_LICENSE = lpc_catalog.LICENSE
 _spec = fields.field_info
 SIZES: tuple[int, ...] = tuple(_spec(SpriteParams, "size").spec.allowed() or ())
 NATIVE_SIZE = procedural.FRAME
+#: each params class's own frame size (the art is drawn at it; the others are resized)
+NATIVE_SIZES: dict[type, int] = {SpriteParams: procedural.FRAME, LpcParams: lpc_catalog.FRAME}
 MAX_COUNT = int(_spec(SpriteParams, "count").spec.hi or 1)
 DEFAULT_COUNT = _spec(SpriteParams, "count").ui_default()
 MAX_PALETTE_COLORS = int(_spec(SpriteParams, "palette_colors").spec.hi or 0)
@@ -107,7 +127,8 @@ def sprite_models() -> list[str]:
     from genstudio import generators
 
     names = [n for n in generators.names() if n.startswith("sprites.")]
-    return sorted(names, key=lambda n: (n != DEFAULT_MODEL, n not in MODEL_LABELS, n))
+    order = list(MODEL_LABELS)
+    return sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n))
 
 
 # --- settings ----------------------------------------------------------------------------------
@@ -172,48 +193,204 @@ def minimal_locks(full: Mapping[str, str], prompt: str, seed: int) -> dict[str, 
     return {k: locks[k] for k in procedural.ATTRIBUTE_KEYS if k in locks}
 
 
-def variation_settings(
-    source: SpriteSettings, full_attrs: Mapping[str, str], *, seed: int, count: int
-) -> SpriteSettings:
+class LpcSettings(settings_class("LpcSettings", LpcParams, model=LPC_MODEL)):
+    """What the panel's controls say in the LPC style: every LpcParams field (``attrs`` = the
+    locked LPC attributes, which the sidecar's params keep as they were asked for)."""
+
+    @classmethod
+    def from_record(
+        cls, generator: str, params: Mapping[str, Any], seed: int | None = None
+    ) -> LpcSettings:
+        """Settings that reproduce a gallery asset of the LPC style."""
+        if not isinstance(params, Mapping):
+            raise InvalidParamsError("These settings are not a sprite's parameters.")
+        params = dict(params)
+        if isinstance(seed, int) and not isinstance(seed, bool):
+            params["seed"] = seed
+        return cls.from_params(params, model=LPC_MODEL)
+
+
+#: the settings class of each model whose params are not SpriteParams
+SETTINGS_BY_MODEL: dict[str, type] = {LPC_MODEL: LpcSettings}
+#: every settings class, the default (GenStudio style) first
+SETTINGS_CLASSES: tuple[type, ...] = (SpriteSettings, LpcSettings)
+
+
+def settings_for(model: str) -> type:
+    """The settings class (and so the params class) of a sprite model."""
+    return SETTINGS_BY_MODEL.get(model, SpriteSettings)
+
+
+def is_lpc(model: str) -> bool:
+    return settings_for(model) is LpcSettings
+
+
+def settings_from_record(
+    generator: str, params: Mapping[str, Any], seed: int | None = None
+) -> SpriteSettings | LpcSettings:
+    """The settings of a gallery asset, in the settings class of its generator."""
+    return settings_for(generator).from_record(generator, params, seed)
+
+
+def size_choices(params: type) -> list[tuple[str, int]]:
+    """(label, px) of the frame sizes a params class offers, its native size marked."""
+    native = NATIVE_SIZES.get(params)
+    return [
+        (f"{s} x {s} px" + ("  (native)" if s == native else ""), int(s))
+        for s in _spec(params, "size").spec.allowed() or ()
+    ]
+
+
+def lpc_colour_key(key: str) -> bool:
+    """Whether an LPC attribute only colours the character (skin tone, eyes, ``*_color``)."""
+    return key in ("body", "eyes") or key.endswith("_color")
+
+
+def shape_attrs(settings: Any, full_attrs: Mapping[str, str]) -> dict[str, str]:
+    """The attributes of ``full_attrs`` that make the character's shape in its style."""
+    if isinstance(settings, LpcSettings):
+        return {k: v for k, v in full_attrs.items() if not lpc_colour_key(k)}
+    return {k: full_attrs[k] for k in SHAPE_KEYS if k in full_attrs}
+
+
+def variation_settings(source: Any, full_attrs: Mapping[str, str], *, seed: int, count: int) -> Any:
     """The same character in other colours: its shape attributes locked, colours drawn again
     from new seeds (the prompt is left out, so its colour words do not pin the colours)."""
-    shape = {k: full_attrs[k] for k in SHAPE_KEYS if k in full_attrs}
-    return source.replace(prompt="", attrs=shape, seed=seed, count=count)
+    return source.replace(prompt="", attrs=shape_attrs(source, full_attrs), seed=seed, count=count)
 
 
 # --- prompt feedback ---------------------------------------------------------------------------
 
 
+#: at most this many words of one kind, and this many notes, are shown (the rest: "+N more")
+SHOWN_WORDS = 12
+SHOWN_NOTES = 3
+LONG_WORD = 24  # a longer word is cut with an ellipsis, so no label grows past its column
+
+
+def clip_word(word: str, limit: int = LONG_WORD) -> str:
+    return word if len(word) <= limit else word[: limit - 1] + "\u2026"
+
+
+def _shown(items: Iterable[str], limit: int) -> str:
+    items = [clip_word(w) for w in dict.fromkeys(items)]
+    more = len(items) - limit
+    return ", ".join(items[:limit]) + (f" (+{more} more)" if more > 0 else "")
+
+
 @dataclass(frozen=True)
 class PromptFeedback:
+    """What a generator made of a prompt: phrases it took (``matched``), words it took by their
+    meaning (``by_meaning``: word -> the entry it meant), words it could not honour
+    (``unknown``), and notes on what it could not do as asked.
+
+    ``pending``: the live (typing) feedback of a style that matches the remaining words by
+    meaning only when the sheet is made; those words are "not in the word list" until then.
+    """
+
     matched: tuple[str, ...] = ()
     unknown: tuple[str, ...] = ()
     attrs: dict[str, str] = field(default_factory=dict)
     error: str = ""
+    by_meaning: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+    pending: bool = False
 
     @property
     def empty(self) -> bool:
-        return not (self.matched or self.unknown or self.error)
+        return not (self.matched or self.unknown or self.error or self.by_meaning or self.notes)
+
+    def parts(self) -> list[tuple[str, str, str]]:
+        """(caption, text, tone) of each part; tone is a theme colour name (success, warning,
+        danger, muted). De-duplicated, long words cut, long lists shortened."""
+        if self.error:
+            return [("", self.error, "danger")]
+        out = []
+        if self.matched:
+            out.append(("understood", _shown(self.matched, SHOWN_WORDS), "success"))
+        if self.by_meaning:
+            pairs = [f"{clip_word(w)} -> {clip_word(e)}" for w, e in self.by_meaning]
+            out.append(("by meaning", _shown(pairs, SHOWN_WORDS), "success"))
+        if self.unknown:
+            caption = "not in the word list (tried by meaning on Generate)"
+            if not self.pending:
+                caption = "ignored"
+            out.append((caption, _shown(self.unknown, SHOWN_WORDS), "warning"))
+        if self.notes:
+            notes = list(dict.fromkeys(self.notes))
+            more = len(notes) - SHOWN_NOTES
+            text = "; ".join(notes[:SHOWN_NOTES]) + (f" (+{more} more)" if more > 0 else "")
+            out.append(("note", text, "muted"))
+        return out
 
     def text(self) -> str:
+        return "; ".join(f"{c}: {t}" if c else t for c, t, _tone in self.parts())
+
+    def full_text(self) -> str:
+        """Everything, nothing shortened (a tooltip)."""
         if self.error:
             return self.error
-        parts = []
+        lines = []
         if self.matched:
-            parts.append("understood: " + ", ".join(self.matched))
+            lines.append("understood: " + ", ".join(dict.fromkeys(self.matched)))
+        if self.by_meaning:
+            lines.append("by meaning: " + ", ".join(f"{w} -> {e}" for w, e in self.by_meaning))
         if self.unknown:
-            parts.append("ignored: " + ", ".join(dict.fromkeys(self.unknown)))
-        return "; ".join(parts)
+            lines.append("ignored: " + ", ".join(dict.fromkeys(self.unknown)))
+        lines += list(dict.fromkeys(self.notes))
+        return "\n".join(lines)
 
 
-def prompt_feedback(prompt: str) -> PromptFeedback:
+def prompt_feedback(prompt: str, model: str = DEFAULT_MODEL) -> PromptFeedback:
+    """Live feedback while typing (fast: the LPC style's meaning matcher is not run here)."""
     if not prompt.strip():
         return PromptFeedback()
+    if is_lpc(model):
+        try:
+            LpcParams.from_dict({"prompt": prompt})
+        except InvalidParamsError as e:
+            return PromptFeedback(error=e.user_message())
+        lp = lpc_prompt.parse(prompt, meaning=False)
+        return PromptFeedback(
+            matched=tuple(lp.matched), unknown=tuple(lp.unknown), attrs=dict(lp.attrs),
+            notes=tuple(lp.notes), pending=bool(lp.unknown),
+        )  # fmt: skip
     try:
         p = procedural.parse_prompt(prompt)
     except InvalidParamsError as e:
         return PromptFeedback(error=e.user_message())
     return PromptFeedback(matched=p.matched, unknown=p.unknown, attrs=dict(p.attrs))
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        return ()
+    return tuple(str(v) for v in value if isinstance(v, str | int | float))
+
+
+def sheet_feedback(
+    generator: str, params: Mapping[str, Any], extra: Mapping[str, Any]
+) -> PromptFeedback:
+    """What the generator made of a sheet's prompt, from its sidecar (``prompt_matched``,
+    ``prompt_by_meaning``, ``prompt_unknown``, ``notes``); an old sidecar without them is read
+    again by the live feedback of its style."""
+    if not isinstance(extra, Mapping):
+        extra = {}
+    if "prompt_unknown" not in extra and "prompt_matched" not in extra:
+        prompt = params.get("prompt", "") if isinstance(params, Mapping) else ""
+        fb = prompt_feedback(prompt if isinstance(prompt, str) else "", generator)
+        return PromptFeedback(matched=fb.matched, unknown=fb.unknown, error=fb.error,
+                              notes=_strings(extra.get("notes")))  # fmt: skip
+    meaning = extra.get("prompt_by_meaning")
+    pairs = tuple(
+        (str(w), str(e)) for w, e in (meaning.items() if isinstance(meaning, Mapping) else ())
+    )
+    return PromptFeedback(
+        matched=_strings(extra.get("prompt_matched")),
+        unknown=tuple(dict.fromkeys(_strings(extra.get("prompt_unknown")))),
+        by_meaning=pairs,
+        notes=_strings(extra.get("notes")),
+    )
 
 
 def describe_attrs(attrs: Mapping[str, str]) -> str:
@@ -238,79 +415,90 @@ def describe_attrs(attrs: Mapping[str, str]) -> str:
     return ", ".join(b.strip() for b in bits if b.strip())
 
 
-# --- sheet geometry and animation ----------------------------------------------------------------
+#: the noun an LPC layer's name needs after it ("leather" -> "leather belt")
+_LPC_NOUNS = {"belt": "belt", "cape": "cape", "hair": "hair", "hands": "gloves"}
+_LPC_WORDS = {"elvenears": "elven ears", "bigears": "big ears", "normal": ""}
+_LPC_SKIP = ("nose",)  # too small to name
 
 
-@dataclass(frozen=True)
-class Animation:
-    name: str
-    start: int
-    frames: int
-    frame_ms: int
-
-    @property
-    def fps(self) -> float:
-        return 1000.0 / self.frame_ms
+def _lpc_label(value: str) -> str:
+    text = _LPC_WORDS.get(value, value_label(value))
+    return " ".join(dict.fromkeys(text.split()))  # "leather leather" -> "leather"
 
 
-@dataclass(frozen=True)
-class SheetGeometry:
-    """Where the frames are in a sheet image: rows = directions, columns = frames."""
-
-    frame_w: int
-    frame_h: int
-    directions: tuple[str, ...]
-    animations: tuple[Animation, ...]
-
-    @property
-    def rows(self) -> int:
-        return len(self.directions)
-
-    @property
-    def columns(self) -> int:
-        return sum(a.frames for a in self.animations)
-
-    def animation(self, name: str) -> Animation:
-        for a in self.animations:
-            if a.name == name:
-                return a
-        return self.animations[0]
-
-    def rect(self, direction: int, column: int) -> tuple[int, int, int, int]:
-        return column * self.frame_w, direction * self.frame_h, self.frame_w, self.frame_h
-
-    @classmethod
-    def for_image(
-        cls, width: int, height: int, layout: Mapping[str, Any] | None = None
-    ) -> SheetGeometry:
-        """From the asset's stored layout when it fits the image, else the default 4 x 6."""
-        anims: list[Animation] = []
-        dirs: tuple[str, ...] = tuple(procedural.DIRECTIONS)
-        if isinstance(layout, Mapping):
-            try:
-                anims = [
-                    Animation(str(a["name"]), int(a["start"]), int(a["frames"]), int(a["frame_ms"]))
-                    for a in layout.get("animations", [])
-                ]
-                dirs = tuple(str(d) for d in layout.get("directions", dirs)) or dirs
-            except (KeyError, TypeError, ValueError):
-                anims = []
-        if not anims or any(a.frames < 1 or a.frame_ms < 1 for a in anims):
-            anims = []
-            col = 0
-            for name, n in procedural.ANIMATIONS:
-                anims.append(Animation(name, col, n, procedural.FRAME_MS[name]))
-                col += n
-        columns = sum(a.frames for a in anims)
-        if width % columns or height % len(dirs) or width < columns or height < len(dirs):
-            raise InvalidParamsError(
-                f"A {width}x{height} image is not a {len(dirs)} x {columns} sprite sheet."
-            )
-        return cls(width // columns, height // len(dirs), dirs, tuple(anims))
+def describe_lpc(attrs: Mapping[str, str]) -> str:
+    """One line naming an LPC character: 'female, dark skin, elven ears, ruby red messy2 hair,
+    brown chain mail, leather belt, bow'."""
+    a = attrs
+    bits = [a["sex"]] if a.get("sex") else []
+    if a.get("body"):
+        bits.append(f"{value_label(a['body']).rstrip('0123456789')} skin")
+    for slot in lpc_character.SLOTS:
+        v = a.get(slot, "none")
+        if not v or v == "none" or slot in _LPC_SKIP:
+            continue
+        if slot == "eyes":
+            bits.append(f"{value_label(v)} eyes")
+            continue
+        noun = _lpc_label(v)
+        extra = _LPC_NOUNS.get(slot, "")
+        if extra and extra not in noun.split():
+            noun = f"{noun} {extra}".strip()
+        colour = value_label(a.get(f"{slot}_color", ""))
+        bits.append(f"{colour} {noun}".strip())
+    return ", ".join(bits)
 
 
-def default_fps(animation: str) -> float:
-    return 1000.0 / procedural.FRAME_MS.get(animation, 125)
+def describe(generator: str, attrs: Mapping[str, str]) -> str:
+    return describe_lpc(attrs) if is_lpc(generator) else describe_attrs(attrs)
+
+
+# --- sheet layouts and animation -----------------------------------------------------------------
+
+
+def style_layout(model: str) -> SheetLayout:
+    """The layout a model's sheets have at its default size (the preview's menus before a
+    sheet is selected)."""
+    size = settings_for(model)().size
+    return layout.lpc(size) if is_lpc(model) else layout.genstudio(size)
+
+
+def sheet_layout(width: int, height: int, stored: Any = None) -> SheetLayout:
+    """Where the frames of a ``width`` x ``height`` sheet are: the sidecar's ``layout`` when it
+    fits (this version's or the first version's dict), else the style the size matches;
+    InvalidParamsError when it is no sprite sheet."""
+    return layout.detect(width, height, stored if isinstance(stored, Mapping) else None)
+
+
+def animation_label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def fps_of(track: Track | None) -> float:
+    """The frames per second of a track's own frame duration (8 fps without a track)."""
+    return 1000.0 / (track.frame_ms if track is not None else 125)
+
+
+def shown_tracks(lay: SheetLayout, animation: str, direction: str = "") -> list[Track]:
+    """The tracks the preview plays: ``animation`` facing ``direction`` ("" = every direction
+    the sheet draws it in; a direction it lacks = its first)."""
+    if animation not in lay.animations:
+        return []
+    if direction and direction in lay.directions_of(animation):
+        return [t for t in lay.tracks if t.animation == animation and t.direction == direction]
+    if direction:
+        t = lay.track(animation)
+        return [t] if t is not None else []
+    return [t for t in lay.tracks if t.animation == animation]
+
+
+def thumbnail_track(lay: SheetLayout) -> Track:
+    """The track whose first frame stands for a sheet in the candidates: idle facing down."""
+    for anim in ("idle", "walk", *lay.animations):
+        t = lay.track(anim, "down")
+        if t is not None:
+            return t
+    return lay.tracks[0]
 
 
 def checker_cell(zoom: int) -> int:
@@ -321,6 +509,23 @@ def checker_cell(zoom: int) -> int:
 def fit_scale(frame: int, box: int) -> int:
     """The largest whole-number scale of ``frame`` px that fits ``box`` px (at least 1)."""
     return max(1, box // max(1, frame))
+
+
+DEFAULT_ZOOM = 3
+VIEW_GAP = 14  # px between the preview's frame views
+VIEW_MIN_W = 56
+CAPTION_H = 20
+
+
+def fit_zoom(frame_w: int, frame_h: int, views: int, box_w: int, box_h: int,
+             most: int = DEFAULT_ZOOM) -> int:  # fmt: skip
+    """The largest zoom up to ``most`` at which ``views`` frames side by side (with their
+    gaps and captions) fit a ``box_w`` x ``box_h`` area; at least 1."""
+    for z in range(max(1, most), 1, -1):
+        w = views * max(frame_w * z, VIEW_MIN_W) + (views - 1) * VIEW_GAP
+        if w <= box_w and frame_h * z + CAPTION_H + 8 <= box_h:
+            return z
+    return 1
 
 
 # --- export ------------------------------------------------------------------------------------

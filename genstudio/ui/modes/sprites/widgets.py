@@ -104,13 +104,13 @@ def pixel_pixmap(frame: QImage, zoom: int, colors: tuple[QColor, QColor]) -> QPi
 class FrameView(QWidget):
     """One animated direction: the current frame on a checkerboard, with a caption below."""
 
-    CAPTION_H = 20
+    CAPTION_H = state.CAPTION_H
 
     def __init__(self, caption: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.caption = caption
         self._frame: QImage | None = None
-        self._zoom = 3
+        self._zoom = state.DEFAULT_ZOOM
         self._frame_size = QSize(state.NATIVE_SIZE, state.NATIVE_SIZE)
         self._pixmap: QPixmap | None = None
         self._update_size()
@@ -144,7 +144,7 @@ class FrameView(QWidget):
     def _update_size(self) -> None:
         w = self._frame_size.width() * self._zoom
         h = self._frame_size.height() * self._zoom
-        self.setFixedSize(max(w, 56), h + self.CAPTION_H)
+        self.setFixedSize(max(w, state.VIEW_MIN_W), h + self.CAPTION_H)
 
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt API
         if event.type() in (event.Type.PaletteChange, event.Type.ApplicationPaletteChange):
