@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from genstudio.generators.sprites.lpc.catalog import apply_table, rgba_keys
+
 W, H, FRAME = 832, 1344, 64
 ROWS = H // FRAME
 
@@ -135,10 +137,10 @@ def name_and_colour(rel: str, slot: str) -> tuple[str, str]:
 
 
 def _load(path: Path) -> np.ndarray:
-    from PIL import Image
+    """An upstream layer through the product's one safe image opener (PNG allow-list)."""
+    from genstudio.core.safeimage import pil_to_rgba, read_image_file
 
-    with Image.open(path) as im:
-        return np.array(im.convert("RGBA"))
+    return pil_to_rgba(read_image_file(path, what="LPC layer"))
 
 
 def rows_drawn(a: np.ndarray) -> list[int]:
@@ -152,10 +154,8 @@ def colour_map(ref: np.ndarray, var: np.ndarray) -> list[list[int]] | None:
     m_ref = ref[..., 3] > 0
     if not np.array_equal(m_ref, var[..., 3] > 0):
         return None
-    r = ref[m_ref].astype(np.uint32)
-    v = var[m_ref].astype(np.uint32)
-    kr = (r[:, 0] << 24) | (r[:, 1] << 16) | (r[:, 2] << 8) | r[:, 3]
-    kv = (v[:, 0] << 24) | (v[:, 1] << 16) | (v[:, 2] << 8) | v[:, 3]
+    kr = rgba_keys(ref[m_ref])
+    kv = rgba_keys(var[m_ref])
     pairs = np.unique(np.stack([kr, kv], 1), axis=0)
     if len(np.unique(pairs[:, 0])) != len(pairs):
         return None  # one ref colour becomes two colours: not a palette swap
@@ -167,19 +167,6 @@ def colour_map(ref: np.ndarray, var: np.ndarray) -> list[list[int]] | None:
     # the fully transparent pixels must stay fully transparent in both
     if not (np.array_equal(ref[~m_ref], var[~m_ref]) or not var[~m_ref].any()):
         return None
-    return out
-
-
-def apply_map(ref: np.ndarray, table: list[list[int]]) -> np.ndarray:
-    out = ref.copy()
-    m = ref[..., 3] > 0
-    px = ref[m].astype(np.uint32)
-    key = (px[:, 0] << 24) | (px[:, 1] << 16) | (px[:, 2] << 8) | px[:, 3]
-    t = np.array(table, np.uint32)
-    tk = (t[:, 0] << 24) | (t[:, 1] << 16) | (t[:, 2] << 8) | t[:, 3]
-    order = np.argsort(tk)
-    idx = order[np.searchsorted(tk[order], key)]
-    out[m] = t[idx, 4:8].astype(np.uint8)
     return out
 
 
@@ -226,7 +213,7 @@ def build(src: Path, out: Path) -> dict[str, Any]:
         done = False
         for dname in groups.get(key, []):
             table = colour_map(drawings[dname], a)
-            if table is not None and np.array_equal(apply_map(drawings[dname], table), a):
+            if table is not None and np.array_equal(apply_table(drawings[dname], table), a):
                 entry["drawing"] = dname
                 entry["colours"] = table
                 done = True

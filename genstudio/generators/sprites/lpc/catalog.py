@@ -200,7 +200,8 @@ def _pixels(root: str, drawing: str, colours: tuple[tuple[int, ...], ...]) -> np
     return out
 
 
-def _keys(px: np.ndarray) -> np.ndarray:
+def rgba_keys(px: np.ndarray) -> np.ndarray:
+    """(..., 4) uint8 RGBA -> one uint32 per pixel (for colour tables and lookups)."""
     p = px.astype(np.uint32)
     return (p[..., 0] << 24) | (p[..., 1] << 16) | (p[..., 2] << 8) | p[..., 3]
 
@@ -209,9 +210,9 @@ def apply_table(ref: np.ndarray, table: Sequence[Sequence[int]]) -> np.ndarray:
     """``ref`` with each colour (RGBA) in ``table[i][:4]`` replaced by ``table[i][4:]``."""
     out = ref.copy()
     m = ref[..., 3] > 0
-    key = _keys(ref[m])
+    key = rgba_keys(ref[m])
     t = np.asarray(table, np.uint32)
-    tk = _keys(t[:, :4])
+    tk = rgba_keys(t[:, :4])
     order = np.argsort(tk)
     pos = np.clip(np.searchsorted(tk[order], key), 0, len(tk) - 1)
     idx = order[pos]

@@ -235,13 +235,12 @@ def build(attrs: Mapping[str, str], cat: Catalog | None = None) -> Character:
     # facial features follow the skin colour (eyes by their own colour)
     skin_for_parts = skin if skin in ("light", "tanned", "tanned2", "dark", "dark2", "darkelf",
                                       "darkelf2") else "light"  # fmt: skip
-    tint_parts = None if skin == skin_for_parts else None
     for slot in ("ears", "nose"):
         v = a.get(slot, "none")
         if v != "none" and body != "skeleton":
             la = cat.find(slot, sex, v, skin_for_parts)
             if la:
-                tint = tint_parts
+                tint = None
                 if skin != skin_for_parts or body in TINTED_BODIES:
                     tint = _skin_rgb(cat, picks[0])
                 picks.append(Pick(la[0], tint))

@@ -264,6 +264,16 @@ _PHRASE_LIST = sorted(PHRASES, key=lambda p: -len(p.split()))
 _HAIR_PHRASES = {p for p, a in PHRASES.items() if "hair" in a and a["hair"] != "none"}
 
 
+def _apply(attrs: dict[str, str], entry: A) -> None:
+    """A phrase's attributes: its parts win over earlier phrases, its colours do not (a
+    colour the user named keeps priority over a role's default colour)."""
+    for k, v in entry.items():
+        if k.endswith("_color"):
+            attrs.setdefault(k, v)
+        else:
+            attrs[k] = v
+
+
 def parse(prompt: str, *, meaning: bool = True) -> LpcParse:
     out = LpcParse()
     words = words_of(prompt[:MAX_PROMPT_CHARS])
@@ -287,8 +297,7 @@ def parse(prompt: str, *, meaning: bool = True) -> LpcParse:
         p = phrase.split()
         for i in range(len(words) - len(p) + 1):
             if words[i : i + len(p)] == p and not any(used[i : i + len(p)]):
-                for k, v in PHRASES[phrase].items():
-                    attrs.setdefault(k, v) if k.endswith("_color") else attrs.__setitem__(k, v)
+                _apply(attrs, PHRASES[phrase])
                 take(i, len(p))
                 out.matched.append(phrase)
     # multi-word phrases with colour words inside them ("long blonde hair" -> "long hair")
@@ -300,8 +309,7 @@ def parse(prompt: str, *, meaning: bool = True) -> LpcParse:
         for j in range(len(core) - len(p) + 1):
             idx = core[j : j + len(p)]
             if [words[i] for i in idx] == p and not any(used[i] for i in idx[:-1]):
-                for k, v in PHRASES[phrase].items():
-                    attrs.setdefault(k, v) if k.endswith("_color") else attrs.__setitem__(k, v)
+                _apply(attrs, PHRASES[phrase])
                 for i in idx[:-1]:
                     used[i] = True  # the last word ("hair") still takes its colour below
                 out.matched.append(phrase)
