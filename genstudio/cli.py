@@ -312,77 +312,71 @@ def run_generator_to_dir(
     project_path: Path | None,
     extras: dict[Path, dict[str, Any]] | None = None,
 ) -> list[Path]:
-    """Run one generator job synchronously; outputs go to ``out`` and, if given, a project.
-    Words of the prompt the generator could not honour and its notes are printed once each;
-    an output with ``extra["credits"]`` (LPC art) gets ``<stem>.CREDITS.txt`` beside it.
-    ``extras`` collects each written file's ``extra``."""
-    from genstudio import generators
-    from genstudio.core.atomic import atomic_write_bytes
-    from genstudio.generators.base import Output, RunContext
+    """Run one generator job through the studio's job runner (inline); outputs go to ``out``
+    (:class:`~genstudio.core.folder.FolderSink`) and, if given, a project. Words of the prompt
+    the generator could not honour and its notes are printed once each; an output with
+    ``extra["credits"]`` (LPC art) gets ``<stem>.CREDITS.txt`` beside it. ``extras`` collects
+    each written file's ``extra``."""
+    from genstudio.core.folder import FolderSink
+    from genstudio.core.jobs import EventType, JobEvent, JobRunner, JobSpec
 
-    gen = generators.get(generator)
-    p = gen.Params.from_dict(params)
     out = output_folder(out)
-    written: list[Path] = []
     project = None
     if project_path is not None:
         from genstudio.core.project import Project
 
         project = Project.open(project_path)
+    sink = FolderSink(out, project)
 
-    notes: list[str] = []
+    def progress(event: JobEvent) -> None:
+        if event.type == EventType.PROGRESS:
+            line = f"\r[{event.fraction * 100:5.1f}%] {event.message[:60]:60s}"
+            print(line, end="", file=sys.stderr, flush=True)
 
-    def emit(o: Output) -> str:
-        how = str(o.extra.get("renderer") or "")
-        if how.startswith("synth (") and how[7:-1] not in notes:  # a SoundFont was not usable
-            notes.append(how[7:-1])
-        unknown = [str(w) for w in o.extra.get("prompt_unknown") or []]
-        if unknown:
-            note = "not understood, so not in the result: " + ", ".join(unknown)
-            if note not in notes:
-                notes.append(note)
-        for word, entry in (o.extra.get("prompt_by_meaning") or {}).items():
-            note = f"understood by meaning: {word} -> {entry}"
-            if note not in notes:
-                notes.append(note)
-        said = o.extra.get("notes")  # a list of sentences (music's "notes" is a count)
-        for n in said if isinstance(said, list) else []:
-            if str(n) not in notes:
-                notes.append(str(n))
-        asset_id = ""
-        if project is not None:
-            asset_id = project.add_asset(o, generator=generator).id
-        stem = (
-            o.name_hint
-            or f"{generator.split('.')[0]}_{o.seed if o.seed is not None else len(written)}"
-        )
-        path = out / f"{stem}.{o.ext}"
-        atomic_write_bytes(path, o.data)
-        written.append(path)
-        if o.extra.get("credits"):
-            atomic_write_bytes(out / f"{stem}.CREDITS.txt", str(o.extra["credits"]).encode())
-            license_note = (
-                f"{o.extra.get('license', '')} art: the artists' credits are in "
-                "<sheet>.CREDITS.txt beside each sheet; keep them with it"
-            )
-            if license_note not in notes:
-                notes.append(license_note)
-        if extras is not None:
-            extras[path] = o.extra
-        return asset_id
-
-    def progress(fraction: float, message: str, preview: bytes | None) -> None:
-        print(f"\r[{fraction * 100:5.1f}%] {message[:60]:60s}", end="", file=sys.stderr, flush=True)
-
+    runner = JobRunner(sink, sync=True, raise_errors=True)
+    runner.subscribe(progress)
     try:
-        gen.run(p, RunContext(progress=progress, emit=emit))
+        runner.submit(JobSpec(generator, params))
     finally:
         print(file=sys.stderr)
+        runner.shutdown()
         if project is not None:
             project.close()
-    for note in notes:  # on its own line, after the progress line
+    for note in _output_notes([w.extra for w in sink.written]):  # after the progress line
         print(f"note: {_safe_text(note)}", file=sys.stderr)
-    return written
+    if extras is not None:
+        extras.update((w.path, w.extra) for w in sink.written)
+    return [w.path for w in sink.written]
+
+
+def _output_notes(extras: list[dict[str, Any]]) -> list[str]:
+    """What the user should know about the outputs, each sentence once: a SoundFont that was
+    not usable, prompt words not understood or understood by meaning, the generator's notes,
+    the license of credited art."""
+    notes: list[str] = []
+
+    def say(note: str) -> None:
+        if note not in notes:
+            notes.append(note)
+
+    for extra in extras:
+        how = str(extra.get("renderer") or "")
+        if how.startswith("synth ("):  # a SoundFont was not usable
+            say(how[7:-1])
+        unknown = [str(w) for w in extra.get("prompt_unknown") or []]
+        if unknown:
+            say("not understood, so not in the result: " + ", ".join(unknown))
+        for word, entry in (extra.get("prompt_by_meaning") or {}).items():
+            say(f"understood by meaning: {word} -> {entry}")
+        said = extra.get("notes")  # a list of sentences (music's "notes" is a count)
+        for n in said if isinstance(said, list) else []:
+            say(str(n))
+        if extra.get("credits"):
+            say(
+                f"{extra.get('license', '')} art: the artists' credits are in "
+                "<sheet>.CREDITS.txt beside each sheet; keep them with it"
+            )
+    return notes
 
 
 def _music_key_lock(model: str, style: str) -> bool:

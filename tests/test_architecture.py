@@ -75,3 +75,16 @@ def test_no_pickle_loading_in_the_product():
     assert offenders == []
     assert re.search(needles[2], "import pickle\n", re.M)  # the check can fail
     assert not re.search(needles[2], "import pickletools\n", re.M)
+
+
+def test_one_job_runner():
+    """Generators run only through core.jobs.JobRunner (in a thread) and core.childmain (its
+    child processes); the CLI's ``--out`` runs use it too (core.folder.FolderSink). A benchmark
+    may time a generator's ``run`` directly."""
+    allowed = {"core/jobs.py", "core/childmain.py", "generators/base.py", "ml/sprites/bench.py"}
+    makers = []
+    for path in sorted((ROOT / "genstudio").rglob("*.py")):
+        rel = path.relative_to(ROOT / "genstudio").as_posix()
+        if rel not in allowed and "RunContext(" in path.read_text("utf-8"):
+            makers.append(rel)
+    assert makers == []

@@ -249,6 +249,12 @@ class ProjectLike(Protocol):
 Resolver = Callable[[str], Any]
 
 
+def _keeps_queue(project: ProjectLike) -> bool:
+    """Whether ``project`` keeps a jobs.json: not when read-only, nor an output folder
+    (:class:`genstudio.core.folder.FolderSink`, ``keeps_queue = False``)."""
+    return bool(getattr(project, "keeps_queue", True)) and not getattr(project, "read_only", False)
+
+
 def _registry_get(name: str) -> Any:
     # The runner lives in core, below the generators layer, but its whole purpose is to run
     # them. The registry is a plug-in point looked up by name at run time, so the static import
@@ -277,6 +283,7 @@ class _Entry:
     control: Any = None  # procrunner.ProcessControl while the job runs in a child process
     params: Any = None  # the generator's validated Params object (None: restored from disk)
     progress_message: str = ""  # the last progress message (shown again after a pause)
+    raised: BaseException | None = None  # why it failed or stopped (raised by raise_errors)
 
 
 class JobRunner:
@@ -284,7 +291,10 @@ class JobRunner:
 
     ``workers`` threads run jobs (default one: generation is CPU-bound and ONNX Runtime already
     uses every core); ``sync=True`` runs each job inline inside :meth:`submit` (and restored jobs
-    inside :meth:`run_pending`) for deterministic tests. ``resolve`` maps a generator name to an
+    inside :meth:`run_pending`) for deterministic tests and the command line; with
+    ``raise_errors=True`` (sync only) a failed or cancelled job's exception is raised from
+    :meth:`submit` after the job is recorded, so the caller reports it with its hint (the CLI's
+    one error handler). ``resolve`` maps a generator name to an
     instance (default: the generator registry).
     """
 
@@ -294,10 +304,14 @@ class JobRunner:
         *,
         workers: int = 1,
         sync: bool = False,
+        raise_errors: bool = False,
         resolve: Resolver | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be >= 1")
+        if raise_errors and not sync:
+            raise ValueError("raise_errors needs sync=True")
+        self._raise_errors = raise_errors
         self._workers_wanted = workers
         self._sync = sync
         self._resolve = resolve or _registry_get
@@ -387,7 +401,7 @@ class JobRunner:
 
     def _load_jobs_file(self, project: ProjectLike) -> list[Job]:
         path = Path(project.root) / JOBS_FILE
-        if not path.exists() or getattr(project, "read_only", False):
+        if not _keeps_queue(project) or not path.exists():
             return []
         try:
             data = read_json(path, what="job queue")
@@ -445,7 +459,7 @@ class JobRunner:
                     project = self._project
                 else:
                     project = entries[-1].project if entries else None
-                if project is None or getattr(project, "read_only", False):
+                if project is None or not _keeps_queue(project):
                     return
                 jobs = [e.job.to_dict() for e in entries if e.job.state in _PERSISTED]
             doc = {"format": JOBS_FORMAT, "version": JOBS_VERSION, "saved": _now(), "jobs": jobs}
@@ -713,12 +727,16 @@ class JobRunner:
             # Outputs come per seed / index in a fixed order: a rerun skips those already
             # written (listed in jobs.json) instead of writing them a second time.
             entry.resume, entry.emitted = len(job.asset_ids), 0
+            entry.raised = None
             job.next_asset = new_asset_id()  # the restore has looked at the previous one
             self._running.add(job.id)
         try:
             self._persist(entry.root)
             self._notify(self._state_event(entry))
             state, error, message = self._execute(entry)
+        except KeyboardInterrupt as e:  # Ctrl-C during a sync job (the command line)
+            entry.raised = e
+            state, error, message = JobState.CANCELLED, None, "Cancelled."
         except BaseException as e:  # a bug in the runner itself: the job fails, not the worker
             log.exception("job runner error")
             state, error, message = JobState.FAILED, f"Internal error: {e!r}", "Failed."
@@ -741,6 +759,10 @@ class JobRunner:
                 self._running.discard(job.id)
                 self._trim_history()
                 self._cond.notify_all()
+        if entry.raised is not None and (
+            self._raise_errors or isinstance(entry.raised, KeyboardInterrupt)
+        ):
+            raise entry.raised
 
     def _execute(self, entry: _Entry) -> tuple[JobState, str | None, str]:
         """Run one job; returns (final state, error, message)."""
@@ -780,14 +802,17 @@ class JobRunner:
                 )
                 result = gen.run(params, ctx)
                 info = getattr(result, "info", None) or {}
-        except Cancelled:
+        except Cancelled as e:
+            entry.raised = e
             if entry.interrupted:
                 return JobState.QUEUED, None, "Interrupted when the studio closed; queued again."
             return JobState.CANCELLED, None, "Cancelled."
         except GenStudioError as e:
+            entry.raised = e
             log.warning("job %s (%s) failed: %s", job.id, job.spec.generator, e.user_message())
             return JobState.FAILED, e.user_message(), "Failed."
         except Exception as e:
+            entry.raised = e
             log.exception("job %s (%s) failed unexpectedly", job.id, job.spec.generator)
             msg = f"Unexpected error: {type(e).__name__}: {e} (details in the log file)"
             return JobState.FAILED, msg, "Failed."

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
+from genstudio.core.jobs import EventType
+
 if TYPE_CHECKING:
     from genstudio.core.jobs import Job, JobEvent, JobRunner
     from genstudio.core.project import Project
@@ -77,7 +79,7 @@ class JobsBridge(QObject):
             except Exception:  # a job the runner forgot (project switched) - ignore it
                 log.debug("event for unknown job %s", event.job_id)
                 return
-        if event.type == "event":
+        if event.type == EventType.EVENT:
             # Generic events may come many times a second (training loss): they replace
             # neither the last progress nor count as a change of the job's row.
             self.job_event.emit(event)
@@ -85,7 +87,7 @@ class JobsBridge(QObject):
             return
         self._last[event.job_id] = event
         self.job_event.emit(event)
-        if event.type == "asset" and event.asset_id:
+        if event.type == EventType.ASSET and event.asset_id:
             self.asset_added.emit(event.asset_id)
         self.job_changed.emit(event.job_id)
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from genstudio.core.jobs import EventType
 from genstudio.ui import icons
 
 if TYPE_CHECKING:
@@ -113,14 +114,14 @@ class JobRow(QFrame):
             self.chip.style().unpolish(self.chip)
             self.chip.style().polish(self.chip)
         fraction = job.progress
-        if event is not None and event.type == "progress":
+        if event is not None and event.type == EventType.PROGRESS:
             fraction = max(fraction, event.fraction)
         if state == "done":
             fraction = 1.0
         self.progress.setValue(int(round(max(0.0, min(1.0, fraction)) * PROGRESS_SCALE)))
         self.progress.setVisible(state in ACTIVE or state == "done")
         text = job.error if state in ("failed", "set_aside") and job.error else job.message
-        if event is not None and event.type == "progress" and event.message:
+        if event is not None and event.type == EventType.PROGRESS and event.message:
             text = event.message
         if state == "done" and job.asset_ids:
             n = len(job.asset_ids)

@@ -73,7 +73,9 @@ class ImageParams(GenParams):
         help="The sampler: ddim, euler, euler_a, dpmpp_2m or lcm",
     )  # fmt: skip
     seed: int = seed_param(help="Image i of a batch uses seed + i.")
-    count: int = param(1, "Count", lo=1, hi=MAX_COUNT, unit=" images", group="Batch")
+    count: int = param(
+        1, "Count", lo=1, hi=MAX_COUNT, unit=" images", group="Batch", ui_default=4
+    )
     #: SD models only (the built-in model draws 64x64)
     width: int = param(512, "Width", lo=64, hi=2048, multiple_of=8, unit=" px", group="Size",
                        help="Width in pixels, a multiple of 8 (Stable Diffusion models only)")  # fmt: skip

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from genstudio.core.errors import GenStudioError, InvalidParamsError
+from genstudio.core.jobs import EventType
 from genstudio.ui import icons
 from genstudio.ui.modes.seeds import random_seed
 
@@ -524,12 +525,12 @@ class ResultsPanel(GeneratingPanel):
     def _on_job_event(self, event: JobEvent) -> None:
         if event.job_id not in self._my_jobs:
             return
-        if event.type == "asset" and event.asset_id:
+        if event.type == EventType.ASSET and event.asset_id:
             self._add_asset(event.asset_id, event.job_id)
-        elif event.type == "progress" and event.job_id == self._batch_job:
+        elif event.type == EventType.PROGRESS and event.job_id == self._batch_job:
             self.progress.setValue(int(event.fraction * 1000))
             self._on_batch_progress(event)
-        elif event.type == "state" and event.state is not None:
+        elif event.type == EventType.STATE and event.state is not None:
             if event.state.value in FINAL_STATES:
                 self._on_job_over(event.job_id, event.state.value)
 

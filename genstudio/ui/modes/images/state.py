@@ -39,7 +39,7 @@ SCHEDULER_TITLES: dict[str, str] = {
     s: TITLES.get(s, s) for s in _spec(ImageParams, "scheduler").spec.allowed() or ()
 }
 #: the studio's batch: a few images to pick from (ImageParams' own default is one)
-DEFAULT_COUNT = 4
+DEFAULT_COUNT = _spec(ImageParams, "count").ui_default()
 #: the sampling fields ImageParams leaves to the model (None) and their keys in a model's
 #: recommendation (``recommended_sampling``, an import record's ``recommended``)
 SAMPLING = (("steps", "steps"), ("guidance", "guidance_scale"), ("scheduler", "scheduler"))
@@ -106,8 +106,6 @@ class ImagesSettings(settings_class("ImagesSettings", ImageParams)):
     ``model`` is the picker's choice (``BUILTIN`` or an SD folder, which may be gone: reuse says
     so); steps, guidance and scheduler are numbers here (a record's None, "the model's own",
     becomes what the model is made for); ``mask`` is filled by the panel when a job is queued."""
-
-    count: Any = DEFAULT_COUNT
 
     @property
     def is_sd(self) -> bool:

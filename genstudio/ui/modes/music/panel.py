@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from genstudio.core.errors import GenStudioError, InvalidParamsError
+from genstudio.core.jobs import EventType
 from genstudio.generators.music.generator import MusicParams
 from genstudio.ui import icons
 from genstudio.ui.modes.base import (
@@ -642,7 +643,7 @@ class MusicPanel(ResultsPanel):
     def _on_any_job_event(self, event) -> None:
         """A finished training job may have made a new style: list it."""
         if (
-            event.type == "state"
+            event.type == EventType.STATE
             and event.state is not None
             and event.state.value == "done"
             and not self._closed

@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from genstudio.core.errors import GenStudioError, InvalidParamsError
+from genstudio.core.jobs import EventType
 from genstudio.generators import palettes
 from genstudio.generators.sprites import procedural
 from genstudio.generators.sprites.layout import SheetLayout, Track
@@ -840,11 +841,11 @@ class SpritesPanel(GeneratingPanel):
             return
         if event.job_id != self._batch_job:
             return  # an older batch: its sheets are in the gallery
-        if event.type == "asset" and event.asset_id:
+        if event.type == EventType.ASSET and event.asset_id:
             self._add_asset(event.asset_id)
-        elif event.type == "progress":
+        elif event.type == EventType.PROGRESS:
             self.progress.setValue(int(event.fraction * 1000))
-        elif event.type == "state" and event.state is not None:
+        elif event.type == EventType.STATE and event.state is not None:
             st = event.state.value
             if st in FINAL_STATES:
                 self.progress.hide()

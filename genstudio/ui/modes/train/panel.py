@@ -74,6 +74,7 @@ from PySide6.QtWidgets import (
 )
 
 from genstudio.core.errors import GenStudioError, InvalidParamsError
+from genstudio.core.jobs import EventType
 from genstudio.generators import training as tr
 from genstudio.ui import icons
 from genstudio.ui.modes.base import (
@@ -1053,25 +1054,15 @@ class TrainPanel(ModePanel):
 
     def _apply_rows(self, rows: list[dict[str, Any]]) -> None:
         preview: tuple[int, Any] | None = None
-        for row in rows:
-            step = row.get("step")
-            if not isinstance(step, int) or isinstance(step, bool):
-                continue
-            ev = row.get("event")
-            if ev == "preview":
-                preview = (step, row.get("files"))
-                continue
-            if ev == "resumed":
+        for kind, step, v in state.log_items(rows):
+            if kind == "preview":
+                preview = (step, v)
+            elif kind == "resumed":
                 self.loss_plot.drop_after(step)
-                continue
-            if ev is not None:
-                continue
-            loss = state.number(row.get("loss"))
-            if loss is not None:
-                self.loss_plot.add_loss(step, loss)
-            nll = state.number(row.get("valid_nll"))
-            if nll is not None:
-                self.loss_plot.add_eval(step, nll)
+            elif kind == "loss":
+                self.loss_plot.add_loss(step, v)
+            else:
+                self.loss_plot.add_eval(step, v)
         if preview is not None:
             self._offer_preview(*preview)
 
@@ -1101,11 +1092,11 @@ class TrainPanel(ModePanel):
     def _on_job_event(self, event: JobEvent) -> None:
         if self._closed or not self._adopt(event.job_id):
             return
-        if event.type == "progress":
+        if event.type == EventType.PROGRESS:
             self.progress.setValue(int(max(0.0, min(1.0, event.fraction)) * 1000))
             if event.message:
                 self.status_label.setText(event.message)
-        elif event.type == "state" and event.state is not None:
+        elif event.type == EventType.STATE and event.state is not None:
             st = event.state.value
             if st in ("done", "failed", "cancelled", "set_aside"):
                 self._job_over(event.job_id, st)

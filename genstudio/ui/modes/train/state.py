@@ -7,9 +7,10 @@ stays a thin layer of controls and this part is testable without widgets. Nothin
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -330,37 +331,43 @@ class LogTail:
         return [row for row in map(tr.log_row, lines) if row is not None]
 
 
-def fold_log(
-    rows: list[dict[str, Any]],
-) -> tuple[list[tuple[int, float]], list[tuple[int, float]], tuple[int, Any] | None]:
-    """Rows of ``log.jsonl`` -> (training loss points, held-out NLL points, last preview as
-    (step, files) or None). A step logged again replaces its value; a ``resumed`` row drops
-    the points after the checkpoint it resumed from (they are logged again)."""
-    loss: dict[int, float] = {}
-    evals: dict[int, float] = {}
-    preview: tuple[int, Any] | None = None
+def log_items(rows: list[dict[str, Any]]) -> Iterator[tuple[str, int, Any]]:
+    """What rows of ``log.jsonl`` say, in order: ``("preview", step, files)``,
+    ``("resumed", step, None)``, ``("loss", step, value)``, ``("valid_nll", step, value)``
+    (values are finite numbers; rows without an integer step and other events are skipped)."""
     for row in rows:
         step = row.get("step")
         if not isinstance(step, int) or isinstance(step, bool):
             continue
         ev = row.get("event")
         if ev == "preview":
+            yield "preview", step, row.get("files")
+        elif ev == "resumed":
+            yield "resumed", step, None
+        elif ev is None:
+            for key in ("loss", "valid_nll"):
+                v = number(row.get(key))
+                if v is not None and math.isfinite(v):
+                    yield key, step, v
+
+
+def fold_log(
+    rows: list[dict[str, Any]],
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]], tuple[int, Any] | None]:
+    """Rows of ``log.jsonl`` -> (training loss points, held-out NLL points, last preview as
+    (step, files) or None). A step logged again replaces its value; a ``resumed`` row drops
+    the points after the checkpoint it resumed from (they are logged again)."""
+    points: dict[str, dict[int, float]] = {"loss": {}, "valid_nll": {}}
+    preview: tuple[int, Any] | None = None
+    for kind, step, v in log_items(rows):
+        if kind == "preview":
             if preview is None or step >= preview[0]:
-                preview = (step, row.get("files"))
-            continue
-        if ev == "resumed":
-            loss = {s: v for s, v in loss.items() if s <= step}
-            evals = {s: v for s, v in evals.items() if s <= step}
-            continue
-        if ev is not None:
-            continue
-        v = number(row.get("loss"))
-        if v is not None and v == v:
-            loss[step] = v
-        v = number(row.get("valid_nll"))
-        if v is not None and v == v:
-            evals[step] = v
-    return sorted(loss.items()), sorted(evals.items()), preview
+                preview = (step, v)
+        elif kind == "resumed":
+            points = {k: {s: x for s, x in p.items() if s <= step} for k, p in points.items()}
+        else:
+            points[kind][step] = v
+    return sorted(points["loss"].items()), sorted(points["valid_nll"].items()), preview
 
 
 def number(v: Any) -> float | None:
