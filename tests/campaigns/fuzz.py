@@ -1088,8 +1088,12 @@ def _guard_pillow() -> Callable[[], None]:
         Image.OPEN[fmt] = (forbidden, accept)
 
     def restore() -> None:
-        Image.OPEN.clear()
-        Image.OPEN.update(saved)
+        # Put back the decoders replaced above, but not one removed meanwhile: a target that
+        # ran harden_pillow() took EPS out for good, and re-adding it here undid the hardening
+        # for the rest of the test session (the Ghostscript test failed after this one).
+        for fmt in list(Image.OPEN):
+            if fmt in saved:
+                Image.OPEN[fmt] = saved[fmt]
 
     return restore
 
