@@ -368,7 +368,7 @@ def _output_notes(extras: list[dict[str, Any]]) -> list[str]:
             say("not understood, so not in the result: " + ", ".join(unknown))
         for word, entry in (extra.get("prompt_by_meaning") or {}).items():
             say(f"understood by meaning: {word} -> {entry}")
-        said = extra.get("notes")  # a list of sentences (music's "notes" is a count)
+        said = extra.get("notes")  # a list of sentences
         for n in said if isinstance(said, list) else []:
             say(str(n))
         if extra.get("credits"):
@@ -690,7 +690,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         proj.close()
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     smoke = subprocess.run(
-        [sys.executable, "-m", "genstudio", "ui", "--smoke-test"],
+        _self_command("ui", "--smoke-test"),
         env=env,
         capture_output=True,
         text=True,
@@ -1255,6 +1255,18 @@ def _check_text_args(args: argparse.Namespace) -> None:
                 ) from None
 
 
+#: What the training add-on brings (the studio bundle has none of it; ``genstudio.ml`` too).
+TRAINING_ADDON = ("torch", "onnxscript", "music21", "resvg_py", "diffusers", "peft")
+
+
+def _self_command(*args: str) -> list[str]:
+    """The command line that starts this studio again with ``args`` (a frozen bundle's
+    executable is the studio itself; from source it is ``python -m genstudio``)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, *args]
+    return [sys.executable, "-m", "genstudio", *args]
+
+
 def _unexpected(e: BaseException, command: str) -> int:
     """Any exception that is not a GenStudioError: one line for the user, the traceback in the
     log file only (never on the terminal)."""
@@ -1271,7 +1283,14 @@ def _unexpected(e: BaseException, command: str) -> int:
             file_log.addHandler(h)
     with contextlib.suppress(Exception):
         file_log.error("unexpected error in %r", command, exc_info=(type(e), e, e.__traceback__))
-    if isinstance(e, MemoryError):
+    missing = (e.name or "") if isinstance(e, ModuleNotFoundError) else ""
+    if missing.split(".")[0] in TRAINING_ADDON or missing.startswith("genstudio.ml"):
+        msg = f"'{command}' needs the training add-on, which is not installed ({missing} is missing)."
+        hint = (
+            "Install it beside the studio (packaging/README.md, 'Training add-on'), or run this "
+            "command from a GenStudio source checkout with: pip install -e '.[train]'"
+        )
+    elif isinstance(e, MemoryError):
         msg = "GenStudio ran out of memory."
         hint = "Close other programs, or try smaller sizes, counts or files."
     elif isinstance(e, OSError) and e.errno == 28:

@@ -63,9 +63,17 @@ def fill(score: Score, rng: np.random.Generator) -> list[tuple[int, int, int]]:
     return [(per_bar - n + i, toms[i % len(toms)], 80 + 4 * i) for i in range(n)]
 
 
-def add_drums(score: Score, *, seed: int = 0, phrase: int = 4, intensity: float = 1.0) -> Score:
+def add_drums(
+    score: Score,
+    *,
+    seed: int = 0,
+    phrase: int = 4,
+    intensity: float = 1.0,
+    bars: int | None = None,
+) -> Score:
     """A copy of ``score`` with its drum track replaced by a new one that fits its meter,
-    rhythm and length."""
+    rhythm and length. ``bars``: the length to play instead (a clip without notes has no length
+    of its own); None = the score's."""
     rng = np.random.Generator(np.random.PCG64(seed))
     per_bar, _, group = _grid(score)
     six = score.tpq // 4
@@ -88,7 +96,7 @@ def add_drums(score: Score, *, seed: int = 0, phrase: int = 4, intensity: float 
                 low.setdefault(bar, set()).add(s)
     base = pattern(score)
     out: list[Note] = []
-    n_bars = score.n_bars
+    n_bars = int(bars) if bars else score.n_bars
     for bar in range(n_bars):
         hits = list(base)
         last_of_phrase = (bar + 1) % phrase == 0 and bar != n_bars - 1

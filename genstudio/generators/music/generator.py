@@ -250,11 +250,44 @@ def _relabel(score: sc.Score, layout: list[dict[str, Any]]) -> sc.Score:
     return replace(score, tracks=tracks)
 
 
-def read_clip(path: str) -> sc.Score:
+def read_clip(path: str, notes: list[str] | None = None) -> sc.Score:
+    """The clip at ``path``. A file that is cut off gives the notes before the cut, and a
+    sentence saying so goes into ``notes``; one with no notes before the cut is refused."""
+    from genstudio.core.errors import MidiFileError
     from genstudio.generators.music import midi
 
+    name = Path(path).name
     # the reader names what is wrong (missing, a folder, a FIFO or device, damaged, too long)
-    return midi.read_midi(Path(path))
+    try:
+        got = midi.read_midi_partial(Path(path))
+    except midi.MidiCutOffError as e:  # before the first note: nothing to work from
+        raise MidiFileError(
+            f"{name} cannot be used: {e.message[:1].lower()}{e.message[1:]}", hint=e.hint
+        ) from None
+    clip = got.score
+    if got.cut and not clip.notes:
+        raise MidiFileError(
+            f"{name} cannot be used: the MIDI file is cut off ({got.cut}) before any note.",
+            hint="The file is incomplete (an interrupted download or copy?). Get a complete copy "
+            "or export it again from the program that made it.",
+        )
+    said = None
+    if got.cut:
+        said = (
+            f"{name} is cut off ({got.cut}); only the {len(clip.notes)} notes before the cut "
+            "were used - get a complete copy of the file for the rest"
+        )
+    elif got.unterminated and clip.notes:
+        n = len(got.unterminated)
+        tracks = ", ".join(str(t) for t in got.unterminated)
+        which = f"tracks {tracks} have" if n > 1 else f"track {tracks} has"
+        said = (
+            f"{name} may be cut off: {which} no end-of-track marker; its "
+            f"{len(clip.notes)} notes were used as they are"
+        )
+    if said and notes is not None and said not in notes:
+        notes.append(said)
+    return clip
 
 
 class MusicGenerator(Generator):
@@ -272,10 +305,12 @@ class MusicGenerator(Generator):
         from genstudio.generators.music import tokens as tk
 
         ts = sc.parse_time_signature(p.time_signature)
-        info: dict[str, Any] = {"mode": p.mode, "model": None}
+        said: list[str] = []  # sentences for the user (extra["notes"])
+        info: dict[str, Any] = {"mode": p.mode, "model": None, "notes": said}
         if p.mode == "drums":
-            clip = read_clip(p.inputs[0])
-            out = drums.add_drums(clip, seed=seed)
+            clip = read_clip(p.inputs[0], said)
+            # a clip without notes has no length of its own: the groove is ``bars`` long
+            out = drums.add_drums(clip, seed=seed, bars=None if clip.notes else p.bars)
             return replace(out, tempo=clip.tempo), info
         pack_dir = self.pack_for(p)
         model = sampler.load_model(pack_dir)
@@ -299,7 +334,7 @@ class MusicGenerator(Generator):
             if p.mode == "loop":
                 seq, info["seam"] = self._close_loop(model, seq, p, seed, cancel)
             return _relabel(self._score(seq, p.tempo, key, ts), layout), info
-        clip = read_clip(p.inputs[0])
+        clip = read_clip(p.inputs[0], said)
         _check_clip_length(clip, p.mode)
         style = _style_of(clip, p.style)
         clip = fit_to_style(clip, style)
@@ -323,9 +358,17 @@ class MusicGenerator(Generator):
                 model, seq, sampler.Grammar(seq, cons), settings, cancel=cancel, on_bar=on_bar
             )
         elif p.mode == "variations":
-            seq = self._vary(model, seq, p, seed, cancel)
+            seq, dropped = self._vary(model, seq, p, seed, cancel)
+            if dropped:
+                said.append(
+                    f"{dropped} of the clip's notes did not fit the parts of the {style} style "
+                    "(more notes at once than a part's range holds, or a part the style does "
+                    "not have) and were left out; to keep every note, pick the style that "
+                    "matches the clip (chorale: four voices; melody_accomp: a tune and its "
+                    "accompaniment)"
+                )
         elif p.mode == "interpolate":
-            second = read_clip(p.inputs[1])
+            second = read_clip(p.inputs[1], said)
             _check_clip_length(second, p.mode)
             other = fit_to_style(second, style)
             seq, info["bridge_logprob"] = self._bridge(model, seq, other, style, p, seed, cancel)
@@ -374,8 +417,16 @@ class MusicGenerator(Generator):
                 best, best_lp = cand, lp
         return best, {"candidates": SEAM_CANDIDATES, "logprob_first_bar": lps, "chosen": best_lp}
 
-    def _vary(self, model, seq, p: MusicParams, seed: int, cancel) -> list[int]:
-        """Teacher-force the clip's tokens; re-sample each PITCH with probability strength."""
+    def _vary(self, model, seq, p: MusicParams, seed: int, cancel) -> tuple[list[int], int]:
+        """Teacher-force the clip's tokens; re-sample each PITCH with probability strength.
+
+        Only pitches change: the clip's positions, tracks, velocities and durations are kept
+        token for token. A chord on one track is written top note first, each note below the
+        last, so a pitch is never drawn so low that the notes still to come under it on that
+        track have no allowed pitch left (they would break the rhythm that is being kept); a
+        note that cannot be placed at all (more chord notes than its part's range holds, or a
+        part the style does not have) is left out. Returns the tokens and how many notes were
+        left out."""
         from genstudio.generators.music import sampler
         from genstudio.generators.music import tokens as tk
 
@@ -386,33 +437,63 @@ class MusicGenerator(Generator):
         # the clip's own silent bars stay silent
         cons = _constraints(bars=n_bars, key_lock=p.key_lock, silent_bars=True)
         grammar = sampler.Grammar(header, cons)
+        body, under, dropped = _playable_body(body, grammar)
+        if not any(v.kind(t) == "TRK" for t in body) and dropped:
+            raise InvalidParamsError(
+                f"None of the clip's notes fit the parts of the {p.style} style, so there is "
+                "nothing to vary.",
+                hint="Pick the style that matches the clip (chorale: four voices; "
+                "melody_accomp: a tune and its accompaniment), or use Continue.",
+            )
+
+        def draw(mask: np.ndarray) -> int:
+            return sampler.sample_logits(
+                logits[0], mask, rng, temperature=p.temperature, top_k=p.top_k, top_p=p.nucleus()
+            )
+
         out = list(header)
         logits, past = model.run(np.array([header]), model.empty())
-        for tok in body:
+        i = 0
+        while i < len(body):
             if cancel is not None and cancel():
                 from genstudio.core.errors import Cancelled
 
                 raise Cancelled("Generation cancelled.")
+            tok = body[i]
+            kind = v.kind(tok)
             mask = grammar.mask()
-            resample = v.kind(tok) == "PITCH" and rng.random() < p.strength
-            if resample or not mask[tok]:
-                tok = sampler.sample_logits(
-                    logits[0],
-                    mask,
-                    rng,
-                    temperature=p.temperature,
-                    top_k=p.top_k,
-                    top_p=p.nucleus(),
+            if kind == "TRK" and not mask[tok]:  # no pitch left under the chord's last note
+                dropped += 1
+                i += 4  # the note's TRK PITCH VEL DUR
+                continue
+            if kind == "PITCH":
+                if rng.random() < p.strength or not mask[tok]:
+                    tok = draw(mask)
+                need = under.get(i, 0)  # the chord's notes still to come on this track
+                if need:  # leave them room below (as much as the part's range has)
+                    room = mask & grammar.room_below(need)
+                    while not room.any():
+                        need -= 1
+                        room = mask & grammar.room_below(need)
+                    if not room[tok]:
+                        tok = draw(room)
+            elif not mask[tok]:  # the rhythm's own tokens always fit: a bug if not
+                raise InvalidParamsError(
+                    "This clip could not be varied: its notes do not fit the "
+                    f"{p.style} style's parts.",
+                    hint="Pick the style that matches the clip (chorale: four voices; "
+                    "melody_accomp: a tune and its accompaniment), or use Continue.",
                 )
             out.append(tok)
             grammar.advance(tok)
+            i += 1
             if model.cache_len(past) + 1 >= model.max_len:
                 logits, past = sampler._prefill(model, header, out)
             else:
                 logits, past = model.run(np.array([[tok]]), past)
         if not grammar.done:
             out.append(v.id("EOS"))
-        return out
+        return out, dropped
 
     def _bridge(self, model, seq, other, style, p: MusicParams, seed, cancel):
         from genstudio.generators.music import sampler
@@ -453,7 +534,10 @@ class MusicGenerator(Generator):
 
             score, info = self.compose(p, seed, cancel=lambda: ctx.cancelled, on_bar=on_bar)
             meta = describe_score(score)
+            said = info.pop("notes", None)
             meta.update(info)
+            if said:  # sentences for the user (the CLI and the studio show them)
+                meta["notes"] = list(said)
             mid_id = ctx.emit(
                 Output(
                     kind="music",
@@ -486,6 +570,57 @@ class MusicGenerator(Generator):
         return result
 
 
+def _playable_body(body: list[int], grammar: Any) -> tuple[list[int], dict[int, int], int]:
+    """The clip's bar tokens without the notes on parts the grammar cannot play (a part the
+    style or model does not have, or whose range and key leave no pitch), and without the
+    positions left empty by that. Also, for each kept PITCH (by index), how many notes of the
+    same chord (position and track) come after it, and how many notes were dropped."""
+    from genstudio.generators.music import tokens as tk
+
+    v = tk.VOCAB
+    out: list[int] = []
+    under: dict[int, int] = {}
+    chord: list[int] = []  # indices in ``out`` of the PITCH tokens of the chord being read
+    chord_track: int | None = None
+    pending_pos: int | None = None  # a POS token, written with its first kept note
+    dropped = 0
+
+    def close() -> None:
+        for j, index in enumerate(chord):
+            under[index] = len(chord) - 1 - j
+        chord.clear()
+
+    i = 0
+    while i < len(body):
+        tok = body[i]
+        kind = v.kind(tok)
+        if kind == "TRK":
+            note, track = body[i : i + 4], v.value(tok)
+            i += 4
+            if not grammar.can_play(track):
+                dropped += 1
+                continue
+            if pending_pos is not None:
+                out.append(pending_pos)
+                pending_pos = None
+            if track != chord_track:
+                close()
+                chord_track = track
+            chord.append(len(out) + 1)
+            out += note
+            continue
+        close()
+        chord_track = None
+        if kind == "POS":
+            pending_pos = tok
+        else:
+            pending_pos = None
+            out.append(tok)
+        i += 1
+    close()
+    return out, under, dropped
+
+
 def _estimate_key(score: sc.Score):
     from genstudio.generators.music import metrics
 
@@ -499,7 +634,7 @@ def describe_score(score: sc.Score) -> dict[str, Any]:
         "time_signature": f"{score.time_signature[0]}/{score.time_signature[1]}",
         "key": str(score.key) if score.key else None,
         "tracks": [{"name": t.name, "program": t.program, "drum": t.is_drum} for t in score.tracks],
-        "notes": len(score.notes),
+        "note_count": len(score.notes),
         "duration_s": round(score.duration_s, 3),
     }
 

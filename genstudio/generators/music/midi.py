@@ -36,11 +36,16 @@ rescales to 480 (rounding to the nearest tick). Type 2 files (independent patter
 Anything that is not a readable MIDI file - empty, not MIDI, truncated, corrupt, bigger than
 ``MAX_FILE_BYTES`` or with more than ``MAX_EVENTS`` events - raises :class:`MidiFileError` with a
 plain-English message and a hint, never an IndexError or a struct error.
+
+:func:`read_midi_partial` is the lenient reader for clips: a file that is cut off (an
+interrupted download or copy) gives the notes before the cut, and says where it was cut
+(:class:`PartialMidi`); everything else is refused as by :func:`read_midi`.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from genstudio.core.atomic import atomic_write_bytes, read_file_bytes
 from genstudio.core.errors import InvalidParamsError, MidiFileError
@@ -203,10 +208,17 @@ def write_midi(score: Score, path: str | os.PathLike[str], *, title: str = "GenS
 # Reading
 
 
+_HINT_CUT = "The file is incomplete (an interrupted download or copy?). Get a complete copy."
+
+
+class MidiCutOffError(MidiFileError):
+    """The file ends before its data does: it is cut off (:func:`read_midi_partial` keeps what
+    comes before the cut)."""
+
+
 def _truncated(where: str) -> MidiFileError:
-    return MidiFileError(
-        f"The MIDI file is cut off: it ends in the middle of {where}.",
-        hint="The file is incomplete (an interrupted download or copy?). Get a complete copy.",
+    return MidiCutOffError(
+        f"The MIDI file is cut off: it ends in the middle of {where}.", hint=_HINT_CUT
     )
 
 
@@ -252,6 +264,8 @@ class _Parsed:
         self.time_signatures: list[tuple[int, int, int, int]] = []  # (tick, chunk, num, den)
         self.keys: list[tuple[int, int, Key]] = []
         self.end_tick = 0
+        self.cut: str | None = None  # lenient reading: where the file is cut off
+        self.unterminated: list[int] = []  # 1-based tracks that have no end-of-track event
 
 
 class _TrackData:
@@ -259,19 +273,52 @@ class _TrackData:
         self.name: str | None = None
         self.notes: dict[int, list[tuple[int, int, int, int]]] = {}  # ch -> (start, end, p, v)
         self.programs: dict[int, list[tuple[int, int]]] = {}  # ch -> [(tick, program)]
+        self.tick = 0  # the time reached
+        self.ended = False  # its end-of-track event was read
 
 
 _SYSTEM_DATA_BYTES = {0xF1: 1, 0xF2: 2, 0xF3: 1}
 
 
-def _parse_track(data: bytes, pos: int, end: int, index: int, out: _Parsed) -> _TrackData:
+def _parse_track(
+    data: bytes, pos: int, end: int, index: int, out: _Parsed, *, lenient: bool = False
+) -> _TrackData:
+    """One MTrk chunk's events. ``lenient``: an event cut off by the end of the data ends the
+    track there (``out.cut`` says so) instead of raising."""
     track = _TrackData()
     open_notes: dict[int, list[tuple[int, int]]] = {}  # ch * 128 + pitch -> [(start, vel)]
+    try:
+        _parse_events(data, pos, end, index, out, track, open_notes)
+    except MidiCutOffError:
+        if not lenient:
+            raise
+        out.cut = out.cut or f"it ends in the middle of track {index + 1}"
+    tick = track.tick
+    if not track.ended:
+        out.unterminated.append(index + 1)
+    for key, stack in open_notes.items():  # notes never switched off end with the track
+        channel, pitch = divmod(key, 128)
+        for start, velocity in stack:
+            track.notes.setdefault(channel, []).append((start, tick, pitch, velocity))
+    out.end_tick = max(out.end_tick, tick)
+    return track
+
+
+def _parse_events(
+    data: bytes,
+    pos: int,
+    end: int,
+    index: int,
+    out: _Parsed,
+    track: _TrackData,
+    open_notes: dict[int, list[tuple[int, int]]],
+) -> None:
     tick = 0
     status = 0  # running status; 0 = none yet
     while pos < end:
         delta, pos = _read_vlq(data, pos, end, "an event time")
         tick += delta
+        track.tick = tick
         if pos >= end:
             raise _truncated("an event")
         out.events += 1
@@ -322,6 +369,7 @@ def _parse_track(data: bytes, pos: int, end: int, index: int, out: _Parsed) -> _
             payload = data[pos : pos + length]
             pos += length
             if mtype == 0x2F:  # end of track
+                track.ended = True
                 break
             if mtype == 0x51 and length == 3:
                 us = int.from_bytes(payload, "big")
@@ -345,13 +393,6 @@ def _parse_track(data: bytes, pos: int, end: int, index: int, out: _Parsed) -> _
             pos += _SYSTEM_DATA_BYTES.get(st, 0)
             if pos > end:
                 raise _truncated("a system event")
-
-    for key, stack in open_notes.items():  # notes never switched off end with the track
-        channel, pitch = divmod(key, 128)
-        for start, velocity in stack:
-            track.notes.setdefault(channel, []).append((start, tick, pitch, velocity))
-    out.end_tick = max(out.end_tick, tick)
-    return track
 
 
 def _load(source: str | os.PathLike[str] | bytes | bytearray | memoryview) -> bytes:
@@ -388,16 +429,43 @@ def _unwrap_rmid(data: bytes) -> bytes:
 
 def read_midi(source: str | os.PathLike[str] | bytes | bytearray | memoryview) -> Score:
     """A MIDI file (path or bytes) -> Score at 480 TPQ. Raises MidiFileError."""
+    return _read_checked(source, lenient=False)[0]
+
+
+@dataclass(frozen=True)
+class PartialMidi:
+    """What :func:`read_midi_partial` read: the score, and how complete the file was."""
+
+    score: Score
+    #: where the file is cut off ("it ends in the middle of track 2"); None: it is complete
+    cut: str | None = None
+    #: the (1-based) tracks that have no end-of-track event (the standard requires one)
+    unterminated: tuple[int, ...] = ()
+
+
+def read_midi_partial(
+    source: str | os.PathLike[str] | bytes | bytearray | memoryview,
+) -> PartialMidi:
+    """Like :func:`read_midi`, but a file that is cut off gives the notes before the cut (and
+    ``cut`` says where) instead of an error. The header must be whole; anything damaged, not
+    MIDI, too big or too long is refused as by :func:`read_midi`."""
+    score, parsed = _read_checked(source, lenient=True)
+    return PartialMidi(score, parsed.cut, tuple(parsed.unterminated))
+
+
+def _read_checked(
+    source: str | os.PathLike[str] | bytes | bytearray | memoryview, *, lenient: bool
+) -> tuple[Score, _Parsed]:
     data = _load(source)
     try:
-        return _read(_unwrap_rmid(data))
+        return _read(_unwrap_rmid(data), lenient=lenient)
     except MidiFileError:
         raise
     except (IndexError, ValueError, OverflowError) as e:  # a safety net: never a raw error
         raise _corrupt(f"it could not be parsed ({e})") from e
 
 
-def _read(data: bytes) -> Score:
+def _read(data: bytes, *, lenient: bool = False) -> tuple[Score, _Parsed]:
     if not data:
         raise MidiFileError("The MIDI file is empty (0 bytes).", hint=_HINT_DAMAGED)
     if data[:4] != b"MThd":
@@ -442,9 +510,14 @@ def _read(data: bytes) -> Score:
     tracks: list[_TrackData] = []
     pos = 8 + header_len
     while len(tracks) < ntracks:
+        if pos + 8 > len(data) and lenient and tracks:
+            parsed.cut = (
+                f"the header promises {ntracks} tracks but the file ends after {len(tracks)}"
+            )
+            break
         if pos + 8 > len(data):
             if pos >= len(data):
-                raise MidiFileError(
+                raise MidiCutOffError(
                     f"The MIDI file is cut off: the header promises {ntracks} tracks but the "
                     f"file holds only {len(tracks)}.",
                     hint="The file is incomplete (an interrupted download or copy?).",
@@ -454,14 +527,26 @@ def _read(data: bytes) -> Score:
         size = int.from_bytes(data[pos + 4 : pos + 8], "big")
         body = pos + 8
         if body + size > len(data):
-            raise _truncated(f"track {len(tracks) + 1} (it says it is {size:,} bytes long)")
+            if not lenient or not (chunk_type == b"MTrk" or (tracks and chunk_type.isalnum())):
+                raise _truncated(f"track {len(tracks) + 1} (it says it is {size:,} bytes long)")
+            index = len(tracks)
+            if chunk_type != b"MTrk":
+                parsed.cut = f"the header promises {ntracks} tracks but the file ends after {index}"
+                break
+            tracks.append(_parse_track(data, body, len(data), index, parsed, lenient=True))
+            parsed.cut = f"it ends in the middle of track {index + 1}"
+            if index + 1 < ntracks:
+                parsed.cut += f" of the {ntracks} its header promises"
+            break
         if chunk_type == b"MTrk":
-            tracks.append(_parse_track(data, body, body + size, len(tracks), parsed))
+            tracks.append(
+                _parse_track(data, body, body + size, len(tracks), parsed, lenient=lenient)
+            )
         elif not chunk_type.isalnum():
             raise _corrupt(f"expected a track at byte {pos}, found {chunk_type!r}")
         pos = body + size  # unknown chunk types are skipped, as the standard says
 
-    return _build(tracks, parsed, division)
+    return _build(tracks, parsed, division), parsed
 
 
 def _build(tracks: list[_TrackData], parsed: _Parsed, division: int) -> Score:

@@ -280,6 +280,20 @@ class Grammar:
             m[self.eos] = True
         return m
 
+    def can_play(self, track: int) -> bool:
+        """Whether a note may be written on ``track`` at all (the part exists, and its range
+        and the key leave it a pitch)."""
+        return 0 <= track < self.n_tracks and bool(self.pitch_ok[track].any())
+
+    def room_below(self, notes: int) -> np.ndarray:
+        """Boolean (V,): the pitches of the current track that have at least ``notes`` of its
+        allowed pitches under them - room for the rest of a chord (written top note first)."""
+        ok = self.pitch_ok[self.state.trk]
+        under = np.cumsum(ok) - ok  # allowed pitches strictly below each (value order)
+        m = np.zeros(self.v.size, dtype=bool)
+        m[self.pitch_ids] = under >= notes
+        return m
+
     def advance(self, token: int, *, checked: bool = False) -> None:
         """``checked``: the token was drawn from :meth:`mask`, so it is known to be allowed."""
         self.state.feed(int(token), check=not checked)
