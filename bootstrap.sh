@@ -16,7 +16,11 @@ say() { printf '[bootstrap] %s\n' "$*"; }
 
 # --- system packages (only what is missing; needs root or sudo) ------------------------------
 need_pkgs=()
-for pkg in libportaudio2 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3; do
+# Qt's xcb platform plug-in needs the xcb-* and xkbcommon-x11 libraries (without icccm4 and
+# keysyms1 it aborts with a misleading "xcb-cursor0 is needed")
+for pkg in libportaudio2 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0 \
+    libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0 \
+    libxcb-shape0 libxcb-xkb1 libxcb-xfixes0 libxcb-sync1 libxcb-shm0 libx11-xcb1; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

@@ -51,7 +51,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     if args.smoke_test:
         return app.smoke_test()
-    return app.main([str(args.project)] if args.project else [])
+    project = args.project
+    if project is not None and project.name == "project.json" and project.is_file():
+        project = project.parent  # a file manager opens a project by its project.json
+    return app.main([str(project)] if project else [])
 
 
 # --- doctor ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Entries are "module:Class" strings so that listing generators imports nothing he
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from genstudio.core.errors import InvalidParamsError
 from genstudio.generators.base import Generator
@@ -43,16 +44,25 @@ def names() -> list[str]:
 def get(name: str) -> Generator:
     if name in _INSTANCES:
         return _INSTANCES[name]
-    try:
-        target = _REGISTRY[name]
-    except KeyError:
+    if name not in _REGISTRY:
         raise InvalidParamsError(
             f"Unknown generator {name!r}.", hint=f"Available: {', '.join(names()) or 'none'}"
-        ) from None
-    module_name, _, cls_name = target.partition(":")
-    obj: object = importlib.import_module(module_name)
-    for part in cls_name.split("."):
-        obj = getattr(obj, part)
-    inst = obj()  # type: ignore[operator]
+        )
+    inst = load_class(name)()
     _INSTANCES[name] = inst
     return inst
+
+
+def load_class(name: str) -> type[Generator]:
+    """The class registered as ``name`` (imports its module; no instance is made)."""
+    module_name, _, cls_name = _REGISTRY[name].partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in cls_name.split("."):
+        obj = getattr(obj, part)
+    return obj  # type: ignore[no-any-return]
+
+
+def targets() -> dict[str, str]:
+    """Every registered generator as ``{name: "module:Class"}`` (the packaging recipe derives
+    its hidden imports from it)."""
+    return dict(_REGISTRY)

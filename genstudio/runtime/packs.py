@@ -872,13 +872,25 @@ def _sha256_file(path: Path) -> str:
         os.close(fd)
 
 
+def _fine_tuning_only(pack: ModelPack, name: str) -> bool:
+    """Is ``name`` a pack's fine-tuning weights (safetensors, the pack having ONNX files)?"""
+    return name.lower().endswith(".safetensors") and any(
+        n.lower().endswith(".onnx") for n in pack.files
+    )
+
+
 def verify_pack(pack: ModelPack) -> None:
     """Check every listed file's size and SHA-256 (UnsafeModelError naming the file), each
-    read from a regular file inside the pack that no link leads out of."""
+    read from a regular file inside the pack that no link leads out of. Fine-tuning weights
+    (``*.safetensors`` beside the pack's ONNX files) may be absent - the studio bundle leaves
+    them to the training add-on and inference never reads them - but one that is there must
+    match."""
     for name in pack.files:
         _check_relative_name(pack.root, name)
     for name, info in pack.files.items():
         path = pack.root / name
+        if not os.path.lexists(path) and _fine_tuning_only(pack, name):
+            continue
         if not os.path.lexists(path):
             raise ModelPackError(
                 f"Model pack {pack.id!r}: file {name} is listed in model.json but missing.",
@@ -957,6 +969,8 @@ def load_pack(root: str | os.PathLike[str], *, verify: bool = True) -> ModelPack
     pack = _parse(root, raw)
     for name in pack.files:
         path = root / name
+        if not os.path.lexists(path) and _fine_tuning_only(pack, name):
+            continue  # left to the training add-on (see verify_pack)
         if not os.path.lexists(path):
             raise ModelPackError(
                 f"Model pack {pack.id!r}: file {name} is listed in model.json but missing.",

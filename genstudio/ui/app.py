@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 _T_IMPORT = time.perf_counter()
 
@@ -122,9 +122,32 @@ def main(argv: list[str] | None = None) -> int:
         window.shutdown()
 
 
+def _unloadable(window: Any) -> list[str]:
+    """What of the registered modes and generators cannot be loaded in this build."""
+    from genstudio import generators
+    from genstudio.ui import modes
+
+    missing: list[str] = []
+    shown = {s.id for s in window.mode_specs}
+    for spec in modes.all_modes():
+        if spec.id not in shown:
+            missing.append(f"the {spec.title} mode is hidden (no generator for it)")
+        elif window.panel(spec.id) is None:
+            missing.append(f"the {spec.title} panel")
+    for name in generators.names():
+        try:
+            generators.load_class(name)
+        except Exception as e:  # noqa: BLE001 - reported, the smoke test fails
+            first = (str(e).strip().splitlines() or [""])[0][:160]
+            missing.append(f"generator {name} ({type(e).__name__}: {first})")
+    return missing
+
+
 def smoke_test(start: float | None = None) -> int:
     """Open the main window offscreen, wait until it is shown and the event loop is idle,
-    print the elapsed time and exit 0.
+    print the elapsed time, then open every registered mode's panel (and import every
+    registered generator) and exit 0 - or 1 naming what could not be loaded (a frozen bundle
+    that lacks a module fails here, not in a user's hands).
 
     Prints milliseconds since the *process* started (from /proc on Linux; the number a user
     feels) and since this function was called (``start``: a ``time.perf_counter()`` value a
@@ -153,9 +176,13 @@ def smoke_test(start: float | None = None) -> int:
     QTimer.singleShot(30_000, app.quit)  # never hang a CI job
     app.exec()
     ok = bool(result.get("visible"))
+    missing = _unloadable(window) if ok else []
     window.shutdown()
     if not ok:
         print("smoke-test: FAILED - the main window was not shown", flush=True)
+        return 1
+    if missing:
+        print("smoke-test: FAILED - could not load: " + "; ".join(missing), flush=True)
         return 1
     since_proc = result["since_process"]
     proc_text = f"{since_proc:.0f} ms since process start, " if since_proc is not None else ""

@@ -518,3 +518,32 @@ def test_oversized_onnx_file_is_refused_without_reading_it(tmp_path):
         check_model_file(p)
     with pytest.raises(UnsafeModelError, match="2 GB"):
         check_onnx_external_data(p)
+
+
+def test_fine_tuning_weights_may_be_left_out_but_not_changed(pack_dir):
+    """The studio bundle ships packs without their fine-tuning safetensors (the training
+    add-on has them): such a pack still loads and verifies; a present one must match."""
+    import json
+
+    from genstudio.runtime.packs import load_pack as load
+
+    desc = json.loads((pack_dir / "model.json").read_text())
+    weights = pack_dir / "weights.safetensors"
+    header = b'{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+    weights.write_bytes(len(header).to_bytes(8, "little") + header + b"\0\0\0\0")
+    import hashlib
+
+    desc["files"]["weights.safetensors"] = {
+        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        "size": weights.stat().st_size,
+    }
+    (pack_dir / "model.json").write_text(json.dumps(desc))
+    assert load(pack_dir).verified
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\1")
+    with pytest.raises(UnsafeModelError, match="weights.safetensors"):
+        load(pack_dir)
+    weights.unlink()
+    assert load(pack_dir).verified  # absent: fine
+    (pack_dir / "model.onnx").unlink()
+    with pytest.raises(ModelPackError, match=r"model\.onnx is listed in model\.json but missing"):
+        load(pack_dir)

@@ -121,3 +121,22 @@ def test_installed_pyside_survives_many_void_calls_and_emits():
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert res.returncode == 0 and "alive" in res.stdout, res.stderr[-2000:]
+
+
+def test_smoke_test_names_a_mode_or_generator_that_cannot_load(make_window):
+    """What a frozen bundle missing a module looks like: the smoke test must fail on it."""
+    from genstudio import generators
+    from genstudio.ui.app import _unloadable
+
+    broken = modes.ModeSpec("broken", "Broken", "images", "nowhere.panel:Panel", generators=("sprites.*",))
+    modes.register_mode(broken)
+    generators.register("ghost.gen", "nowhere.module:Ghost")
+    try:
+        w = make_window()
+        missing = _unloadable(w)
+    finally:
+        modes.unregister_mode("broken")
+        generators.unregister("ghost.gen")
+    assert "the Broken panel" in missing
+    assert any(m.startswith("generator ghost.gen (ModuleNotFoundError") for m in missing)
+    assert len(missing) == 2, missing  # every real mode and generator loads
