@@ -63,11 +63,11 @@ class MainWindow(QMainWindow):
         outer = QVBoxLayout(central)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(0)
-        self.message_bar = MessageBar()
         self.stack = QStackedWidget()
-        outer.addWidget(self.message_bar)
         outer.addWidget(self.stack, 1)
         self.setCentralWidget(central)
+        # floats over the top of the panels: a message never moves a control under the mouse
+        self.message_bar = MessageBar(central)
 
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("Sidebar")

@@ -133,7 +133,7 @@ QListWidget#Sidebar {{
 QListWidget#Sidebar::item {{ padding: 9px 10px; margin: 2px 0; border-radius: 6px; color: {c.text}; }}
 QListWidget#Sidebar::item:hover {{ background: {c.hover}; }}
 QListWidget#Sidebar::item:selected {{ background: {c.accent}; color: {c.accent_text}; }}
-QFrame#MessageBar {{ border-radius: 6px; margin: 6px 8px 0 8px; }}
+QFrame#MessageBar {{ border-radius: 6px; margin: 0; }}
 QFrame#MessageBar[level="info"] {{ background: {c.info_bg}; border: 1px solid {c.accent}; }}
 QFrame#MessageBar[level="warning"] {{ background: {c.warning_bg}; border: 1px solid {c.warning}; }}
 QFrame#MessageBar[level="error"] {{ background: {c.error_bg}; border: 1px solid {c.danger}; }}

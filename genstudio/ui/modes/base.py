@@ -125,10 +125,18 @@ class ModelBanner(QFrame):
         self.setVisible(bool(problem))
 
 
+SEED_LOCKED_TIP = "Seed kept: every Generate uses this seed (click for a new seed each time)"
+SEED_UNLOCKED_TIP = "A new random seed on every Generate (click to keep this seed)"
+
+
 def seed_row(
     tooltip: str, digits: int, dice_icon: QIcon, on_dice: Callable[[], Any]
 ) -> tuple[QHBoxLayout, QLineEdit, QToolButton]:
-    """The seed field (``digits`` digits at most) and its dice button, in a row."""
+    """The seed field (``digits`` digits at most), its dice button and its lock, in a row.
+
+    The lock (the field's ``lock`` attribute, a checkable button) says whether Generate keeps
+    the seed: unlocked, every Generate draws a new one (the A1111/Fooocus convention, so
+    pressing Generate again never repeats a batch); typing or reusing a seed locks it."""
     row = QHBoxLayout()
     row.setSpacing(4)
     seed = QLineEdit()
@@ -140,8 +148,22 @@ def seed_row(
     dice.setIconSize(QSize(18, 18))
     dice.setToolTip("New random seed")
     dice.clicked.connect(on_dice)
+    lock = QToolButton()
+    lock.setObjectName("SeedLock")
+    lock.setCheckable(True)
+    lock.setIconSize(QSize(18, 18))
+
+    def show_lock(locked: bool) -> None:
+        lock.setIcon(icons.icon("lock" if locked else "unlock", 18))
+        lock.setToolTip(SEED_LOCKED_TIP if locked else SEED_UNLOCKED_TIP)
+        lock.setAccessibleName("Keep this seed")
+
+    lock.toggled.connect(show_lock)
+    show_lock(False)
+    seed.lock = lock  # type: ignore[attr-defined]
     row.addWidget(seed, 1)
     row.addWidget(dice)
+    row.addWidget(lock)
     return row, seed, dice
 
 
@@ -364,6 +386,7 @@ class GeneratingPanel(ModePanel):
     progress: QProgressBar
     batch_info: QLabel
     seed: QLineEdit
+    _rolling = False  # roll_seed is setting the field (watch_seed leaves the lock alone)
     #: said when Generate is pressed without an open project
     no_project_message = "Open or create a project first: results are saved in it."
 
@@ -408,9 +431,38 @@ class GeneratingPanel(ModePanel):
         return False
 
     def roll_seed(self) -> int:
+        """A new random seed in the field (the lock stays as it is)."""
         seed = random_seed()
-        self.seed.setText(str(seed))
+        self._rolling = True  # not a seed the user chose: the lock stays as it is
+        try:
+            self.seed.setText(str(seed))
+        finally:
+            self._rolling = False
         return seed
+
+    def seed_locked(self) -> bool:
+        lock = getattr(self.seed, "lock", None)
+        return bool(lock is not None and lock.isChecked())
+
+    def lock_seed(self, locked: bool = True) -> None:
+        lock = getattr(self.seed, "lock", None)
+        if lock is not None:
+            lock.setChecked(locked)
+
+    def fresh_seed(self) -> None:
+        """Before a Generate: a new seed unless the seed is locked (never the same batch twice
+        by accident); the field shows the seed the batch uses."""
+        if not self.seed_locked():
+            self.roll_seed()
+
+    def watch_seed(self) -> None:
+        """Lock the seed whenever its text is set other than by a roll (typed, reused, set by
+        a test or a tool); start unlocked. Call once the panel's defaults are applied."""
+        lock = getattr(self.seed, "lock", None)
+        if lock is None:
+            return
+        self.seed.textChanged.connect(lambda _t: None if self._rolling else lock.setChecked(True))
+        lock.setChecked(False)
 
     def start_batch(self, job: Job, count: int) -> None:
         """Follow a submitted batch: its events update the progress bar and ``batch_info``."""

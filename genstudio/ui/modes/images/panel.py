@@ -237,6 +237,7 @@ class ImagesPanel(ResultsPanel):
         self.setStyleSheet(_STYLE)
         self.refresh_models()
         self.apply_to_controls(state.ImagesSettings(seed=state.random_seed()))
+        self.watch_seed()  # a fresh seed per Generate until one is chosen
         self.refresh_model_state()
         self._update_init_ui()
 
@@ -867,6 +868,7 @@ class ImagesPanel(ResultsPanel):
     # ====================================================================== hooks
 
     def generate(self) -> bool:
+        self.fresh_seed()
         s = self.checked_settings()
         if s is None or (not s.is_sd and self.model_pack_refused()):
             return True

@@ -246,6 +246,7 @@ class MusicPanel(ResultsPanel):
         self.ctx.jobs.job_event.connect(self._on_any_job_event)
         self.setStyleSheet(_STYLE)
         self.apply_to_controls(state.MusicSettings(seed=state.random_seed()))
+        self.watch_seed()  # a fresh seed per Generate until one is chosen
         self.refresh_model_state()
         self._update_transport()
         self.refresh_styles()
@@ -763,6 +764,7 @@ class MusicPanel(ResultsPanel):
     # ====================================================================== hooks
 
     def generate(self) -> bool:
+        self.fresh_seed()
         s = self.checked_settings()
         if s is None or (s.mode in state.MODEL_MODES and self.model_pack_refused()):
             return True

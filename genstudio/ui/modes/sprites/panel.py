@@ -226,6 +226,7 @@ class SpritesPanel(GeneratingPanel):
         seed = state.random_seed()
         for cls in reversed(state.SETTINGS_CLASSES):  # every style's defaults, the default last
             self.apply_to_controls(cls(seed=seed))
+        self.watch_seed()  # a fresh seed per Generate until one is chosen
         self._model_changed()
         self._update_buttons()
 
@@ -746,6 +747,7 @@ class SpritesPanel(GeneratingPanel):
     # ====================================================================== hooks
 
     def generate(self) -> bool:
+        self.fresh_seed()
         try:
             s = self.current_settings()
         except InvalidParamsError as e:

@@ -1,0 +1,71 @@
+"""Everyday studio behaviour a first-time user expects (issue 17 part 5), with real panels,
+a real JobRunner and real generators, offscreen."""
+
+from __future__ import annotations
+
+import pytest
+
+WAIT_MS = 30_000
+
+
+def batch_seed(qtbot, panel) -> int:
+    """Press Generate, wait for the batch, return the seed its job ran with."""
+    before = panel._batch_job
+    assert panel.generate()
+    assert panel._batch_job != before
+    job_id = panel._batch_job
+    qtbot.waitUntil(lambda: not panel.ctx.jobs.get(job_id).active, timeout=WAIT_MS)
+    job = panel.ctx.jobs.get(job_id)
+    assert job.state.value == "done", job.error
+    return int(job.spec.params["seed"])
+
+
+@pytest.mark.parametrize("mode", ["sprites", "images", "music"])
+def test_generate_again_draws_a_new_seed_unless_the_seed_is_kept(qtbot, window, mode):
+    panel = window.set_mode(mode)
+    panel.count.setValue(1)
+    if mode == "images":
+        panel.prompt.setPlainText("red apple")
+    assert not panel.seed.lock.isChecked()  # a fresh studio: a new seed every time
+    first = batch_seed(qtbot, panel)
+    assert panel.seed.text() == str(first)  # the field shows the seed the batch used
+    second = batch_seed(qtbot, panel)
+    assert second != first and not panel.seed.lock.isChecked()
+    panel.seed.lock.click()  # keep it
+    assert panel.seed.lock.isChecked() and "every Generate uses this seed" in panel.seed.lock.toolTip()
+    assert batch_seed(qtbot, panel) == second == batch_seed(qtbot, panel)
+    panel.seed.lock.click()
+    assert batch_seed(qtbot, panel) != second
+
+
+def test_a_typed_seed_is_kept_and_the_dice_keeps_the_lock_as_it_is(qtbot, window):
+    panel = window.set_mode("sprites")
+    panel.count.setValue(1)
+    panel.seed.clear()
+    qtbot.keyClicks(panel.seed, "4242")
+    assert panel.seed.lock.isChecked()  # typing a seed means "this one"
+    assert batch_seed(qtbot, panel) == 4242
+    panel.dice.click()  # a new seed, still kept
+    rolled = int(panel.seed.text())
+    assert panel.seed.lock.isChecked() and batch_seed(qtbot, panel) == rolled
+    panel.seed.lock.click()
+    panel.dice.click()
+    assert not panel.seed.lock.isChecked()
+
+
+def test_a_message_never_moves_the_generate_button(qtbot, window):
+    panel = window.set_mode("sprites")
+    qtbot.waitExposed(window)
+    button = panel.generate_button
+    before = button.mapTo(window, button.rect().topLeft())
+    window.ctx.show_message("A long notice that wraps " * 12, "warning")
+    qtbot.waitUntil(lambda: window.message_bar.isVisible())
+    assert button.mapTo(window, button.rect().topLeft()) == before
+    # it floats over the panels, at the top, not over the Generate button
+    from PySide6.QtCore import QPoint, QRect
+
+    bar = window.message_bar.geometry()  # in the central widget's coordinates
+    at = QRect(button.mapTo(window.centralWidget(), QPoint(0, 0)), button.size())
+    assert bar.top() < 20 and not bar.intersects(at)
+    window.message_bar.dismiss()
+    assert button.mapTo(window, button.rect().topLeft()) == before
