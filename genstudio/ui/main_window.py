@@ -187,6 +187,11 @@ class MainWindow(QMainWindow):
         )
 
         hm = mb.addMenu("&Help")
+        self._action("&Getting Started", self.show_getting_started, QKeySequence("F1"), hm)
+        self._action(
+            "&Keyboard Shortcuts", self.show_shortcuts, QKeySequence("Ctrl+/"), hm
+        )
+        hm.addSeparator()
         self._action("&About GenStudio", self.show_about, None, hm)
 
     def _fill_recent(self) -> None:
@@ -422,6 +427,27 @@ class MainWindow(QMainWindow):
             self.ctx.save_settings(quiet=True)
         for w in (self, *self.findChildren(QWidget)):
             w.update()
+
+    def _open_dialog(self, dlg) -> None:
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.help_dialog = dlg
+        dlg.open()
+
+    def show_getting_started(self) -> None:
+        from genstudio.ui.help import getting_started_dialog
+
+        self._open_dialog(getting_started_dialog(self))
+
+    def show_shortcuts(self) -> None:
+        from genstudio.ui.help import shortcuts_dialog
+
+        def walk(actions: list[QAction]) -> list[QAction]:  # menu order, submenus inline
+            out: list[QAction] = []
+            for a in actions:
+                out += walk(a.menu().actions()) if a.menu() is not None else [a]
+            return out
+
+        self._open_dialog(shortcuts_dialog(walk(self.menuBar().actions()) + self.actions(), self))
 
     def show_about(self) -> None:
         from genstudio.ui.about import AboutDialog

@@ -69,3 +69,29 @@ def test_a_message_never_moves_the_generate_button(qtbot, window):
     assert bar.top() < 20 and not bar.intersects(at)
     window.message_bar.dismiss()
     assert button.mapTo(window, button.rect().topLeft()) == before
+
+
+def test_help_has_getting_started_and_the_real_shortcuts(qtbot, window):
+    from PySide6.QtGui import QAction
+
+    from genstudio.ui.help import shortcut_rows
+
+    titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert titles[-1] == "Help"
+    help_menu = window.menuBar().actions()[-1].menu()
+    items = [a.text().replace("&", "") for a in help_menu.actions() if a.text()]
+    assert items == ["Getting Started", "Keyboard Shortcuts", "About GenStudio"]
+    window.show_getting_started()
+    assert "project" in window.help_dialog.findChild(object, "GettingStarted").text()
+    window.help_dialog.close()
+    window.show_shortcuts()
+    table = window.help_dialog.findChild(object, "Shortcuts")
+    shown = {table.item(i, 0).text(): table.item(i, 1).text() for i in range(table.rowCount())}
+    assert shown["Generate"] == "Ctrl+Return or Ctrl+Enter"
+    assert shown["New Project"] == "Ctrl+N" and shown["Keyboard Shortcuts"] == "Ctrl+/"
+    assert shown["Queue"] == "Ctrl+J"  # dock toggles too
+    # the table is the window's own actions: a new shortcut shows without editing the list
+    extra = QAction("Frobnicate", window)
+    extra.setShortcut("Ctrl+K")
+    assert ("Frobnicate", "Ctrl+K") in shortcut_rows([extra])
+    window.help_dialog.close()

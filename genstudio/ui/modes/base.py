@@ -520,6 +520,25 @@ class ResultsPanel(GeneratingPanel):
     banner: ModelBanner
     generate_button: QPushButton
 
+    def lay_out(
+        self, build_top: Callable[[], QWidget], *, stretch: tuple[int, int], sizes: list[int],
+        refresh_tip: str,
+    ) -> None:
+        """Build the panel: the controls column (``_build_controls``), and on the right the
+        model banner (``refresh_tip`` on its button, which calls ``refresh_model_state``) above
+        ``build_top()`` and the results list (``_build_results``) in a splitter."""
+        self.banner = ModelBanner(refresh_tip, self.refresh_model_state)  # type: ignore[attr-defined]
+        self.banner_text = self.banner.label
+        self.splitter = mode_layout(
+            self,
+            self._build_controls(),  # type: ignore[attr-defined]
+            build_top(),
+            self._build_results(),  # type: ignore[attr-defined]
+            stretch=stretch,
+            sizes=sizes,
+            banner=self.banner,
+        )
+
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self._batch_first: str | None = None

@@ -67,7 +67,6 @@ from genstudio.ui.imagefile import load_image
 from genstudio.ui.modes.base import (
     AssetRole,
     Card,
-    ModelBanner,
     ResultsPanel,
     batch_progress,
     clear_button,
@@ -75,7 +74,6 @@ from genstudio.ui.modes.base import (
     controls_scroll,
     field_label,
     finish_controls,
-    mode_layout,
     muted_label,
     section_title,
     seed_row,
@@ -218,18 +216,11 @@ class ImagesPanel(ResultsPanel):
         )
         self.setAcceptDrops(True)
 
-        self.banner = ModelBanner(
-            "Look for the built-in model pack and model folders again", self.refresh_model_state
-        )
-        self.banner_text = self.banner.label
-        self.splitter = mode_layout(
-            self,
-            self._build_controls(),
-            self._build_canvas(),
-            self._build_results(),
+        self.lay_out(
+            self._build_canvas,
             stretch=(4, 0),
             sizes=[640, 150],
-            banner=self.banner,
+            refresh_tip="Look for the built-in model pack and model folders again",
         )
 
         self._import_done.connect(self._on_import_done, Qt.ConnectionType.QueuedConnection)

@@ -48,7 +48,6 @@ from genstudio.core.jobs import EventType
 from genstudio.generators.music.generator import MusicParams
 from genstudio.ui import icons
 from genstudio.ui.modes.base import (
-    ModelBanner,
     ResultsPanel,
     batch_status,
     clear_button,
@@ -57,7 +56,6 @@ from genstudio.ui.modes.base import (
     count_and_seed,
     finish_controls,
     info_label,
-    mode_layout,
     muted_label,
     section_title,
     titled_card,
@@ -220,19 +218,11 @@ class MusicPanel(ResultsPanel):
         #: every MusicParams field <-> its control (range, label, tooltip from the spec)
         self.binder = Binder(MusicParams)
 
-        self.banner = ModelBanner(
-            "Look for the music model pack again (after training or installing it)",
-            self.refresh_model_state,
-        )
-        self.banner_text = self.banner.label
-        self.splitter = mode_layout(
-            self,
-            self._build_controls(),
-            self._build_roll(),
-            self._build_results(),
+        self.lay_out(
+            self._build_roll,
             stretch=(3, 1),
             sizes=[600, 170],
-            banner=self.banner,
+            refresh_tip="Look for the music model pack again (after training or installing it)",
         )
 
         self._timer = QTimer(self)
