@@ -95,3 +95,26 @@ def test_help_has_getting_started_and_the_real_shortcuts(qtbot, window):
     extra.setShortcut("Ctrl+K")
     assert ("Frobnicate", "Ctrl+K") in shortcut_rows([extra])
     window.help_dialog.close()
+
+
+def test_counts_agree_with_their_number(qtbot, window):
+    from genstudio.ui.modes.binding import singular
+
+    panel = window.set_mode("sprites")
+    panel.count.setValue(1)
+    assert panel.count.text() == "1 character"
+    panel.count.setValue(3)
+    assert panel.count.text() == "3 characters"
+    assert singular(" colours", 1) == " colour" and singular(" px", 1) == " px"
+    assert singular(" bpm", 1) == " bpm" and singular(" images", 2) == " images"
+
+
+def test_a_tempo_from_another_tool_reads_as_a_round_number():
+    from dataclasses import replace
+
+    from genstudio.generators.music import score as sc
+    from genstudio.ui.modes.music.state import describe_score
+
+    base = sc.Score([sc.Track("Melody", 0)], [sc.Note(0, 60, 480, 80, 0)], 120.0, (4, 4), None, 1)
+    assert " 99 bpm " in describe_score(replace(base, tempo=98.9999))
+    assert " 92.5 bpm " in describe_score(replace(base, tempo=92.5))

@@ -75,7 +75,7 @@ class Binder:
         if f.spec.special and f.spec.special_label:
             w.setSpecialValueText(f.spec.special_label)
         if f.spec.unit:
-            w.setSuffix(f.spec.unit)
+            _plural_suffix(w, f.spec.unit)
         return self.bind(name, w, w.value, lambda v: w.setValue(int(self._number(f, v))))
 
     def dspin(self, name: str, widget: QDoubleSpinBox | None = None, *, decimals: int = 2,
@@ -227,3 +227,16 @@ def _value_text(v: Any) -> str:
     if isinstance(v, str):
         return v.replace("_", " ")
     return str(v)
+
+
+def singular(unit: str, n: float) -> str:
+    """``unit`` for a count of ``n``: " characters" -> " character" when n is 1."""
+    if n == 1 and unit.endswith("s") and not unit.endswith("ss") and unit.strip() != "bpm":
+        return unit[:-1]
+    return unit
+
+
+def _plural_suffix(w: QSpinBox, unit: str) -> None:
+    """A spin box suffix that agrees with its number ("1 character", "8 characters")."""
+    w.setSuffix(singular(unit, w.value()))
+    w.valueChanged.connect(lambda v: w.setSuffix(singular(unit, v)))

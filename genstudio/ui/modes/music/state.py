@@ -235,7 +235,7 @@ def describe_score(score: sc.Score) -> str:
     bits = [
         f"{score.n_bars} bar{'s' if score.n_bars != 1 else ''}",
         f"{num}/{den}",
-        f"{score.tempo:g} bpm",
+        f"{round(score.tempo, 1):g} bpm",  # a file's 98.99990 bpm reads as 99
     ]
     if score.key is not None:
         bits.append(str(score.key))
