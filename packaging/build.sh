@@ -40,7 +40,7 @@ for lib in "${!needed[@]}"; do
   [ -n "${inside[$lib]:-}" ] && continue
   path="$(awk -v l="$lib" '$1 == l && /x86-64|x86_64|AArch64|aarch64/ {print $NF; exit}' <<<"$cache")"
   if [ -z "$path" ]; then p="$(notfound_pkg "$lib")"; [ -n "$p" ] && pkgs[$p]=1; continue; fi
-  paths["*/$(basename "$(realpath "$path")")"]=1  # by name: /lib and /usr/lib are one (usrmerge)
+  paths["*/$(basename "$(realpath -m "$path")")"]=1  # by name: /lib and /usr/lib are one (usrmerge)
 done
 if [ "${#paths[@]}" -gt 0 ]; then
   while IFS=: read -r p _; do pkgs[${p%%,*}]=1; done < <(dpkg -S "${!paths[@]}" 2>/dev/null | grep -v "^diversion" || true)

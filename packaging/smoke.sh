@@ -49,7 +49,13 @@ run "$frozen" doctor doctor || fail "doctor"
 grep -q "CPUExecutionProvider *works" "$work/doctor/stdout" || fail "doctor: no working CPU provider"
 ok "doctor"
 run "$frozen" ui ui --smoke-test || { cat "$work/ui/stdout" >&2; fail "ui --smoke-test"; }
-ok "ui --smoke-test (every mode and generator loaded): $(grep -o 'in [0-9]* ms since process start' "$work/ui/stdout")"
+frozen_ms="$(grep -o 'in [0-9]* ms since process start' "$work/ui/stdout" | grep -o '[0-9]*')"
+ok "ui --smoke-test (every mode and generator loaded): window shown in $frozen_ms ms since process start"
+if [ -n "$ref" ] && [ ! -d "$ref" ]; then  # the venv's start in the same run, for the ratio
+  run "$ref" venv-ui ui --smoke-test || fail "ui --smoke-test (venv)"
+  venv_ms="$(grep -o 'in [0-9]* ms since process start' "$work/venv-ui/stdout" | grep -o '[0-9]*')"
+  ok "start-up: frozen $frozen_ms ms, venv $venv_ms ms (ratio $(awk -v a="$frozen_ms" -v b="$venv_ms" 'BEGIN {printf "%.2f", a / b}'))"
+fi
 generate sprite generate sprite --prompt "knight with a red cape" --seed 7 --count 2 \
   --format aseprite --format godot --format pixi
 generate lpc generate sprite --style lpc --prompt "female elf archer" --seed 3
