@@ -608,7 +608,7 @@ def cmd_train_music(args: argparse.Namespace) -> int:
                 on_output=lambda _o: "",
                 cancel_event=cancel,
                 on_event=on_event,
-                grace=60.0,  # a checkpoint is being written
+                grace=TrainMusicGenerator.cancel_grace,  # a checkpoint is being written
             )
         except BaseException as e:  # noqa: BLE001 - handed to the main thread
             result["error"] = e

@@ -789,6 +789,8 @@ class JobRunner:
                         cancel_event=entry.cancel,
                         on_event=lambda name, data: self._on_event(entry, name, data),
                         control=control,
+                        # a training child writes a checkpoint when cancelled: give it time
+                        grace=getattr(gen, "cancel_grace", None),
                     )
                 finally:
                     with self._cond:

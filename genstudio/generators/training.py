@@ -168,6 +168,9 @@ class TrainMusicGenerator(Generator):
     kind = "model"
     Params = TrainMusicParams
     needs_process = True
+    #: seconds a cancelled run may take to write its checkpoint before it is stopped (the
+    #: runner's default, 2 s, was too short on a busy machine: the run stayed "running")
+    cancel_grace = 60.0
     #: what the child process runs (imported there only: the studio never imports torch)
     trainer = "genstudio.ml.music.finetune:run_job"
 
