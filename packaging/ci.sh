@@ -8,6 +8,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '[installers] %s\n' "$*"; }
+# the build's tools: PyInstaller needs binutils (objdump), build.sh file/strip/readelf/xz/dpkg-deb
+missing=()
+for tool in objdump strip readelf file xz dpkg-deb; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" -eq 0 ]; then
+  say "installing build tools (missing: ${missing[*]})"
+  apt-get update -qq >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends binutils file xz-utils >/dev/null
+fi
 root="$(mktemp -d /tmp/genstudio-ci.XXXXXX)"; chmod 755 "$root"
 out="$root/dist"
 packaging/build.sh "$out"

@@ -172,7 +172,7 @@ def test_generate_paint_mask_inpaint_pixel_art_and_reuse(qtbot, window, panel):
     project = panel.ctx.project
     assert panel.model_problem() is None and panel.generate_button.isEnabled()
     assert panel.model.currentData() == "builtin"
-    assert not panel.width_spin.isEnabled()  # the built-in model draws 64x64
+    assert panel.width_spin.isHidden() and panel.size_times.isHidden()  # the built-in model draws 64x64
     previews = []
     panel.ctx.jobs.job_event.connect(lambda e: e.preview and previews.append(e.preview))
 
@@ -432,7 +432,7 @@ def test_cancel_and_model_folders(qtbot, window, panel):
     ids = [m.id for m in panel.models()]
     assert ids == ["builtin", str(sd)]
     panel.model.setCurrentIndex(1)
-    assert panel.width_spin.isEnabled() and panel.width_spin.value() == 768
+    assert not panel.width_spin.isHidden() and panel.width_spin.value() == 768
     assert panel.height_spin.value() == 512 and panel.model_note.text() == "SD 1.5"
     assert panel.current_settings().model == str(sd)
 

@@ -239,4 +239,5 @@ def singular(unit: str, n: float) -> str:
 def _plural_suffix(w: QSpinBox, unit: str) -> None:
     """A spin box suffix that agrees with its number ("1 character", "8 characters")."""
     w.setSuffix(singular(unit, w.value()))
-    w.valueChanged.connect(lambda v: w.setSuffix(singular(unit, v)))
+    if singular(unit, 1) != unit:  # only counted units change ("px" stays; a panel may re-set it)
+        w.valueChanged.connect(lambda v: w.setSuffix(singular(unit, v)))

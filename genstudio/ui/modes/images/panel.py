@@ -308,7 +308,7 @@ class ImagesPanel(ResultsPanel):
             sp.setSuffix(side)
         g.addWidget(self.width_label, row, 0)
         g.addWidget(self.width_spin, row, 1)
-        times = QLabel("\u00d7")
+        times = self.size_times = QLabel("\u00d7")
         times.setAlignment(Qt.AlignmentFlag.AlignCenter)
         g.addWidget(times, row, 2)
         g.addWidget(self.height_spin, row, 3)
@@ -635,8 +635,9 @@ class ImagesPanel(ResultsPanel):
     def _update_model_ui(self) -> None:
         choice = self._choice()
         sd = choice is not None and choice.is_sd
-        for w in (self.width_spin, self.height_spin, self.width_label):
-            w.setEnabled(sd)
+        # the built-in model's size is fixed (64x64, said in the note): no greyed 512x512 row
+        for w in (self.width_spin, self.height_spin, self.width_label, self.size_times):
+            w.setVisible(sd)
         if choice is None:
             note = ""
         elif sd:
