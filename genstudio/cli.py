@@ -228,7 +228,7 @@ def _print_records(records: list[Any], as_json: bool) -> None:
         star = "*" if r["favorite"] else " "
         prompt = _safe_text(str(r["prompt"] or ""))[:60]
         print(f"{r['id']}  {star} {r['kind']:7s} {r['status']:7s} {prompt}")
-    print(f"({len(rows)} assets)")
+    print(f"({len(rows)} asset{'' if len(rows) == 1 else 's'})")
 
 
 def cmd_gallery_list(args: argparse.Namespace) -> int:

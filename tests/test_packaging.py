@@ -66,3 +66,35 @@ def test_system_libraries_are_not_copied_but_wheel_libraries_are(bundle):
     wheel = "/x/.venv/lib/python3.11/site-packages/numpy.libs/libscipy_openblas64_.so"
     assert not bundle.system_library("numpy.libs/libscipy_openblas64_.so", wheel)
     assert not bundle.system_library("libpython3.11.so.1.0", "/usr/lib/libpython3.11.so.1.0")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux per-user installer")
+def test_the_tarballs_install_script_works_on_a_fresh_account_and_undoes_itself(tmp_path):
+    """A fresh HOME has no ~/.local/share/icons: install.sh once failed there (new-user trial)."""
+    import shutil
+    import subprocess
+
+    app, home = tmp_path / "genstudio-0.1.0", tmp_path / "home"
+    (app / "icons" / "48x48" / "apps").mkdir(parents=True)
+    (app / "icons" / "48x48" / "apps" / "genstudio.png").write_bytes(b"png")
+    for name in ("genstudio.desktop", "genstudio-mime.xml"):
+        shutil.copy(ROOT / "packaging" / "linux" / name, app / name)
+    shutil.copy(ROOT / "packaging" / "linux" / "install-user.sh", app / "install.sh")
+    (app / "genstudio").write_text("#!/bin/sh\n")
+    (app / "genstudio").chmod(0o755)
+    home.mkdir()
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin"}
+    res = subprocess.run([str(app / "install.sh")], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    share = home / ".local" / "share"
+    desktop = (share / "applications" / "genstudio.desktop").read_text()
+    assert f'Exec="{app}/genstudio" ui %f' in desktop
+    assert (share / "icons" / "hicolor" / "48x48" / "apps" / "genstudio.png").is_file()
+    assert (home / ".local" / "bin" / "genstudio").resolve() == (app / "genstudio").resolve()
+    (home / "MyProject").mkdir()
+    res = subprocess.run([str(app / "install.sh"), "--uninstall"], env=env, capture_output=True,
+                         text=True)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert not (share / "applications" / "genstudio.desktop").exists()
+    assert not (home / ".local" / "bin" / "genstudio").exists()
+    assert (home / "MyProject").is_dir()

@@ -811,7 +811,9 @@ class JobRunner:
             return JobState.CANCELLED, None, "Cancelled."
         except GenStudioError as e:
             entry.raised = e
-            log.warning("job %s (%s) failed: %s", job.id, job.spec.generator, e.user_message())
+            # with raise_errors the caller reports it (the CLI: once, with its hint)
+            level = logging.INFO if self._raise_errors else logging.WARNING
+            log.log(level, "job %s (%s) failed: %s", job.id, job.spec.generator, e.user_message())
             return JobState.FAILED, e.user_message(), "Failed."
         except Exception as e:
             entry.raised = e

@@ -10,14 +10,14 @@ for n in 48 64 128 256; do files+=("$data/icons/hicolor/${n}x${n}/apps/genstudio
 files+=("$data/icons/hicolor/scalable/apps/genstudio.svg")
 refresh() {
   command -v update-desktop-database >/dev/null && update-desktop-database -q "$data/applications" || true
-  command -v update-mime-database >/dev/null && update-mime-database "$data/mime" || true
+  command -v update-mime-database >/dev/null && update-mime-database "$data/mime" >/dev/null 2>&1 || true
 }
 if [ "${1:-}" = "--uninstall" ]; then
   rm -f "${files[@]}"; refresh
   echo "GenStudio removed from the menu. Your projects and settings were left alone."
   exit 0
 fi
-mkdir -p "$data/applications" "$data/mime/packages" "$bin"
+mkdir -p "$data/applications" "$data/mime/packages" "$data/icons/hicolor" "$bin"
 sed "s|^Exec=genstudio|Exec=\"$here/genstudio\"|" "$here/genstudio.desktop" > "$data/applications/genstudio.desktop"
 cp "$here/genstudio-mime.xml" "$data/mime/packages/genstudio.xml"
 cp -a "$here/icons/." "$data/icons/hicolor/"
