@@ -20,13 +20,10 @@ file://, Chromium needs no network.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import os
-import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +33,7 @@ import pytest
 from PIL import Image
 
 from genstudio.generators.sprites import export, procedural
+from tests.interop.headless import run_headless_page
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -315,21 +313,7 @@ def phaser(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     ]
     cfg = out / "cases.js"
     cfg.write_text(f"window.GENSTUDIO_INTEROP_CASES = {json.dumps(config)};\n", encoding="utf-8")
-    cmd = [
-        chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
-        "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-sync",
-        "--disable-background-networking", "--disable-component-update", "--mute-audio",
-        f"--user-data-dir={out / 'chromium-profile'}", "--virtual-time-budget=10000", "--dump-dom",
-        f"{PAGE.as_uri()}?config={cfg.as_uri()}",
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90, cwd=out)
-    m = re.search(r'<pre id="result">(.*?)</pre>', proc.stdout, re.S)
-    text = html.unescape(m.group(1)) if m else ""
-    assert text.startswith("{"), (
-        f"no result from the page (exit {proc.returncode}): {text[:200]!r}\n{proc.stderr[-3000:]}"
-    )
-    result = json.loads(text)
-    assert result["ok"], result.get("error")
+    result = run_headless_page(chromium, PAGE, cfg, out, budget_ms=10000, timeout=90)
     got = {c["name"]: c for c in result["cases"]}
     for k, c in cases.items():
         assert got[k]["ok"], f"{k}: {got[k].get('error')}"

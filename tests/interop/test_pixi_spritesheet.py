@@ -31,10 +31,7 @@ file://, Chromium needs no network.
 from __future__ import annotations
 
 import base64
-import html
 import json
-import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +39,7 @@ import numpy as np
 import pytest
 
 from genstudio.generators.sprites import export, procedural
+from tests.interop.headless import run_headless_page
 from tests.interop.test_phaser_aseprite import (
     GENSTUDIO,
     LPC_GRID,
@@ -113,22 +111,7 @@ def sheet_problems(d: dict[str, Any], base: str, grid: Grid, scale: int) -> list
 def run_page(chromium: str, out: Path, phases: list[dict[str, Any]]) -> dict[str, Any]:
     cfg = out / "pixi-cases.js"
     cfg.write_text(f"window.GENSTUDIO_PIXI_CASES = {json.dumps({'phases': phases})};\n")
-    cmd = [
-        chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
-        "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-sync",
-        "--disable-background-networking", "--disable-component-update", "--mute-audio",
-        f"--user-data-dir={out / 'chromium-profile'}", "--virtual-time-budget=20000", "--dump-dom",
-        f"{PAGE.as_uri()}?config={cfg.as_uri()}",
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=100, cwd=out)
-    m = re.search(r'<pre id="result">(.*?)</pre>', proc.stdout, re.S)
-    text = html.unescape(m.group(1)) if m else ""
-    assert text.startswith("{"), (
-        f"no result from the page (exit {proc.returncode}): {text[:200]!r}\n{proc.stderr[-3000:]}"
-    )
-    result = json.loads(text)
-    assert result["ok"], result.get("error")
-    return result
+    return run_headless_page(chromium, PAGE, cfg, out, budget_ms=20000, timeout=100)
 
 
 @pytest.fixture(scope="module")
