@@ -524,11 +524,60 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train_music(args: argparse.Namespace) -> int:
-    """Fine-tune music through the same training child process the studio uses."""
+def _run_child_job(
+    generator: Any,
+    params: dict[str, Any],
+    *,
+    on_event: Any,
+    on_progress: Any,
+    stopping: str,
+) -> dict[str, Any]:
+    """Run ``generator`` (a ``needs_process`` class) in the training child process, as the
+    studio does; Ctrl-C cancels it (printing ``stopping``) and waits for it to end. Returns
+    ``{"info": ...}`` or ``{"error": exception}``."""
+    import signal
     import threading
 
     from genstudio.core import procrunner
+
+    # Ctrl-C must reach us even when the shell started us with SIGINT ignored
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    cancel = threading.Event()
+    result: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            result["info"] = procrunner.run_in_process(
+                f"{generator.__module__}:{generator.__qualname__}",
+                params,
+                on_progress=on_progress,
+                on_output=lambda _o: "",
+                cancel_event=cancel,
+                on_event=on_event,
+                grace=generator.cancel_grace,  # a checkpoint or a file is being written
+            )
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            result["error"] = e
+        finally:
+            finished.set()
+
+    # waiting on an Event, not Thread.join: a join interrupted by Ctrl-C may return early later
+    finished = threading.Event()
+    worker = threading.Thread(target=work, name=generator.name, daemon=True)
+    worker.start()
+    while not finished.is_set():
+        try:
+            finished.wait(0.2)
+        except KeyboardInterrupt:
+            if not cancel.is_set():
+                print(stopping, flush=True)
+                cancel.set()
+    return result
+
+
+def cmd_train_music(args: argparse.Namespace) -> int:
+    """Fine-tune music through the same training child process the studio uses."""
     from genstudio.core.atomic import read_json
     from genstudio.generators import fields
     from genstudio.generators.training import TrainMusicGenerator, TrainMusicParams
@@ -546,13 +595,6 @@ def cmd_train_music(args: argparse.Namespace) -> int:
     )
     if args.processes > 1:
         return _train_ddp(params.to_dict(), args.processes, run)
-    import signal
-
-    # Ctrl-C must reach us even when the shell started us with SIGINT ignored
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    cancel = threading.Event()
-    result: dict[str, Any] = {}
     last = [0.0]
 
     def on_event(name: str, data: dict[str, Any]) -> None:
@@ -599,33 +641,13 @@ def cmd_train_music(args: argparse.Namespace) -> int:
             last[0] = _time.monotonic()
             print(f"{fraction * 100:5.1f}%  {_safe_text(message)}", flush=True)
 
-    def work() -> None:
-        try:
-            result["info"] = procrunner.run_in_process(
-                f"{TrainMusicGenerator.__module__}:{TrainMusicGenerator.__qualname__}",
-                params.to_dict(),
-                on_progress=on_progress,
-                on_output=lambda _o: "",
-                cancel_event=cancel,
-                on_event=on_event,
-                grace=TrainMusicGenerator.cancel_grace,  # a checkpoint is being written
-            )
-        except BaseException as e:  # noqa: BLE001 - handed to the main thread
-            result["error"] = e
-        finally:
-            finished.set()
-
-    # waiting on an Event, not Thread.join: a join interrupted by Ctrl-C may return early later
-    finished = threading.Event()
-    worker = threading.Thread(target=work, name="train-music", daemon=True)
-    worker.start()
-    while not finished.is_set():
-        try:
-            finished.wait(0.2)
-        except KeyboardInterrupt:
-            if not cancel.is_set():
-                print("stopping: saving a checkpoint ...", flush=True)
-                cancel.set()
+    result = _run_child_job(
+        TrainMusicGenerator,
+        params.to_dict(),
+        on_event=on_event,
+        on_progress=on_progress,
+        stopping="stopping: saving a checkpoint ...",
+    )
     err = result.get("error")
     if isinstance(err, Cancelled):
         print(f"stopped; run the same command again to resume ({run})")
@@ -744,12 +766,56 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 
 def cmd_models_import(args: argparse.Namespace) -> int:
+    """An ONNX export is copied in; a single-file checkpoint or a diffusers folder is converted
+    to ONNX in the training child process (progress printed, Ctrl-C cancels)."""
     from genstudio.core.settings import user_models_dir
+    from genstudio.generators.images.sd.convert import (
+        ImportSDGenerator,
+        ImportSDParams,
+        classify_source,
+    )
     from genstudio.generators.images.sd.folder import import_sd_folder, validate_sd_folder
 
-    info = validate_sd_folder(args.path)
-    dest = import_sd_folder(args.path, args.models_dir or user_models_dir(), name=args.name)
-    print(f"imported {info.variant} model: {dest}")
+    models = Path(args.models_dir or user_models_dir()).absolute()
+    kind = classify_source(args.path)
+    if kind == "onnx":
+        info = validate_sd_folder(args.path)
+        dest = import_sd_folder(args.path, models, name=args.name)
+        print(f"imported {info.variant} model: {dest}")
+        return 0
+    what = "checkpoint" if kind == "single_file" else "diffusers folder"
+    print(f"converting the {what} {_safe_text(str(args.path))} to ONNX ...", flush=True)
+    params = ImportSDParams(
+        source=str(Path(args.path).absolute()),
+        models_dir=str(models),
+        name=args.name or "",
+        prediction=args.prediction,
+        tokenizer=str(Path(args.tokenizer).absolute()) if args.tokenizer else "",
+    )
+    last = [""]
+
+    def on_progress(fraction: float, message: str, _preview: bytes | None) -> None:
+        if message != last[0]:
+            last[0] = message
+            print(f"{fraction * 100:5.1f}%  {_safe_text(message)}", flush=True)
+
+    result = _run_child_job(
+        ImportSDGenerator,
+        params.to_dict(),
+        on_event=None,
+        on_progress=on_progress,
+        stopping="stopping the import ...",
+    )
+    err = result.get("error")
+    if isinstance(err, Cancelled):
+        print("import cancelled; nothing was added to the models folder")
+        return 130
+    if err is not None:
+        raise err
+    info = result.get("info", {})
+    print(f"imported {info.get('variant')} model: {_safe_text(str(info.get('model')))}")
+    if info.get("model_hash"):
+        print(f"  model hash (A1111): {info['model_hash']}")
     return 0
 
 
@@ -1215,10 +1281,28 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     ml.add_argument("--json", action="store_true")
     ml.add_argument("--project", type=Path, help="also list this project's models")
     ml.set_defaults(func=cmd_models_list)
-    mi = m.add_parser("import", help="import a Stable Diffusion ONNX folder (Optimum layout)")
-    mi.add_argument("path", type=Path)
+    mi = m.add_parser(
+        "import",
+        help="import Stable Diffusion: a .safetensors checkpoint, a diffusers folder or an ONNX "
+        "export (checkpoints and diffusers folders are converted to ONNX: needs the training "
+        "add-on)",
+    )
+    mi.add_argument("path", type=Path, metavar="FILE_OR_FOLDER")
     mi.add_argument("--name", help="folder name under the models directory")
     mi.add_argument("--models-dir", type=Path, help="default: the user models folder")
+    mi.add_argument(
+        "--prediction",
+        choices=("auto", "epsilon", "v_prediction"),
+        default="auto",
+        help="what the UNet predicts (auto: SD 2.x 768 v_prediction, others epsilon; a file "
+        "name with 'turbo' is SD-Turbo)",
+    )
+    mi.add_argument(
+        "--tokenizer",
+        type=Path,
+        metavar="FOLDER",
+        help="the model's own CLIP tokenizer folder (default: CLIP's, shipped with GenStudio)",
+    )
     mi.set_defaults(func=cmd_models_import)
     mc = m.add_parser("check", help="verify a model pack folder (hashes, formats, paths)")
     mc.add_argument("path", type=Path)
@@ -1288,7 +1372,9 @@ def _unexpected(e: BaseException, command: str) -> int:
         file_log.error("unexpected error in %r", command, exc_info=(type(e), e, e.__traceback__))
     missing = (e.name or "") if isinstance(e, ModuleNotFoundError) else ""
     if missing.split(".")[0] in TRAINING_ADDON or missing.startswith("genstudio.ml"):
-        msg = f"'{command}' needs the training add-on, which is not installed ({missing} is missing)."
+        msg = (
+            f"'{command}' needs the training add-on, which is not installed ({missing} is missing)."
+        )
         hint = (
             "Install it beside the studio (packaging/README.md, 'Training add-on'), or run this "
             "command from a GenStudio source checkout with: pip install -e '.[train]'"

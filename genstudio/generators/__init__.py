@@ -18,6 +18,7 @@ _REGISTRY: dict[str, str] = {
     "music.gpt": "genstudio.generators.music.generator:MusicGenerator",
     "images.diffusion": "genstudio.generators.images.generator:ImageGenerator",
     "train.music": "genstudio.generators.training:TrainMusicGenerator",
+    "models.import_sd": "genstudio.generators.images.sd.convert:ImportSDGenerator",
 }
 _INSTANCES: dict[str, Generator] = {}
 

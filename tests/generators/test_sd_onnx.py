@@ -444,7 +444,7 @@ def _refused(path, *words, cls=ModelPackError):
 
 def test_refuses_a_folder_that_is_not_an_sd_export(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
-    _refused(tmp_path, "not a stable diffusion onnx export", "optimum-cli")
+    _refused(tmp_path, "not a stable diffusion onnx export", "genstudio models import")
     _refused(tmp_path / "nothing-here", "does not exist")
     (tmp_path / "one.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
     _refused(tmp_path, "single-file checkpoint")

@@ -73,9 +73,7 @@ class ImageParams(GenParams):
         help="The sampler: ddim, euler, euler_a, dpmpp_2m or lcm",
     )  # fmt: skip
     seed: int = seed_param(help="Image i of a batch uses seed + i.")
-    count: int = param(
-        1, "Count", lo=1, hi=MAX_COUNT, unit=" images", group="Batch", ui_default=4
-    )
+    count: int = param(1, "Count", lo=1, hi=MAX_COUNT, unit=" images", group="Batch", ui_default=4)
     #: SD models only (the built-in model draws 64x64)
     width: int = param(512, "Width", lo=64, hi=2048, multiple_of=8, unit=" px", group="Size",
                        help="Width in pixels, a multiple of 8 (Stable Diffusion models only)")  # fmt: skip
@@ -289,7 +287,9 @@ class _BuiltinModel:
         return rgba[0]
 
     def make(self, p: ImageParams, seed: int, init, mask, progress, cancel):
-        assert p.steps is not None and p.guidance is not None and p.scheduler is not None  # resolved
+        assert (
+            p.steps is not None and p.guidance is not None and p.scheduler is not None
+        )  # resolved
         req = self._icons.IconRequest(
             prompt=p.prompt, negative=p.negative, steps=p.steps, guidance=p.guidance,
             scheduler=p.scheduler, seed=seed, count=1, init=init, strength=p.strength,
@@ -346,8 +346,11 @@ def _sd_model_info(folder: Path, pipe) -> dict[str, Any]:
     rec_path = folder / "genstudio-import.json"
     sha = None
     if rec_path.is_file():
-        files = read_json(rec_path, what="model import record").get("files", {})
-        sha = (files.get("unet/model.onnx") or {}).get("sha256")
+        rec = read_json(rec_path, what="model import record")
+        # a converted checkpoint's own hash is what other tools show (A1111's "Model hash")
+        sha = rec.get("model_sha256") or (rec.get("files", {}).get("unet/model.onnx") or {}).get(
+            "sha256"
+        )
     return {"id": folder.name, "sha256": sha, "variant": pipe.info.variant}
 
 

@@ -35,16 +35,16 @@ without them.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genstudio.core.atomic import atomic_write_json, atomic_write_text
+from genstudio.core.atomic import atomic_write_json
 from genstudio.core.errors import InvalidParamsError
 from genstudio.generators.images import schedulers
+from genstudio.ml.images.sd_onnx import bytes_to_unicode, export_parts, write_tokenizer
 
 KINDS = ("sd1", "sd2", "inpaint", "lcm")
 IMAGE_SIZE = 32  # pixels; latents are 16x16 (the tiny VAE downsamples 2x)
@@ -71,23 +71,6 @@ class TinySD:
 
 
 # --------------------------------------------------------------------------------- tokenizer
-
-
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2/CLIP's reversible byte -> printable character table (256 entries)."""
-    bs = (
-        list(range(ord("!"), ord("~") + 1))
-        + list(range(ord("¡"), ord("¬") + 1))
-        + list(range(ord("®"), ord("ÿ") + 1))
-    )
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, [chr(c) for c in cs], strict=True))
 
 
 def make_clip_vocab(
@@ -136,37 +119,19 @@ def make_clip_vocab(
 
 
 def write_clip_tokenizer(folder: Path, *, pad_token: str = "<|endoftext|>") -> dict[str, int]:
-    """vocab.json, merges.txt, tokenizer_config.json and special_tokens_map.json, as the SD
-    repositories ship them (SD 1.x pads with ``<|endoftext|>``, SD 2.x with ``!``)."""
+    """The tiny vocabulary as the SD repositories ship a tokenizer folder (SD 1.x pads with
+    ``<|endoftext|>``, SD 2.x with ``!``)."""
     vocab, merges = make_clip_vocab()
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / "vocab.json", json.dumps(vocab, ensure_ascii=False))
-    atomic_write_text(
-        folder / "merges.txt", "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges)
-    )
-    special = {
-        "bos_token": "<|startoftext|>",
-        "eos_token": "<|endoftext|>",
-        "unk_token": "<|endoftext|>",
-        "pad_token": pad_token,
-    }
-    atomic_write_json(folder / "special_tokens_map.json", special)
-    atomic_write_json(
-        folder / "tokenizer_config.json",
-        {
-            **special,
-            "model_max_length": 77,
-            "do_lower_case": True,
-            "tokenizer_class": "CLIPTokenizer",
-        },
-    )
+    write_tokenizer(folder, vocab, merges, pad_token=pad_token)
     return vocab
 
 
 # --------------------------------------------------------------------------------- model
 
 
-def _parts(kind: str, vocab: dict[str, int], seed: int) -> dict[str, Any]:
+def _parts(
+    kind: str, vocab: dict[str, int], seed: int, vae_scale: float | None = None
+) -> dict[str, Any]:
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -180,7 +145,7 @@ def _parts(kind: str, vocab: dict[str, int], seed: int) -> dict[str, Any]:
             hidden_size=width,
             intermediate_size=64,
             num_hidden_layers=1,
-            num_attention_heads=4,
+            num_attention_heads=width // 64,  # CLIP-L 12, OpenCLIP-H 16: 64 wide heads
             max_position_embeddings=77,
             hidden_act="gelu" if sd2 else "quick_gelu",
             projection_dim=32,
@@ -195,11 +160,12 @@ def _parts(kind: str, vocab: dict[str, int], seed: int) -> dict[str, Any]:
         in_channels=9 if kind == "inpaint" else 4,
         out_channels=4,
         layers_per_block=1,
-        block_out_channels=(32, 64),
+        block_out_channels=(64, 128) if sd2 else (32, 64),
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
         cross_attention_dim=width,
-        attention_head_dim=(2, 4) if sd2 else 8,
+        # SD 1.x: 8 heads per block; SD 2.x: 64-wide heads (what a single file implies)
+        attention_head_dim=(1, 2) if sd2 else 8,
         use_linear_projection=sd2,
         norm_num_groups=32,
         time_cond_proj_dim=32 if kind == "lcm" else None,
@@ -214,7 +180,7 @@ def _parts(kind: str, vocab: dict[str, int], seed: int) -> dict[str, Any]:
         latent_channels=4,
         norm_num_groups=32,
         sample_size=IMAGE_SIZE,
-        scaling_factor=0.2 if sd2 else 0.18215,
+        scaling_factor=vae_scale or (0.2 if sd2 else 0.18215),
     )
     # Random init leaves the conv_out/zero-initialised layers near zero; a little noise on every
     # weight makes the UNet's output depend on all its inputs (else parity would be trivial).
@@ -229,103 +195,19 @@ def _parts(kind: str, vocab: dict[str, int], seed: int) -> dict[str, Any]:
 
 
 def _export(parts: dict[str, Any], kind: str, onnx_dir: Path) -> None:
-    import torch
-
-    from genstudio.ml.common import export_onnx
-
-    text, unet, vae = parts["text_encoder"], parts["unet"], parts["vae"]
-
-    class TextEncoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.m = text
-
-        def forward(self, input_ids):  # (B, 77) int32
-            out = self.m(input_ids=input_ids.long())
-            return out.last_hidden_state, out.pooler_output
-
-    class UNet(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.m = unet
-
-        def forward(self, sample, timestep, encoder_hidden_states, timestep_cond=None):
-            return self.m(
-                sample, timestep, encoder_hidden_states, timestep_cond=timestep_cond
-            ).sample
-
-    class VaeEncoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.m = vae
-
-        def forward(self, sample):  # (B, 3, H, W) in [-1, 1] -> (B, 2C, H/f, W/f)
-            return self.m.encode(sample).latent_dist.parameters
-
-    class VaeDecoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.m = vae
-
-        def forward(self, latent_sample):
-            return self.m.decode(latent_sample).sample
-
-    for sub in ("text_encoder", "unet", "vae_encoder", "vae_decoder"):
-        (onnx_dir / sub).mkdir(parents=True, exist_ok=True)
-    lat = IMAGE_SIZE // 2
-    width = text.config.hidden_size
-    img_axes = {0: "batch", 2: "height", 3: "width"}
-    export_onnx(
-        TextEncoder(),
-        (torch.zeros(1, 77, dtype=torch.int32),),
-        onnx_dir / "text_encoder" / "model.onnx",
-        ["input_ids"],
-        ["last_hidden_state", "pooler_output"],
-        {
-            "input_ids": {0: "batch"},
-            "last_hidden_state": {0: "batch"},
-            "pooler_output": {0: "batch"},
-        },
-    )
-    if kind == "sd2":
-        timestep = torch.tensor([999], dtype=torch.int64)  # Optimum's dtype
-    else:
-        timestep = torch.tensor([999.0], dtype=torch.float32)
-    args: tuple[Any, ...] = (
-        torch.randn(2, unet.config.in_channels, lat, lat),
-        timestep,
-        torch.randn(2, 77, width),
-    )
-    names = ["sample", "timestep", "encoder_hidden_states"]
-    axes: dict[str, dict[int, str]] = {
-        "sample": img_axes,
-        "encoder_hidden_states": {0: "batch", 1: "sequence"},
-        "out_sample": img_axes,
-    }
-    if kind == "lcm":
-        args = (*args, torch.randn(2, unet.config.time_cond_proj_dim))
-        names.append("timestep_cond")
-        axes["timestep_cond"] = {0: "batch"}
-    export_onnx(UNet(), args, onnx_dir / "unet" / "model.onnx", names, ["out_sample"], axes)
-    export_onnx(
-        VaeEncoder(),
-        (torch.randn(1, 3, IMAGE_SIZE, IMAGE_SIZE),),
-        onnx_dir / "vae_encoder" / "model.onnx",
-        ["sample"],
-        ["latent_parameters"],
-        {"sample": img_axes, "latent_parameters": img_axes},
-    )
-    export_onnx(
-        VaeDecoder(),
-        (torch.randn(1, 4, lat, lat),),
-        onnx_dir / "vae_decoder" / "model.onnx",
-        ["latent_sample"],
-        ["sample"],
-        {"latent_sample": img_axes, "sample": img_axes},
+    export_parts(
+        parts["text_encoder"],
+        parts["unet"],
+        parts["vae"],
+        onnx_dir,
+        latent=IMAGE_SIZE // 2,
+        timestep_dtype="int64" if kind == "sd2" else "float32",  # sd2: Optimum's dtype
     )
 
 
-def build_tiny_sd(out_dir: str | Path, *, kind: str = "sd1", seed: int = 0) -> TinySD:
+def build_tiny_sd(
+    out_dir: str | Path, *, kind: str = "sd1", seed: int = 0, vae_scale: float | None = None
+) -> TinySD:
     """Build the tiny pipeline ``kind`` (one of :data:`KINDS`) under ``out_dir`` (see the
     module docstring for the layout). Deterministic for a seed."""
     import torch
@@ -344,7 +226,7 @@ def build_tiny_sd(out_dir: str | Path, *, kind: str = "sd1", seed: int = 0) -> T
     tok_dir = onnx_dir / "tokenizer"
     vocab = write_clip_tokenizer(tok_dir, pad_token="!" if kind == "sd2" else "<|endoftext|>")
     tokenizer = CLIPTokenizer.from_pretrained(str(tok_dir))
-    parts = _parts(kind, vocab, seed)
+    parts = _parts(kind, vocab, seed, vae_scale)
 
     from diffusers import DDIMScheduler, LCMScheduler, PNDMScheduler
 
@@ -385,3 +267,190 @@ def build_tiny_sd(out_dir: str | Path, *, kind: str = "sd1", seed: int = 0) -> T
     if kind == "sd2" and (ref_dir / "tokenizer" / "tokenizer.json").is_file():
         shutil.copy(ref_dir / "tokenizer" / "tokenizer.json", tok_dir / "tokenizer.json")
     return TinySD(kind=kind, onnx_dir=onnx_dir, diffusers_dir=ref_dir)
+
+
+# ----------------------------------------------------------------------- single-file checkpoint
+
+_UNET_RESNET = (
+    ("norm1", "in_layers.0"),
+    ("conv1", "in_layers.2"),
+    ("norm2", "out_layers.0"),
+    ("conv2", "out_layers.3"),
+    ("time_emb_proj", "emb_layers.1"),
+    ("conv_shortcut", "skip_connection"),
+)
+_VAE_ATTN = (
+    ("group_norm", "norm"),
+    ("to_q", "q"),
+    ("to_k", "k"),
+    ("to_v", "v"),
+    ("to_out.0", "proj_out"),
+)
+
+
+def _sub(rest: str, table: tuple[tuple[str, str], ...]) -> str:
+    head, _, tail = rest.partition(".")
+    for new, old in table:
+        if rest.startswith(new + "."):
+            return old + rest[len(new) :]
+    return f"{head}.{tail}" if tail else head
+
+
+def _ldm_unet(sd: dict[str, Any], lpb: int) -> dict[str, Any]:
+    """diffusers UNet2DConditionModel keys -> the original LDM ``model.diffusion_model.*``."""
+    import re
+
+    out: dict[str, Any] = {}
+    fixed = {
+        "time_embedding.linear_1": "time_embed.0",
+        "time_embedding.linear_2": "time_embed.2",
+        "conv_in": "input_blocks.0.0",
+        "conv_norm_out": "out.0",
+        "conv_out": "out.2",
+    }
+    for key, t in sd.items():
+        name, _, leaf = key.rpartition(".")
+        if name in fixed:
+            out[f"{fixed[name]}.{leaf}"] = t
+            continue
+        m = re.match(r"down_blocks\.(\d+)\.(resnets|attentions|downsamplers)\.(\d+)\.(.*)", key)
+        if m:
+            b, kind, j, rest = int(m[1]), m[2], int(m[3]), m[4]
+            base = 1 + b * (lpb + 1)
+            if kind == "downsamplers":
+                out[f"input_blocks.{base + lpb}.0.op.{rest.split('.', 1)[1]}"] = t
+            elif kind == "resnets":
+                out[f"input_blocks.{base + j}.0.{_sub(rest, _UNET_RESNET)}"] = t
+            else:
+                out[f"input_blocks.{base + j}.1.{rest}"] = t
+            continue
+        m = re.match(r"mid_block\.(resnets|attentions)\.(\d+)\.(.*)", key)
+        if m:
+            idx = {"resnets": 2 * int(m[2]), "attentions": 1}[m[1]]
+            rest = _sub(m[3], _UNET_RESNET) if m[1] == "resnets" else m[3]
+            out[f"middle_block.{idx}.{rest}"] = t
+            continue
+        m = re.match(r"up_blocks\.(\d+)\.(resnets|attentions|upsamplers)\.(\d+)\.(.*)", key)
+        if m:
+            b, kind, j, rest = int(m[1]), m[2], int(m[3]), m[4]
+            base = b * (lpb + 1)
+            if kind == "upsamplers":
+                has_attn = any(k.startswith(f"up_blocks.{b}.attentions.") for k in sd)
+                out[f"output_blocks.{base + lpb}.{2 if has_attn else 1}.{rest}"] = t
+            elif kind == "resnets":
+                out[f"output_blocks.{base + j}.0.{_sub(rest, _UNET_RESNET)}"] = t
+            else:
+                out[f"output_blocks.{base + j}.1.{rest}"] = t
+            continue
+        raise KeyError(f"no LDM name for UNet key {key}")
+    return {f"model.diffusion_model.{k}": v for k, v in out.items()}
+
+
+def _ldm_vae(sd: dict[str, Any], n_levels: int) -> dict[str, Any]:
+    """diffusers AutoencoderKL keys -> LDM ``first_stage_model.*`` (attention as 1x1 convs)."""
+    import re
+
+    out: dict[str, Any] = {}
+    for key, t in sd.items():
+        k = key.replace("conv_norm_out", "norm_out").replace("conv_shortcut", "nin_shortcut")
+        m = re.match(r"(encoder|decoder)\.(down|up)_blocks\.(\d+)\.(resnets|downsamplers|upsamplers)\.(\d+)\.(.*)", k)  # fmt: skip
+        if m:
+            side, _, b, kind, j, rest = m.groups()
+            level = int(b) if side == "encoder" else n_levels - 1 - int(b)
+            word = "down" if side == "encoder" else "up"
+            if kind == "resnets":
+                k = f"{side}.{word}.{level}.block.{j}.{rest}"
+            else:
+                k = f"{side}.{word}.{level}.{'downsample' if side == 'encoder' else 'upsample'}.{rest}"
+        m = re.match(r"(encoder|decoder)\.mid_block\.(resnets|attentions)\.(\d+)\.(.*)", k)
+        if m:
+            side, kind, j, rest = m.groups()
+            if kind == "resnets":
+                k = f"{side}.mid.block_{int(j) + 1}.{rest}"
+            else:
+                k = f"{side}.mid.attn_1.{_sub(rest, _VAE_ATTN)}"
+                if t.ndim == 2:
+                    t = t[:, :, None, None]
+        out[f"first_stage_model.{k}"] = t
+    return out
+
+
+def _ldm_openclip(sd: dict[str, Any]) -> dict[str, Any]:
+    """transformers CLIPTextModel keys -> OpenCLIP's ``cond_stage_model.model.*`` (SD 2.x)."""
+    import re
+
+    import torch
+
+    out: dict[str, Any] = {}
+    pre = "cond_stage_model.model."
+    qkv: dict[str, dict[str, Any]] = {}
+    names = {
+        "text_model.embeddings.token_embedding.weight": "token_embedding.weight",
+        "text_model.embeddings.position_embedding.weight": "positional_embedding",
+        "text_model.final_layer_norm.weight": "ln_final.weight",
+        "text_model.final_layer_norm.bias": "ln_final.bias",
+    }
+    sub = (
+        ("layer_norm1", "ln_1"),
+        ("layer_norm2", "ln_2"),
+        ("mlp.fc1", "mlp.c_fc"),
+        ("mlp.fc2", "mlp.c_proj"),
+        ("self_attn.out_proj", "attn.out_proj"),
+    )
+    for key, t in sd.items():
+        if key in names:
+            out[pre + names[key]] = t
+            continue
+        m = re.match(r"text_model\.encoder\.layers\.(\d+)\.(.*)", key)
+        if not m:
+            continue  # position_ids and the like
+        i, rest = m.groups()
+        q = re.match(r"self_attn\.(q|k|v)_proj\.(weight|bias)", rest)
+        if q:
+            qkv.setdefault(f"{i}.{q[2]}", {})[q[1]] = t
+            continue
+        out[f"{pre}transformer.resblocks.{i}.{_sub(rest, sub)}"] = t
+    for ik, parts in qkv.items():
+        i, leaf = ik.split(".")
+        out[f"{pre}transformer.resblocks.{i}.attn.in_proj_{leaf}"] = torch.cat(
+            [parts["q"], parts["k"], parts["v"]]
+        )
+    width = sd["text_model.final_layer_norm.weight"].shape[0]
+    out[pre + "text_projection"] = torch.eye(width)  # SD never uses it; real files carry it
+    return out
+
+
+def save_single_file(tiny: TinySD, path: str | Path) -> Path:
+    """The tiny pipeline as one LDM-layout ``.safetensors`` checkpoint, the way A1111 and model
+    sites keep SD (``model.diffusion_model.*``, ``first_stage_model.*``, ``cond_stage_model.*``).
+    The tests check it with diffusers' own ``from_single_file``, so this inverse mapping is
+    verified by an independent reader before GenStudio's import is compared with it."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from safetensors.torch import save_file
+    from transformers import CLIPTextModel
+
+    ref = tiny.diffusers_dir
+    unet = UNet2DConditionModel.from_pretrained(str(ref / "unet"))
+    vae = AutoencoderKL.from_pretrained(str(ref / "vae"))
+    text = CLIPTextModel.from_pretrained(str(ref / "text_encoder"))
+    state: dict[str, Any] = {}
+    state.update(_ldm_unet(unet.state_dict(), unet.config.layers_per_block))
+    state.update(_ldm_vae(vae.state_dict(), len(vae.config.block_out_channels)))
+    # transformers 5 names the text model's tensors without its "text_model." prefix
+    text_sd = {
+        (k if k.startswith("text_model.") else f"text_model.{k}"): v
+        for k, v in text.state_dict().items()
+    }
+    if tiny.kind == "sd2":
+        state.update(_ldm_openclip(text_sd))
+    else:
+        state.update(
+            {
+                f"cond_stage_model.transformer.{k}": v
+                for k, v in text_sd.items()
+                if "position_ids" not in k
+            }
+        )
+    path = Path(path)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    return path

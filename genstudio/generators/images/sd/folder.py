@@ -68,8 +68,9 @@ log = logging.getLogger(__name__)
 IMPORT_FILE = "genstudio-import.json"
 MAX_JSON_BYTES = 16 * 1024 * 1024  # configs and tokenizer files are a few MB at most
 EXPORT_HINT = (
-    "Export the model to ONNX first, e.g. `optimum-cli export onnx --model <model> <out folder>`, "
-    "and choose the folder that holds model_index.json."
+    "Import it first: `genstudio models import <file or folder>` (or drop it on the Images "
+    "mode) converts a .safetensors checkpoint or a diffusers folder to ONNX; an ONNX export "
+    "is the folder that holds model_index.json."
 )
 
 # ============================================================================ folder validation
@@ -606,12 +607,20 @@ def _safe_name(name: str) -> str:
 
 
 def import_sd_folder(
-    src: str | os.PathLike[str], models_dir: str | os.PathLike[str], *, name: str | None = None
+    src: str | os.PathLike[str],
+    models_dir: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    move: bool = False,
+    source: str | None = None,
+    record: dict[str, Any] | None = None,
 ) -> Path:
     """Validate ``src`` and copy it to ``<models_dir>/<name>/`` with a ``genstudio-import.json``
     (kind "sd-onnx", variant, source path, sha256 and size of every ONNX and external-data
-    file). The copy goes to a hidden temp folder first and is renamed into place at the end, so
-    the models folder never holds half an import. Refuses (ModelPackError) an invalid folder,
+    file, and ``record``'s entries, e.g. a converted checkpoint's hash). The copy goes to a
+    hidden temp folder first and is renamed into place at the end, so the models folder never
+    holds half an import. ``move`` renames ``src`` instead of copying it (a conversion's own
+    hidden folder in the same models directory). Refuses (ModelPackError) an invalid folder,
     symbolic links inside it, or a name that is already taken."""
     info = validate_sd_folder(src)
     models = Path(models_dir).expanduser()
@@ -636,12 +645,15 @@ def import_sd_folder(
         raise GenStudioError(f"Cannot create {models}: {e.strerror or e}") from e
     tmp = models / f".{target_name}.{secrets.token_hex(4)}.tmp"
     try:
-        shutil.copytree(  # links are copied as links (never followed), then refused below
-            info.root,
-            tmp,
-            symlinks=True,
-            ignore=lambda d, names: [x for x in names if is_temp_name(x)],
-        )
+        if move:
+            os.replace(info.root, tmp)
+        else:
+            shutil.copytree(  # links are copied as links (never followed), then refused below
+                info.root,
+                tmp,
+                symlinks=True,
+                ignore=lambda d, names: [x for x in names if is_temp_name(x)],
+            )
         validate_sd_folder(tmp)  # the copy is what will load: check it, not just the source
         files = {
             rel: {"sha256": _sha256(tmp / rel), "size": (tmp / rel).stat().st_size}
@@ -659,11 +671,12 @@ def import_sd_folder(
                 "inpaint": info.inpaint,
                 "lcm": info.lcm,
                 "description": info.describe(),
-                "source": str(info.root),
+                "source": source or str(info.root),
                 "imported": datetime.now(UTC).isoformat(timespec="seconds"),
                 "default_size": list(info.default_size),
                 "recommended": info.recommended,
                 "files": files,
+                **(record or {}),
             },
         )
         os.replace(tmp, target)
