@@ -49,6 +49,11 @@ def open_folder(path: Path) -> bool:
     return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
 
+def open_file(path: Path) -> bool:
+    """Open ``path`` in the system's default application for it (patched in tests)."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
 class DetailPane(QFrame):
     """Shows one AssetRecord; edits go to the Gallery, then ``ctx.asset_changed`` fires."""
 

@@ -1,4 +1,13 @@
-"""The Gallery mode: filter bar, virtualised grid, detail pane."""
+"""The Gallery mode: filter bar, virtualised grid, detail pane.
+
+A right-click on a tile opens its menu (:meth:`GalleryPanel.context_menu`): Open (the system's
+default application; a double-click does the same), Show in Folder, Export/Copy to Folder
+(images through the Qt-free ``generators.images.export``: readable names, the settings kept;
+other kinds copied, an LPC sheet with its credits), Train a Style (MIDI), Reuse Settings (the
+detail pane's action), Move to Trash / Restore (the Delete key's action) and, in the trash,
+Delete for Good. A menu opened on a tile outside the selection selects that tile first; the
+copy and trash actions act on the whole selection.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +17,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListView,
+    QMenu,
+    QMessageBox,
     QSplitter,
     QStackedWidget,
     QToolButton,
@@ -25,12 +37,14 @@ from PySide6.QtWidgets import (
 )
 
 from genstudio.core.errors import GenStudioError
-from genstudio.ui import icons
+from genstudio.ui import icons, modes
+from genstudio.ui.gallery import detail as detail_mod
 from genstudio.ui.gallery.delegate import TILE, TileDelegate
 from genstudio.ui.gallery.detail import DetailPane
 from genstudio.ui.gallery.model import GalleryModel, IdRole, RecordRole
 from genstudio.ui.gallery.thumbs import ThumbnailLoader
 from genstudio.ui.modes.base import ModePanel
+from genstudio.ui.modes.widgets import EXPORT_SVG, register_icons
 
 if TYPE_CHECKING:
     from genstudio.core.assets import AssetRecord
@@ -38,6 +52,7 @@ if TYPE_CHECKING:
     from genstudio.ui.context import AppContext
 
 log = logging.getLogger(__name__)
+gallery_icon = register_icons("gallery", {"export": EXPORT_SVG})
 SEARCH_DEBOUNCE_MS = 250
 DATE_RANGES = (
     ("Any time", None),
@@ -136,6 +151,10 @@ class GalleryPanel(ModePanel):
         self.grid.selectionModel().selectionChanged.connect(
             lambda *_: self.train_btn.setEnabled(bool(self.selected_midi()))
         )
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(self._show_context_menu)
+        self.grid.doubleClicked.connect(self._double_clicked)
+        self._export_dir: Path | None = None
         self.empty = QLabel()
         self.empty.setObjectName("EmptyState")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -288,7 +307,9 @@ class GalleryPanel(ModePanel):
         return True
 
     def selected_records(self) -> list[AssetRecord]:
-        return [i.data(RecordRole) for i in self.grid.selectionModel().selectedIndexes()]
+        """The selected assets in grid order."""
+        rows = sorted(self.grid.selectionModel().selectedIndexes(), key=lambda i: i.row())
+        return [i.data(RecordRole) for i in rows]
 
     def selected_midi(self) -> list[Path]:
         """The files of the selected MIDI assets (what Train can learn from)."""
@@ -325,6 +346,180 @@ class GalleryPanel(ModePanel):
                 break
             self.ctx.asset_changed.emit(asset_id)
 
+    # --- the tile menu and what it does -----------------------------------------------------
+
+    def _show_context_menu(self, pos) -> None:
+        index = self.grid.indexAt(pos)
+        if not index.isValid():
+            return
+        menu = self.context_menu(index)
+        menu.exec(self.grid.viewport().mapToGlobal(pos))
+        menu.deleteLater()
+
+    def context_menu(self, index: QModelIndex) -> QMenu:
+        """The menu of the tile at ``index`` (selected first unless it is in the selection);
+        every action carries its key (``open``, ``folder``, ``export``, ``train``, ``reuse``,
+        ``trash``, ``restore``, ``delete``) as its data."""
+        sel = self.grid.selectionModel()
+        if not sel.isSelected(index):
+            sel.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        rec: AssetRecord = index.data(RecordRole)
+        records = self.selected_records()
+        n = len(records)
+        project = self.ctx.project
+        writable = project is not None and not project.read_only
+        here = rec.status != "missing"
+        menu = QMenu(self)
+        menu.setObjectName("GalleryMenu")
+
+        def add(key: str, text: str, slot, icon_name: str, on: bool = True) -> QAction:
+            act = menu.addAction(gallery_icon(icon_name, 16), text)
+            act.setData(key)
+            act.setEnabled(on)
+            act.triggered.connect(lambda _c=False: slot())
+            return act
+
+        add("open", "Open", lambda: self.open_asset(rec), "file", here).setToolTip(
+            "Open the file in the system's default application (double-click)"
+        )
+        add("folder", "Show in Folder", lambda: self.show_in_folder(rec), "folder", here)
+        menu.addSeparator()
+        images = sum(1 for r in records if r.kind == "image")
+        if images == n:
+            text = "Export Image\u2026" if n == 1 else f"Export {n} Images\u2026"
+        else:
+            text = "Copy to Folder\u2026" if n == 1 else f"Copy {n} Assets to Folder\u2026"
+        add("export", text, lambda: self.export_selected(), "export", here)
+        if self.selected_midi():
+            add("train", "Train a Style with It" if n == 1 else "Train a Style with Them",
+                self.train_on_selected, "train")  # fmt: skip
+        target = modes.mode_for_generator(rec.generator)
+        reuse = add("reuse", "Reuse Settings", lambda: self.ctx.request_reuse(rec), "reuse")
+        reuse.setEnabled(target is not None)
+        reuse.setToolTip(f"Open {target.title} with these settings" if target else "")
+        menu.addSeparator()
+        if self.trash_view.isChecked():
+            add("restore", "Restore", self.trash_selected, "restore", writable)
+            add("delete", "Delete for Good\u2026", lambda: self.delete_selected(), "trash",
+                writable)  # fmt: skip
+        else:
+            trash = add("trash", "Move to Trash", self.trash_selected, "trash", writable)
+            trash.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))  # shown; the
+            trash.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)  # grid's key acts
+        menu.setToolTipsVisible(True)
+        return menu
+
+    def _double_clicked(self, index: QModelIndex) -> None:
+        rec = index.data(RecordRole) if index.isValid() else None
+        if rec is not None:
+            self.open_asset(rec)
+
+    def _path_of(self, rec: AssetRecord) -> Path | None:
+        """The asset's file, or None (and a message) when it is not there."""
+        project = self.ctx.project
+        if project is None:
+            return None
+        path = project.asset_path(rec)
+        if rec.status == "missing" or not path.is_file():
+            self.ctx.show_message(f"The file of this asset is missing: {path}", "error")
+            return None
+        return path
+
+    def open_asset(self, rec: AssetRecord) -> bool:
+        """Open the asset's file in the system's default application."""
+        path = self._path_of(rec)
+        if path is None:
+            return False
+        if not detail_mod.open_file(path):
+            self.ctx.show_message(f"No application could open {path.name}.", "warning")
+            return False
+        return True
+
+    def show_in_folder(self, rec: AssetRecord) -> bool:
+        path = self._path_of(rec)
+        return path is not None and bool(detail_mod.open_folder(path.parent))
+
+    def export_selected(self, folder: str | Path | None = None) -> list[Path] | None:
+        """Copy the selected assets' files into ``folder`` (asked for when None): images
+        through the image export (readable names, settings kept), others copied under a
+        readable name (an LPC sheet with its ``.CREDITS.txt``). All or nothing; the message
+        bar says what was written or why not."""
+        from genstudio.generators.images import export
+
+        project = self.ctx.project
+        records = [r for r in self.selected_records() if r is not None]
+        if project is None or not records:
+            return None
+        if folder is None:
+            start = self._export_dir or project.root / "exports"
+            folder = QFileDialog.getExistingDirectory(self, "Copy to folder", str(start))
+            if not folder:
+                return None
+        missing = [r for r in records if not project.asset_path(r).is_file()]
+        records = [r for r in records if r not in missing]
+        written: list[Path] = []
+        try:
+            images = [
+                export.ImageToExport(project.asset_path(r), r.prompt, r.seed,
+                                     "" if r.prompt else asset_stem(r))
+                for r in records
+                if r.kind == "image"
+            ]  # fmt: skip
+            if images:
+                written += export.export_images(images, folder)
+            for r in records:
+                if r.kind == "image":
+                    continue
+                credits = r.extra.get("credits") if isinstance(r.extra, dict) else None
+                extras = [(".CREDITS.txt", str(credits).encode("utf-8"))] if credits else []
+                written += export.copy_file(project.asset_path(r), folder, asset_stem(r), extras)
+        except GenStudioError as e:
+            for p in written:  # all or nothing
+                p.unlink(missing_ok=True)
+            self.ctx.show_message(f"Could not copy to {folder}: {e.user_message()}", "error")
+            return None
+        self._export_dir = Path(folder)
+        n = len(written)
+        text = f"Copied {n} file{'s' if n != 1 else ''} to {folder}."
+        if missing:
+            text += (
+                f" {len(missing)} missing file{'s were' if len(missing) != 1 else ' was'} skipped."
+            )
+        self.ctx.show_message(text, "warning" if missing else "info")
+        return written
+
+    def delete_selected(self, confirm: bool = True) -> int:
+        """Delete the selected assets in the trash for good (after a question); the count."""
+        project = self.ctx.project
+        if project is None or project.read_only or not self.trash_view.isChecked():
+            return 0
+        ids = [i.data(IdRole) for i in self.grid.selectionModel().selectedIndexes()]
+        if not ids:
+            return 0
+        if confirm:
+            n = len(ids)
+            answer = QMessageBox.question(
+                self,
+                "Delete for good",
+                f"Delete {'this asset' if n == 1 else f'these {n} assets'} and "
+                f"{'its file' if n == 1 else 'their files'} from the project? This cannot be "
+                "undone.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return 0
+        done = 0
+        for asset_id in ids:
+            try:
+                project.gallery.delete(asset_id)
+            except GenStudioError as e:
+                self.ctx.show_message(f"Could not delete: {e.user_message()}", "error")
+                break
+            done += 1
+            self.ctx.asset_changed.emit(asset_id)
+        return done
+
     # --- ModePanel hooks --------------------------------------------------------------------
 
     def focus_search(self) -> bool:
@@ -341,3 +536,16 @@ class GalleryPanel(ModePanel):
     def shutdown(self) -> None:
         self._debounce.stop()
         self.thumbs.shutdown()
+
+
+def asset_stem(rec: AssetRecord) -> str:
+    """A readable file name for an asset: its prompt and seed, else the generator's name hint
+    (``melody-pop-3``), else its kind and seed."""
+    from genstudio.generators.images import export
+
+    if rec.prompt.strip():
+        return export.export_stem(rec.prompt, rec.seed)
+    hint = rec.extra.get("name_hint") if isinstance(rec.extra, dict) else None
+    if isinstance(hint, str) and export.safe_stem(hint):
+        return export.safe_stem(hint)
+    return export.export_stem("", rec.seed, fallback=rec.kind or "asset")

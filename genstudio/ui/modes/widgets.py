@@ -23,6 +23,7 @@ DICE_SVG = (
 )
 PLAY_SVG = '<path d="M7 4.5v15l12-7.5z" fill="currentColor"/>'
 PAUSE_SVG = '<path d="M8 5v14M16 5v14" stroke-width="3"/>'
+EXPORT_SVG = '<path d="M12 3v12M7 10l5 5 5-5"/><path d="M4 17v3h16v-3"/>'
 
 
 def register_icons(prefix: str, extra: dict[str, str]) -> Callable[..., QIcon]:

@@ -11,6 +11,9 @@ mask painted over it. "Use as init image" takes the shown result; "Open image...
 the canvas takes a file. When a mask is painted it is written into the project's cache as a PNG
 (white = repaint) at generation time and passed as the job's ``mask``.
 
+"Export..." (Ctrl+E) writes the selected results (or all of them) to a folder: the dialog is
+:mod:`export_dialog`, the files are written by the Qt-free ``generators.images.export``.
+
 A PNG dropped anywhere else on the panel (or on the window) that carries generation settings
 (GenStudio, A1111, ComfyUI, InvokeAI) fills the prompt, negative, steps, guidance, scheduler,
 seed and size; one without settings becomes the init image.
@@ -29,16 +32,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QSize, Qt, Signal
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QEvent,
+    QIODevice,
+    QItemSelectionModel,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
     QIcon,
     QImage,
+    QKeySequence,
     QPalette,
+    QShortcut,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QButtonGroup,
     QCheckBox,
     QComboBox,
@@ -81,12 +96,14 @@ from genstudio.ui.modes.base import (
 from genstudio.ui.modes.binding import Binder
 from genstudio.ui.modes.images import state
 from genstudio.ui.modes.images.canvas import ImageCanvas, ThumbDelegate, thumbnail
-from genstudio.ui.modes.widgets import DICE_SVG, register_icons
+from genstudio.ui.modes.images.export_dialog import ExportDialog
+from genstudio.ui.modes.widgets import DICE_SVG, EXPORT_SVG, register_icons
 
 if TYPE_CHECKING:
     from genstudio.core.assets import AssetRecord
     from genstudio.core.jobs import JobEvent
     from genstudio.core.project import Project
+    from genstudio.generators.images.export import ExportOptions, ImageToExport
     from genstudio.ui.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -103,7 +120,12 @@ _EXTRA_SVG = {
     "init": '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M7 15l3-4 3 3 2-2 3 3"/>',
     "dice": DICE_SVG,
     "import": '<path d="M12 4v11M7 10l5 5 5-5"/><path d="M4 17v3h16v-3"/>',
+    "export": EXPORT_SVG,
 }
+EXPORT_SHORTCUT = "Ctrl+E"
+# a result chosen by the program (a batch's first, a reuse) is the only one selected; several are
+# selected by Ctrl/Shift+click (the results list allows that, for an export)
+_ONLY = QItemSelectionModel.SelectionFlag.ClearAndSelect
 icon = register_icons("images", _EXTRA_SVG)
 
 
@@ -209,6 +231,8 @@ class ImagesPanel(ResultsPanel):
         self._applying = False
         self._auto_select = False  # the first result of a batch is being selected (not a click)
         self._import_thread: threading.Thread | None = None
+        self._export_dir: Path | None = None
+        self.export_dialog: ExportDialog | None = None
         #: every ImageParams field <-> its control (range, choices, label, tooltip from the spec)
         self.binder = Binder(
             ImageParams,
@@ -231,6 +255,11 @@ class ImagesPanel(ResultsPanel):
         self.watch_seed()  # a fresh seed per Generate until one is chosen
         self.refresh_model_state()
         self._update_init_ui()
+        # the panel's own shortcut (no menu action: only the Images mode exports images)
+        export_key = QShortcut(QKeySequence(EXPORT_SHORTCUT), self)
+        export_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        export_key.activated.connect(self.open_export_dialog)
+        self.export_shortcut = export_key
 
     # ====================================================================== controls (left)
 
@@ -394,7 +423,9 @@ class ImagesPanel(ResultsPanel):
         self.palette_button.setText("\u2026")
         self.palette_button.setToolTip("Choose a palette file (.gpl, .hex, .pal)")
         self.palette_button.clicked.connect(lambda: self.choose_palette())
-        self.palette_clear = clear_button("No palette file: use the colour count", lambda: self.set_palette(""))
+        self.palette_clear = clear_button(
+            "No palette file: use the colour count", lambda: self.set_palette("")
+        )
         prow.addWidget(self.palette_edit, 1)
         prow.addWidget(self.palette_button)
         prow.addWidget(self.palette_clear)
@@ -406,7 +437,9 @@ class ImagesPanel(ResultsPanel):
         pg.addWidget(self.binder.label("upscale"), 3, 0)
         pg.addWidget(self.upscale, 3, 1)
         lay.addLayout(pg)
-        self.generate_button = finish_controls(lay, self.binder, self.generate, "Generate (Ctrl+Enter)")
+        self.generate_button = finish_controls(
+            lay, self.binder, self.generate, "Generate (Ctrl+Enter)"
+        )
         return controls_scroll(body, 340, "ImageControlsScroll")
 
     def _build_canvas(self) -> QWidget:
@@ -440,6 +473,16 @@ class ImagesPanel(ResultsPanel):
         self.use_init_button.setToolTip("Start the next generation from this result (img2img)")
         self.use_init_button.clicked.connect(self.use_result_as_init)
         hdr.addWidget(self.use_init_button)
+        hdr.addSpacing(4)
+        self.export_button = QPushButton("Export\u2026")
+        self.export_button.setIcon(icon("export"))
+        self.export_button.setToolTip(
+            f"Write the selected results (or all) to a folder as PNGs with their settings: "
+            f"names from the prompt, scale x1-x8, a pixel-art version ({EXPORT_SHORTCUT})"
+        )
+        self.export_button.clicked.connect(lambda: self.open_export_dialog())
+        self.export_button.setEnabled(False)  # until there is a result
+        hdr.addWidget(self.export_button)
         lay.addLayout(hdr)
 
         self.canvas = ImageCanvas()
@@ -536,7 +579,8 @@ class ImagesPanel(ResultsPanel):
         self.results.setGridSize(TILE)
         self.results.setItemDelegate(ThumbDelegate(TILE, self.results))
         self.results.setMouseTracking(True)
-        self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # several results can be selected for an export (Ctrl/Shift+click); the current is shown
+        self.results.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.results.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.results.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.results.setFixedHeight(TILE.height() + 12)
@@ -857,6 +901,85 @@ class ImagesPanel(ResultsPanel):
             atomic_write_bytes(path, data)
         return str(path)
 
+    # ====================================================================== export
+
+    def default_export_dir(self) -> Path:
+        if self._export_dir is not None:
+            return self._export_dir
+        project = self.ctx.project
+        return (project.root / "exports") if project is not None else Path.home()
+
+    def selected_result_ids(self) -> list[str]:
+        """The selected results in list order (newest first)."""
+        chosen = {item.data(AssetRole) for item in self.results.selectedItems()}
+        return [i for i in self.result_ids() if i in chosen]
+
+    def open_export_dialog(self) -> ExportDialog | None:
+        """The Export dialog for the selected results (all of them can be chosen in it)."""
+        if not self.results.count():
+            self.ctx.show_message("Generate an image first: there is nothing to export.", "info")
+            return None
+        selected = self.selected_result_ids()
+        first = self._results.get(selected[0]) if selected else self._current
+        grid, colors = state.pixel_defaults(first.record.params if first is not None else {})
+        dlg = ExportDialog(
+            self, self.default_export_dir(), selected, self.result_ids(), grid, colors
+        )
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.destroyed.connect(lambda *_: setattr(self, "export_dialog", None))
+        self.export_dialog = dlg
+        dlg.open()
+        return dlg
+
+    def _export_items(self, ids: list[str]) -> list[ImageToExport]:
+        project = self.ctx.project
+        if project is None:
+            return []
+        return [
+            state.export_item(r.record, project.asset_path(r.record))
+            for r in (self._results.get(i) for i in ids)
+            if r is not None
+        ]
+
+    def planned_export_names(self, ids: list[str], options: ExportOptions) -> list[str]:
+        from genstudio.generators.images import export
+
+        return export.planned_names(self._export_items(ids), options)
+
+    def export_results(
+        self, folder: str | Path, ids: list[str], options: ExportOptions
+    ) -> tuple[list[Path] | None, str]:
+        """Export the results ``ids`` into ``folder``: (paths written, "") or (None, why not).
+        The message bar says what was written or why nothing was (nothing half-written is
+        left: the export removes its own files when it fails)."""
+        from genstudio.generators.images import export
+
+        items = self._export_items(ids)
+        why = ""
+        if not items:
+            why = "Select the images to export."
+        elif not str(folder).strip() or str(folder) == ".":
+            why = "Choose a folder to export to."
+        if why:
+            self.ctx.show_message(why, "error")
+            return None, why
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            written = export.export_images(items, Path(folder), options)
+        except GenStudioError as e:
+            why = e.user_message()
+        except OSError as e:  # defensive: the export turns OS errors into GenStudioError
+            why = f"{e.strerror or e}"
+        finally:
+            QApplication.restoreOverrideCursor()
+        if why:
+            self.ctx.show_message(f"Export failed: {why}", "error")
+            return None, why
+        self._export_dir = Path(folder)
+        n = len(written)
+        self.ctx.show_message(f"Exported {n} file{'s' if n != 1 else ''} to {folder}.")
+        return written, ""
+
     # ====================================================================== hooks
 
     def generate(self) -> bool:
@@ -1017,13 +1140,22 @@ class ImagesPanel(ResultsPanel):
         item.setToolTip(f"{state.describe_result(rec.params, w, h)}\n{rec.file}")
         item.setSizeHint(TILE)
         self.add_result_item(item, rec.id, job_id)
+        self.export_button.setEnabled(True)
 
     def _select_first_of_batch(self, item: QListWidgetItem) -> None:
         self._auto_select = True
         try:
-            self.results.setCurrentItem(item)
+            self.results.setCurrentItem(item, _ONLY)
         finally:
             self._auto_select = False
+
+    def select_result(self, asset_id: str) -> None:
+        """Make ``asset_id`` the shown and only selected result."""
+        for i in range(self.results.count()):
+            item = self.results.item(i)
+            if item.data(AssetRole) == asset_id:
+                self.results.setCurrentItem(item, _ONLY)
+                return
 
     def _show(self, r: Result) -> None:
         img, why = read_image(r.path, state.MAX_EDIT_SIDE)
@@ -1054,6 +1186,7 @@ class ImagesPanel(ResultsPanel):
         else:
             self.canvas_info.setText("")
         self.use_init_button.setEnabled(r is not None)
+        self.export_button.setEnabled(self.results.count() > 0)
 
     def _dark(self) -> bool:
         return self.palette().color(QPalette.ColorRole.Window).lightness() < 128

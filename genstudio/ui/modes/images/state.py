@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from genstudio.core.errors import InvalidParamsError
 from genstudio.generators import fields
+from genstudio.generators.images import export as image_export
 from genstudio.generators.images.generator import (
     BUILTIN,
     ImageGenerator,
@@ -28,6 +29,7 @@ from genstudio.ui.modes.seeds import MAX_SEED, parse_seed, random_seed  # noqa: 
 from genstudio.ui.modes.settings import settings_class
 
 if TYPE_CHECKING:
+    from genstudio.core.assets import AssetRecord
     from genstudio.generators.images.metadata import ImageSettings
 
 GENERATOR = ImageGenerator.name
@@ -371,3 +373,43 @@ def builtin_pack_problem() -> str | None:
         "with 'genstudio ml train images' and 'genstudio ml export images', or import a Stable "
         "Diffusion ONNX folder and pick it as the model."
     )
+
+
+# --- export ------------------------------------------------------------------------------------
+
+#: the Export dialog's scales (nearest neighbour) and how the combo names them
+EXPORT_SCALES: tuple[tuple[int, str], ...] = tuple(
+    (k, "\u00d71 (original size)" if k == 1 else f"\u00d7{k} (nearest neighbour)")
+    for k in image_export.SCALES
+)
+
+
+def export_item(record: AssetRecord, path: Path) -> image_export.ImageToExport:
+    """What names an image asset's exported file: its prompt and seed."""
+    seed = record.seed if record.seed is not None else record.params.get("seed")
+    return image_export.ImageToExport(
+        Path(path), record.prompt, seed if isinstance(seed, int) else None
+    )
+
+
+def pixel_defaults(params: Mapping[str, Any]) -> tuple[int, int]:
+    """The pixel-art version's (grid, colours): the image's own when valid, else the spec's."""
+    out = []
+    for name in ("grid", "colors"):
+        v = params.get(name)
+        out.append(int(v) if _usable(name, v) else int(_spec(ImageParams, name).ui_default()))
+    return out[0], out[1]
+
+
+def export_summary(names: list[str], shown: int = 3) -> str:
+    """'Writes red-apple_seed7.png and red-apple_seed7_pixel.png' (the first few names)."""
+    if not names:
+        return "Nothing to export."
+    head, more = names[:shown], len(names) - shown
+    if more > 0:
+        text = ", ".join(head) + f" and {more} more"
+    elif len(head) > 1:
+        text = ", ".join(head[:-1]) + " and " + head[-1]
+    else:
+        text = head[0]
+    return f"Writes {text}. A name that exists already gets _2, _3 (nothing is overwritten)."
