@@ -24,8 +24,9 @@ Project</i>). The <b>Gallery</b> finds, tags and re-runs anything in it.</p>
 press <b>Generate</b>, click a candidate to see it walk, then <b>Export</b> a sheet for your
 engine (Aseprite, Godot, PixiJS, Phaser, Unity).</li>
 <li><b>Images</b>: type what the image should show ("red apple, glossy, game icon"). The
-built-in model makes 64&times;64 icons; <i>Import folder</i> adds a Stable Diffusion ONNX
-model you have.</li>
+built-in model makes 64&times;64 icons; <i>Import model</i> (or a drop) adds a Stable
+Diffusion checkpoint (.safetensors) or model folder you have; <b>Export</b> (Ctrl+E) saves
+pictures with their settings.</li>
 <li><b>Music</b>: pick a style, key and tempo and press Generate; drop a .mid file on the
 piano roll to continue it, vary it or add drums.</li>
 <li><b>Train</b>: teach the music model your own MIDI files (needs the training add-on in a

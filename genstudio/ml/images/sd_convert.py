@@ -183,8 +183,8 @@ def _text_config(sd: dict[str, Any], v2: bool, vocab: dict[str, int]) -> Any:
         raise _bad(
             f"The checkpoint's text encoder knows {int(tok.shape[0]):,} tokens, the tokenizer "
             f"{len(vocab):,}: they do not belong together.",
-            "Choose the tokenizer folder that came with this model (Tokenizer folder / "
-            "--tokenizer).",
+            "Import it with the tokenizer folder that came with this model: "
+            "genstudio models import FILE --tokenizer FOLDER.",
         )
     return CLIPTextConfig(
         vocab_size=int(tok.shape[0]),

@@ -66,6 +66,7 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -231,6 +232,7 @@ class ImagesPanel(ResultsPanel):
         self._applying = False
         self._auto_select = False  # the first result of a batch is being selected (not a click)
         self._import_thread: threading.Thread | None = None
+        self._import_jobs: dict[str, str] = {}  # models.import_sd job id -> its model folder
         self._export_dir: Path | None = None
         self.export_dialog: ExportDialog | None = None
         #: every ImageParams field <-> its control (range, choices, label, tooltip from the spec)
@@ -294,13 +296,23 @@ class ImagesPanel(ResultsPanel):
             "model", self.model, lambda: self.model.currentData() or state.BUILTIN,
             self.select_model,
         )  # fmt: skip
-        self.import_button = QPushButton("Import folder\u2026")
+        self.import_button = QPushButton("Import model\u2026")
         self.import_button.setIcon(icon("import"))
         self.import_button.setToolTip(
-            "Import a Stable Diffusion ONNX folder (one with model_index.json) into the "
-            "project's models folder (or your user models folder without a project)"
+            "Import Stable Diffusion 1.x / 2.x / SD-Turbo: a .safetensors checkpoint, a "
+            "diffusers folder or an ONNX export (or drop one on this mode). Checkpoints and "
+            "diffusers folders are converted to ONNX in the background (training add-on). "
+            "It goes into the project's models folder (your user models folder without a "
+            "project)."
         )
-        self.import_button.clicked.connect(lambda: self.import_model_folder())
+        import_menu = QMenu(self.import_button)
+        import_menu.addAction(
+            "Checkpoint file (.safetensors)\u2026", lambda: self.import_model(None, folder=False)
+        )
+        import_menu.addAction(
+            "Model folder (diffusers or ONNX)\u2026", lambda: self.import_model(None, folder=True)
+        )
+        self.import_button.setMenu(import_menu)
         mrow.addWidget(self.model, 1)
         mrow.addWidget(self.import_button)
         lay.addLayout(mrow)
@@ -704,6 +716,60 @@ class ImagesPanel(ResultsPanel):
             )
         return None
 
+    def _models_dir(self) -> Path:
+        project = self.ctx.project
+        if project is not None and not project.read_only:
+            return project.models_dir
+        return state.user_models_dir()
+
+    def import_model(self, src: str | Path | None = None, *, folder: bool = False) -> bool:
+        """Import a checkpoint file or a model folder: an ONNX export is copied in
+        (:meth:`import_model_folder`); a single-file checkpoint or a diffusers folder is a
+        ``models.import_sd`` job (converted in the training child process, shown in the queue,
+        cancellable). Returns False when nothing was started (the reason is in the message
+        bar)."""
+        if src is None:
+            if folder:
+                src = QFileDialog.getExistingDirectory(
+                    self, "Stable Diffusion folder (with model_index.json)", str(Path.home())
+                )
+            else:
+                src, _ = QFileDialog.getOpenFileName(
+                    self,
+                    "Stable Diffusion checkpoint",
+                    str(Path.home()),
+                    "Stable Diffusion checkpoints (*.safetensors)",
+                )
+            if not src:
+                return False
+        from genstudio.generators.images.sd.convert import classify_source
+
+        try:
+            kind = classify_source(src)
+        except GenStudioError as e:
+            self.ctx.show_message(f"Cannot import {Path(src).name}: {e.user_message()}", "error")
+            return False
+        if kind == "onnx":
+            return self.import_model_folder(src)
+        params = state.import_params(src, self._models_dir())
+        if (Path(params["models_dir"]) / params["name"]).exists():
+            self.ctx.show_message(
+                f"A model named {params['name']} is imported already; it is selected.", "warning"
+            )
+            self.refresh_models()
+            self.select_model(str(Path(params["models_dir"]) / params["name"]))
+            return False
+        job = self.submit(state.IMPORT_GENERATOR, params, title=f"Import {Path(src).name}")
+        if job is None:
+            return False
+        self._my_jobs.add(job.id)
+        self._import_jobs[job.id] = str(Path(params["models_dir"]) / params["name"])
+        self.ctx.show_message(
+            f"Converting {Path(src).name} to ONNX in the background (see the queue); it is "
+            "selected when it is ready."
+        )
+        return True
+
     def import_model_folder(self, src: str | Path | None = None) -> bool:
         """Copy a Stable Diffusion ONNX folder into the models folder on a worker thread.
 
@@ -757,7 +823,7 @@ class ImagesPanel(ResultsPanel):
         if self._closed:
             return
         self.import_button.setEnabled(True)
-        self.import_button.setText("Import folder\u2026")
+        self.import_button.setText("Import model\u2026")
         if error:
             self.ctx.show_message(f"Could not import the model folder: {error}", "error")
             self.import_finished.emit("")
@@ -1067,10 +1133,14 @@ class ImagesPanel(ResultsPanel):
         return True
 
     def accepts_drop(self, path: Path) -> bool:
-        return state.is_image_path(path)
+        return state.is_image_path(path) or state.is_model_path(path)
 
     def handle_drop(self, path: Path) -> None:
-        """A dropped image: its settings when it carries some, else it is the init image."""
+        """A dropped model is imported; a dropped image gives its settings when it carries
+        some, else it is the init image."""
+        if state.is_model_path(path):
+            self.import_model(path)
+            return
         if self.apply_image_metadata(path):
             return
         if self.set_init_path(path):
@@ -1117,11 +1187,30 @@ class ImagesPanel(ResultsPanel):
 
     def _on_job_over(self, job_id: str, st: str) -> None:
         self._my_jobs.discard(job_id)
+        target = self._import_jobs.pop(job_id, None)
+        if target is not None:
+            self._on_import_job_over(job_id, st, target)
+            return
         if job_id != self._batch_job:
             return
         self._end_batch()
         self._update_canvas_info()
         self.report_batch_end(job_id, st, self.made_by(job_id), "Image")
+
+    def _on_import_job_over(self, job_id: str, st: str, target: str) -> None:
+        if st == "done":
+            self.refresh_models()
+            self.select_model(target)
+            self.ctx.show_message(f"Imported the model {Path(target).name}; it is selected.")
+            self.import_finished.emit(target)
+            return
+        if st == "failed":
+            try:
+                why = self.ctx.jobs.get(job_id).error or "unknown error"
+            except (GenStudioError, KeyError):
+                why = "see the queue"
+            self.ctx.show_message(f"Could not import the model: {why}", "error")
+        self.import_finished.emit("")
 
     def _add_asset(self, asset_id: str, job_id: str) -> None:
         rec = self.gallery_record(asset_id, "image asset")
@@ -1205,7 +1294,7 @@ class ImagesPanel(ResultsPanel):
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
         md = event.mimeData()
         if md.hasUrls() and any(
-            u.isLocalFile() and state.is_image_path(u.toLocalFile()) for u in md.urls()
+            u.isLocalFile() and self.accepts_drop(Path(u.toLocalFile())) for u in md.urls()
         ):
             event.acceptProposedAction()
         else:
@@ -1215,7 +1304,7 @@ class ImagesPanel(ResultsPanel):
         paths = [
             Path(u.toLocalFile())
             for u in event.mimeData().urls()
-            if u.isLocalFile() and state.is_image_path(u.toLocalFile())
+            if u.isLocalFile() and self.accepts_drop(Path(u.toLocalFile()))
         ]
         if not paths:
             event.ignore()

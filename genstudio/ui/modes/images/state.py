@@ -59,6 +59,32 @@ def is_image_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
+#: what a dropped model can be: a checkpoint file (pickles too, to be refused with advice)
+MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+IMPORT_GENERATOR = "models.import_sd"
+
+
+def is_model_path(path: str | Path) -> bool:
+    """A Stable Diffusion checkpoint file or model folder (diffusers or ONNX) by its look."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            return (p / "model_index.json").is_file()
+    except OSError:
+        return False
+    return p.suffix.lower() in MODEL_SUFFIXES
+
+
+def import_params(src: str | Path, models_dir: str | Path) -> dict[str, Any]:
+    """The ``models.import_sd`` job's params for ``src``; the model's folder name is the file
+    name (or the folder's), as the CLI gives it."""
+    from genstudio.generators.images.sd.folder import _safe_name
+
+    p = Path(src).absolute()
+    name = _safe_name(p.stem if p.is_file() else p.name)
+    return {"source": str(p), "models_dir": str(models_dir), "name": name}
+
+
 def scheduler_title(name: str) -> str:
     return SCHEDULER_TITLES.get(name, name)
 
