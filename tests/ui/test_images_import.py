@@ -66,7 +66,9 @@ def test_drop_a_model_generate_and_export(qtbot, window, tiny, tmp_path):
     # a diffusers folder (with its own tokenizer): converted, selected
     drop_on(panel, [t.diffusers_dir])
     job_id, target = _wait_import(qtbot, panel, got)
-    assert panel.ctx.jobs.get(job_id).state.value == "done", panel.ctx.jobs.get(job_id).error
+    job = panel.ctx.jobs.get(job_id)
+    assert job.state.value == "done", job.error
+    assert job.message.startswith("Done: model diffusers imported (Stable Diffusion 1.x")
     assert Path(target) == models / "diffusers"
     assert (Path(target) / "unet" / "model.onnx").is_file()
     assert panel.model.currentData() == target

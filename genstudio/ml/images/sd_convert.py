@@ -372,7 +372,12 @@ def convert(params: ImportSDParams, ctx: RunContext, *, external_over: int = sd_
     kind = classify_source(src)
     if kind == "onnx":
         dest = import_sd_folder(src, params.models_dir, name=params.name or None)
-        return {"model": str(dest), "source_kind": kind, "converted": False}
+        return {
+            "model": str(dest),
+            "source_kind": kind,
+            "converted": False,
+            "summary": f"model {dest.name} imported",
+        }
     models = Path(params.models_dir).expanduser()
     name = _safe_name(params.name or (src.stem if kind == "single_file" else src.name))
     if (models / name).exists():
@@ -459,6 +464,7 @@ def convert(params: ImportSDParams, ctx: RunContext, *, external_over: int = sd_
         "converted": True,
         "variant": info.variant,
         "description": info.describe(),
+        "summary": f"model {dest.name} imported ({info.describe()})",
         **record,
     }
 
