@@ -110,8 +110,12 @@ def create_session(
     *,
     prefer: tuple[str, ...] = DEFAULT_PREFER,
     threads: int | None = None,
+    initializers: dict[str, Any] | None = None,
 ) -> tuple[InferenceSession, str, str | None]:
     """Start a session on the first provider of ``prefer`` that really works.
+
+    ``initializers`` (name -> float32 numpy array) replace the model's own initializers of
+    those names (a LoRA merged into the weights); the file is not changed.
 
     Returns ``(session, provider, fallback_message)``; the message is None unless a preferred
     provider was listed by onnxruntime but the session did not start on it. CPU is always the
@@ -121,6 +125,21 @@ def create_session(
 
     path = str(Path(onnx_path))
     listed = available_providers()
+    values = [
+        (name, ort.OrtValue.ortvalue_from_numpy(arr)) for name, arr in (initializers or {}).items()
+    ]  # kept alive with the session (ORT does not copy them)
+
+    def options() -> Any:
+        opts = session_options(threads)
+        if values:
+            # ORT_ENABLE_ALL's layout transforms (NCHWc convolutions) pre-pack the file's own
+            # weights and ignore replaced ones (seen with onnxruntime 1.32: the LoRA was lost
+            # and the output changed run to run); one level lower keeps the replacements
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        for name, value in values:
+            opts.add_initializer(name, value)
+        return opts
+
     problems: list[str] = []
     for provider in prefer:
         if provider == CPU:
@@ -129,21 +148,21 @@ def create_session(
             continue
         try:
             # ORT may warn and quietly fall back to CPU here; get_providers() tells the truth.
-            sess = ort.InferenceSession(
-                path, sess_options=session_options(threads), providers=[provider, CPU]
-            )
+            sess = ort.InferenceSession(path, sess_options=options(), providers=[provider, CPU])
         except Exception as e:
             problems.append(f"{_friendly(provider)} could not start ({_short(e)})")
             continue
         used = sess.get_providers()[0]
         if used == provider:
+            if values:
+                sess._genstudio_initializers = values  # type: ignore[attr-defined]
             return sess, provider, None
         problems.append(
             f"{_friendly(provider)} is listed by onnxruntime but the session started on "
             f"{_friendly(used)} (its libraries or driver are probably missing)"
         )
     try:
-        sess = ort.InferenceSession(path, sess_options=session_options(threads), providers=[CPU])
+        sess = ort.InferenceSession(path, sess_options=options(), providers=[CPU])
     except Exception as e:
         raise ModelPackError(
             f"Could not load the model {Path(path).name}: {_short(e)}",
@@ -153,6 +172,8 @@ def create_session(
     if problems:
         message = "; ".join(problems) + ". Running on the CPU instead (slower)."
         log.warning("%s: %s", Path(path).name, message)
+    if values:
+        sess._genstudio_initializers = values  # type: ignore[attr-defined]
     return sess, CPU, message
 
 

@@ -210,6 +210,10 @@ def png_record(
         model_name=model.get("id"),
         model_hash=model.get("sha256"),
         denoising_strength=float(p.strength) if p.init else None,
+        # A1111's way: the tags stay in the prompt, their files' short hashes listed here
+        extra={"Lora hashes": ", ".join(f"{x['name']}: {x['hash']}" for x in model["loras"])}
+        if model.get("loras")
+        else {},
     )
     record = {
         "generator": ImageGenerator.name,
@@ -305,9 +309,19 @@ class _SDModel:
     rgb_only = True
 
     def __init__(self, p: ImageParams) -> None:
-        self.pipe = _sd_pipeline(p.model)
+        from genstudio.generators.images.sd import lora
+
+        # A1111's <lora:name:weight> tags: merged into the model, taken out of the text
+        self.prompt, tags = lora.parse_prompt(p.prompt)
+        files = [(lora.find_lora(t.name, lora_folders(p.model)), t.weight) for t in tags]
+        self.pipe = _sd_pipeline(p.model, files)
         self.size = (p.width, p.height)
         self.info = _sd_model_info(Path(p.model), self.pipe)
+        if files:
+            self.info["loras"] = [
+                {"name": t.name, "weight": t.weight, "hash": lora.a1111_hash(f), "file": str(f)}
+                for t, (f, _w) in zip(tags, files, strict=True)
+            ]
 
     def preview(self, denoised: np.ndarray) -> np.ndarray:
         from genstudio.generators.images.sd.pipeline import preview_rgb
@@ -317,7 +331,7 @@ class _SDModel:
     def make(self, p: ImageParams, seed: int, init, mask, progress, cancel):
         pipe = self.pipe
         rgb = pipe.generate(
-            p.prompt, negative_prompt=p.negative, steps=p.steps, guidance_scale=p.guidance,
+            self.prompt, negative_prompt=p.negative, steps=p.steps, guidance_scale=p.guidance,
             scheduler=p.scheduler, seed=seed, width=p.width, height=p.height, num_images=1,
             image=init, mask=mask, strength=p.strength if init is not None else None,
             progress=progress, cancel=cancel,
@@ -328,15 +342,27 @@ class _SDModel:
 _sd_pipes: dict[str, Any] = {}
 
 
-def _sd_pipeline(folder: str):
-    """One SDPipeline per folder (sessions are expensive to start)."""
+def lora_folders(model: str) -> list[Path]:
+    """Where ``<lora:name>`` is looked for: ``loras/`` beside the model (the project's or the
+    user's models folder), then the user's ``models/loras``."""
+    from genstudio.core.settings import user_models_dir
+
+    out = [Path(model).parent / "loras", user_models_dir() / "loras"]
+    return list(dict.fromkeys(out))
+
+
+def _sd_pipeline(folder: str, loras: list[tuple[Path, float]] | None = None):
+    """One SDPipeline per (folder, LoRA set and weights): sessions are expensive to start and
+    a LoRA set is merged once."""
     from genstudio.generators.images.sd.pipeline import SDPipeline
 
+    chosen = tuple((str(f), float(w)) for f, w in loras or ())
     key = str(Path(folder).resolve())
-    if key not in _sd_pipes:
+    cache_key = f"{key}|{chosen!r}"
+    if cache_key not in _sd_pipes:
         _sd_pipes.clear()  # one SD model in memory at a time: they are large
-        _sd_pipes[key] = SDPipeline(key)
-    return _sd_pipes[key]
+        _sd_pipes[cache_key] = SDPipeline(key, loras=chosen)
+    return _sd_pipes[cache_key]
 
 
 def _sd_model_info(folder: Path, pipe) -> dict[str, Any]:

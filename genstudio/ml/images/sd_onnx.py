@@ -147,6 +147,49 @@ def _export_part(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+WEIGHT_MAP = "genstudio-weights.json"
+
+
+def write_weight_map(module: Any, onnx_path: Path, *, strip: str = "") -> dict[str, Any]:
+    """``<part>/genstudio-weights.json``: where each 2-D and 4-D weight of ``module`` (Linear
+    and Conv, what a LoRA changes) lies in the exported graph - the ONNX initializer holding
+    it, as it is or transposed (the exporter folds a Linear's transpose into a new, unnamed
+    initializer). Found by content, so it holds whatever the exporter did. LoRAs are then
+    merged into those initializers with numpy, in the studio, without torch
+    (:mod:`genstudio.generators.images.sd.lora`). ``strip`` drops a prefix from the names
+    (``text_model.``)."""
+    import hashlib
+
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(onnx_path), load_external_data=True)
+    by_content: dict[tuple[tuple[int, ...], str], str] = {}
+    for init in proto.graph.initializer:
+        if len(init.dims) in (2, 4):
+            arr = numpy_helper.to_array(init)
+            key = (tuple(arr.shape), hashlib.sha1(np.ascontiguousarray(arr).tobytes()).hexdigest())
+            by_content.setdefault(key, init.name)
+    del proto
+    weights: dict[str, Any] = {}
+    for name, p in module.named_parameters():
+        if p.ndim not in (2, 4):
+            continue
+        w = p.detach().float().cpu().numpy()
+        for transposed, arr in ((False, w), (True, w.T if w.ndim == 2 else None)):
+            if arr is None:
+                continue
+            arr = np.ascontiguousarray(arr)
+            hit = by_content.get((tuple(arr.shape), hashlib.sha1(arr.tobytes()).hexdigest()))
+            if hit is not None:
+                weights[name.removeprefix(strip)] = {"init": hit, "transposed": transposed}
+                break
+    doc = {"format": "genstudio-weights", "schema": 1, "weights": weights}
+    atomic_write_json(onnx_path.parent / WEIGHT_MAP, doc)
+    return doc
+
+
 def export_parts(
     text: Any,
     unet: Any,
@@ -220,6 +263,7 @@ def export_parts(
         },
         external_over,
     )
+    write_weight_map(text, onnx_dir / "text_encoder" / "model.onnx", strip="text_model.")
     begin("unet")
     if timestep_dtype == "int64":
         timestep = torch.tensor([999], dtype=torch.int64)  # what Optimum exports
@@ -243,6 +287,7 @@ def export_parts(
     _export_part(
         UNet(), args, onnx_dir / "unet" / "model.onnx", names, ["out_sample"], axes, external_over
     )
+    write_weight_map(unet, onnx_dir / "unet" / "model.onnx")
     begin("vae_encoder")
     _export_part(
         VaeEncoder(),

@@ -106,8 +106,9 @@ def classify_source(path: str | os.PathLike[str]) -> str:
             raise ModelPackError(
                 f"{p.name} holds no Stable Diffusion UNet (no model.diffusion_model.* tensors): "
                 "it may be a LoRA, an embedding or a VAE on its own.",
-                hint="A LoRA is applied to a model, not imported as one (Images mode: LoRA). "
-                "Choose a full checkpoint here.",
+                hint="A LoRA is applied to a model, not imported as one: put it in the models "
+                "folder's loras/ and write <lora:NAME:0.8> in the prompt. Choose a full "
+                "checkpoint here.",
             )
         return "single_file"
     if (p / "text_encoder_2").is_dir() or (p / "tokenizer_2").is_dir():

@@ -197,8 +197,14 @@ class SDPipeline:
         providers: Sequence[str] | None = None,
         *,
         threads: int | None = None,
+        loras: Sequence[tuple[str | os.PathLike[str], float]] = (),
     ) -> None:
         self.info = validate_sd_folder(folder)
+        from genstudio.generators.images.sd import lora
+
+        # LoRAs merged into the UNet's and text encoder's weights, once (the file is unchanged)
+        self.loras = tuple((str(p), float(w)) for p, w in loras)
+        self._overrides = lora.overrides(self.info.root, self.loras)
         self.tokenizer = ClipTokenizer.from_folder(
             self.info.root / "tokenizer",
             pad_token=self.info.pad_token,
@@ -236,7 +242,12 @@ class SDPipeline:
                 e.hint or "Export the model again.",
                 unsafe=isinstance(e, UnsafeModelError),
             ) from e
-        sess, provider, message = create_session(path, prefer=self._prefer, threads=self._threads)
+        sess, provider, message = create_session(
+            path,
+            prefer=self._prefer,
+            threads=self._threads,
+            initializers=self._overrides.get(part),
+        )
         if message and message not in self.warnings:
             self.warnings.append(message)
         return _Part(sess, provider)
