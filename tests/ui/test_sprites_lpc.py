@@ -273,3 +273,15 @@ def test_screenshot_lpc(qtbot, window, panel):
         panel._tick()
     qtbot.wait(300)
     window.grab().save(str(docs / "sprites-lpc.png"))
+
+
+def test_exporting_an_lpc_sheet_writes_its_credits_beside_it(qtbot, panel, tmp_path):
+    """The license asks for the artists' credits to travel with the art: the studio's Export
+    writes ``<stem>.CREDITS.txt`` as the CLI does (it used to write none)."""
+    (asset_id,) = lpc_batch(qtbot, panel, "orc warrior with a spear", seed=3)
+    rec = record(panel, asset_id)
+    written = panel.export_selected(tmp_path / "out", "orc", ["png", "aseprite"], 1)
+    assert written is not None
+    credits = tmp_path / "out" / "orc.CREDITS.txt"
+    assert credits in written and credits.read_text("utf-8") == rec.extra["credits"]
+    assert catalog.LICENSE in credits.read_text("utf-8")

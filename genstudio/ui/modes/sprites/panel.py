@@ -1197,8 +1197,14 @@ class SpritesPanel(GeneratingPanel):
             self.ctx.show_message("Choose a folder to export to.", "error")
             return None
         try:
+            extra = cand.record.extra if isinstance(cand.record.extra, dict) else {}
             written = state.export_asset(
-                project.asset_path(cand.record), out_dir, stem, formats, scale
+                project.asset_path(cand.record),
+                out_dir,
+                stem,
+                formats,
+                scale,
+                credits=extra.get("credits"),
             )
         except GenStudioError as e:
             self.ctx.show_message(f"Export failed: {e.user_message()}", "error")

@@ -555,8 +555,12 @@ def export_asset(
     formats: Iterable[str],
     scale: int,
     layout: Mapping[str, Any] | None = None,
+    credits: str | None = None,
 ) -> list[Path]:
-    """Write the chosen formats of a sheet PNG into ``out_dir`` as ``stem.*``.
+    """Write the chosen formats of a sheet PNG into ``out_dir`` as ``stem.*``; ``credits``
+    (an LPC sheet's artists and license, its sidecar's ``extra["credits"]``) goes beside them
+    as ``stem.CREDITS.txt``, as the CLI writes it: the license asks for it to travel with the
+    art.
 
     Uses :func:`export.export_sheet` (what ``export_sheet_file`` wraps) so that the files carry
     the chosen name and the PNG sheet is written at scale 1 too (``export_sheet_file`` names the
@@ -569,4 +573,11 @@ def export_asset(
     export.check_scale(scale)
     stem = check_stem(stem)
     img = export.read_sheet_png(sheet_png)
-    return export.export_sheet(img, out_dir, stem, layout=layout, formats=formats, scale=scale)
+    written = export.export_sheet(img, out_dir, stem, layout=layout, formats=formats, scale=scale)
+    if credits:
+        from genstudio.core.atomic import atomic_write_bytes
+
+        path = Path(out_dir) / f"{stem}.CREDITS.txt"
+        atomic_write_bytes(path, str(credits).encode("utf-8"))
+        written.append(path)
+    return written
