@@ -74,8 +74,28 @@ def test_drop_a_model_generate_and_export(qtbot, window, tiny, tmp_path):
     assert panel.model.currentData() == target
     assert "Imported the model diffusers" in got[-1][0]
 
-    # generate with it and export the picture with its settings
+    # a LoRA beside the model: the menu lists it and adds its tag to the prompt
+    import torch
+    from safetensors.torch import save_file
+
+    g = torch.Generator().manual_seed(3)
+    key = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k"
+    (models / "loras").mkdir()
+    save_file(
+        {
+            f"{key}.lora_down.weight": torch.randn(2, 768, generator=g) * 0.2,
+            f"{key}.lora_up.weight": torch.randn(32, 2, generator=g) * 0.2,
+        },
+        str(models / "loras" / "inkStyle.safetensors"),
+    )
     panel.prompt.setPlainText("a red castle")
+    assert panel.lora_button.isVisible()
+    panel.lora_menu.aboutToShow.emit()
+    [act] = [a for a in panel.lora_menu.actions() if a.text() == "inkStyle"]
+    act.trigger()
+    assert panel.prompt.toPlainText() == "a red castle <lora:inkStyle:0.8>"
+
+    # generate with it and export the picture with its settings
     panel.steps.setValue(3)
     panel.count.setValue(1)
     panel.seed.setText("5")
@@ -84,6 +104,7 @@ def test_drop_a_model_generate_and_export(qtbot, window, tiny, tmp_path):
     [asset] = panel.result_ids()
     rec = panel.result(asset).record
     assert rec.params["model"] == target
+    assert rec.params["prompt"] == "a red castle <lora:inkStyle:0.8>"
     dlg = panel.open_export_dialog()
     out = tmp_path / "out"
     dlg.folder.setText(str(out))
@@ -91,11 +112,12 @@ def test_drop_a_model_generate_and_export(qtbot, window, tiny, tmp_path):
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: out.exists() and any(out.iterdir()), timeout=5_000)
     [png] = list(out.iterdir())
-    assert png.name == "a-red-castle_seed5.png"
+    assert png.name == "a-red-castle_seed5.png"  # the LoRA tag is not part of the name
     from sd_parsers import ParserManager
 
     info = ParserManager().parse(str(png))
-    assert info is not None and info.full_prompt == "a red castle"
+    assert info is not None and info.full_prompt == "a red castle <lora:inkStyle:0.8>"
+    assert 'Lora hashes: "inkStyle: ' in info.raw_parameters["parameters"]
     sha = json.loads((Path(target) / "genstudio-import.json").read_text())["files"][
         "unet/model.onnx"
     ]["sha256"]

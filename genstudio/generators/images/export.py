@@ -81,8 +81,10 @@ def slug(text: str, max_chars: int = MAX_SLUG_CHARS) -> str:
 
 
 def export_stem(prompt: str, seed: int | None = None, fallback: str = "image") -> str:
-    """``red-apple_seed3``: the prompt's slug and the seed (``fallback`` without a prompt)."""
-    s = slug(prompt or "") or slug(fallback) or "image"
+    """``red-apple_seed3``: the prompt's slug and the seed (``fallback`` without a prompt);
+    ``<lora:...>`` tags are not part of the name."""
+    prompt = re.sub(r"<lora:[^<>]*>", " ", prompt or "", flags=re.IGNORECASE)
+    s = slug(prompt) or slug(fallback) or "image"
     return f"{s}_seed{seed}" if seed is not None else s
 
 

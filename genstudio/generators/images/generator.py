@@ -389,6 +389,7 @@ def _slug(prompt: str, seed: int) -> str:
     """A file-name-safe stem: the prompt's first words + the seed."""
     import re
 
+    prompt = re.sub(r"<lora:[^<>]*>", " ", prompt, flags=re.IGNORECASE)  # not in names
     words = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:40].strip("-")
     return f"{words or 'image'}_{seed}"
 

@@ -319,6 +319,20 @@ class ImagesPanel(ResultsPanel):
         self.model_note = muted_label()
         self.model_note.setWordWrap(True)
         lay.addWidget(self.model_note)
+        # LoRAs (SD models): the menu adds A1111's <lora:name:0.8> tag to the prompt
+        self.lora_button = QPushButton("Add LoRA\u2026")
+        self.lora_button.setToolTip(
+            "Apply a LoRA: adds <lora:NAME:0.8> to the prompt (change the number to weigh it). "
+            "LoRA files (.safetensors) go in loras/ beside the model or in your user models "
+            "folder's loras/."
+        )
+        self.lora_menu = QMenu(self.lora_button)
+        self.lora_menu.aboutToShow.connect(self._fill_lora_menu)
+        self.lora_button.setMenu(self.lora_menu)
+        lrow = QHBoxLayout()
+        lrow.addWidget(self.lora_button)
+        lrow.addStretch(1)
+        lay.addLayout(lrow)
 
         # --- sampling
         lay.addSpacing(6)
@@ -702,7 +716,42 @@ class ImagesPanel(ResultsPanel):
             note = "64\u00d764 icons with transparency; size is fixed."
         self.model_note.setText(note)
         self.model_note.setToolTip(choice.id if sd and choice else "")
+        self.lora_button.setVisible(sd)
         self._update_generate_button()
+
+    def _fill_lora_menu(self) -> None:
+        menu = self.lora_menu
+        menu.clear()
+        model = self.model.currentData() or ""
+        found = state.available_loras(model) if model and model != state.BUILTIN else []
+        for name, path in found:
+            act = menu.addAction(name, lambda n=name: self.add_lora(n))
+            act.setToolTip(str(path))
+        if not found:
+            menu.addAction("No LoRA files found").setEnabled(False)
+        menu.addSeparator()
+        menu.addAction("Open the LoRA folder", self.open_lora_folder)
+
+    def add_lora(self, name: str, weight: float = 0.8) -> None:
+        """Put ``<lora:name:weight>`` in the prompt (the generator merges it into the model)."""
+        self.prompt.setPlainText(state.with_lora_tag(self.prompt.toPlainText(), name, weight))
+
+    def open_lora_folder(self) -> None:
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        from genstudio.generators.images.generator import lora_folders
+
+        model = self.model.currentData() or ""
+        if not model or model == state.BUILTIN:
+            return
+        folder = lora_folders(model)[0]
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            self.ctx.show_message(f"Cannot create {folder}: {e.strerror or e}", "error")
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def _probe_model_pack(self) -> str | None:
         """Why the built-in pack cannot run (it is missing), or None."""

@@ -75,6 +75,34 @@ def is_model_path(path: str | Path) -> bool:
     return p.suffix.lower() in MODEL_SUFFIXES
 
 
+def available_loras(model: str) -> list[tuple[str, Path]]:
+    """(name, file) of every LoRA ``<lora:name>`` can find for ``model``, first folder first."""
+    from genstudio.generators.images.generator import lora_folders
+
+    seen: dict[str, Path] = {}
+    for folder in lora_folders(model):
+        try:
+            files = sorted(folder.glob("*.safetensors"))
+        except OSError:
+            continue
+        for f in files:
+            if f.is_file() and not f.name.startswith("."):
+                seen.setdefault(f.stem, f)
+    return list(seen.items())
+
+
+def with_lora_tag(prompt: str, name: str, weight: float = 0.8) -> str:
+    """``prompt`` with A1111's ``<lora:name:weight>`` tag for ``name`` (replacing one that is
+    there already)."""
+    import re
+
+    tag = f"<lora:{name}:{weight:g}>"
+    pattern = re.compile(rf"<lora:{re.escape(name)}(?::[^>]*)?>", re.IGNORECASE)
+    if pattern.search(prompt):
+        return pattern.sub(tag, prompt, count=1)
+    return f"{prompt.rstrip()} {tag}".strip()
+
+
 def import_params(src: str | Path, models_dir: str | Path) -> dict[str, Any]:
     """The ``models.import_sd`` job's params for ``src``; the model's folder name is the file
     name (or the folder's), as the CLI gives it."""
