@@ -124,7 +124,9 @@ class TrainMusicParams(GenParams):
     batch: int = like(_T, "batch")
     device: str = like(_T, "device")
     seed: int = like(_T, "seed")
-    preview_every: int = like(_T, "preview_every", help="steps between previews (0: about 5 per run)")
+    preview_every: int = like(
+        _T, "preview_every", help="steps between previews (0: about 5 per run)"
+    )
     save_every: int = like(_T, "save_every")
     ddp: bool = param(False, "Several processes", cli=None, help="trained by torchrun/DDP")
 
@@ -175,9 +177,30 @@ class TrainMusicGenerator(Generator):
     trainer = "genstudio.ml.music.finetune:run_job"
 
     def run(self, params: GenParams, ctx: RunContext) -> GenerationResult:
-        module, _, fn = self.trainer.partition(":")
-        info = getattr(importlib.import_module(module), fn)(params, ctx)
-        return GenerationResult(info=info)
+        return GenerationResult(info=call_addon(self.trainer, params, ctx))
+
+
+#: the training add-on's modules (torch and the libraries trained models need)
+ADDON_MODULES = ("torch", "onnxscript", "diffusers", "transformers", "safetensors", "peft")
+
+
+def call_addon(target: str, params: GenParams, ctx: RunContext) -> dict[str, Any]:
+    """Call ``"module:function"`` of the training add-on (in the training child process); a
+    missing add-on is a message that says how to get it, not a traceback."""
+    module, _, fn = target.partition(":")
+    try:
+        func = getattr(importlib.import_module(module), fn)
+    except ModuleNotFoundError as e:
+        missing = (e.name or "").split(".")[0]
+        if missing in ADDON_MODULES or (e.name or "").startswith("genstudio.ml"):
+            raise GenStudioError(
+                f"This needs the training add-on, which is not installed ({e.name} is missing).",
+                hint="Install it beside the studio (packaging/README.md, 'Training add-on'), or "
+                "run GenStudio from a source checkout with: pip install -e '.[train]'",
+            ) from e
+        raise
+    info: dict[str, Any] = func(params, ctx)
+    return info
 
 
 def default_paths(models_dir: Path, name: str) -> tuple[Path, Path]:

@@ -347,3 +347,15 @@ def test_cli_imports_a_checkpoint_through_the_training_child(tiny, tmp_path):
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert "pickle" in (out.stdout + out.stderr).lower()
     assert not marker.exists()
+
+
+def test_without_the_training_add_on_the_import_says_what_to_install(monkeypatch, tmp_path):
+    """A studio bundle carries no torch: the conversion job must say so, not fail strangely."""
+    from genstudio.core.errors import GenStudioError
+    from genstudio.generators.images.sd.convert import ImportSDGenerator
+
+    monkeypatch.setattr(ImportSDGenerator, "converter", "genstudio.ml.images.not_there:run_job")
+    params = ImportSDParams(source=str(tmp_path / "x.safetensors"), models_dir=str(tmp_path))
+    with pytest.raises(GenStudioError, match="training add-on") as e:
+        ImportSDGenerator().run(params, RunContext())
+    assert "pip install" in (e.value.hint or "")

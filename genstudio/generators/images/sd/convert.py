@@ -25,12 +25,10 @@ folder validates.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from genstudio.core.errors import InvalidParamsError, ModelPackError, UnsafeModelError
 from genstudio.generators.base import GenerationResult, Generator, GenParams, RunContext
@@ -190,6 +188,6 @@ class ImportSDGenerator(Generator):
     converter = "genstudio.ml.images.sd_convert:run_job"
 
     def run(self, params: GenParams, ctx: RunContext) -> GenerationResult:
-        module, _, fn = self.converter.partition(":")
-        info: dict[str, Any] = getattr(importlib.import_module(module), fn)(params, ctx)
-        return GenerationResult(info=info)
+        from genstudio.generators.training import call_addon
+
+        return GenerationResult(info=call_addon(self.converter, params, ctx))
