@@ -181,7 +181,10 @@ def test_large_parts_keep_their_weights_beside_the_graph(tiny, tmp_path):
     params = ImportSDParams(
         source=str(single), models_dir=str(tmp_path), tokenizer=str(t.onnx_dir / "tokenizer")
     )
+    import torch
+
     info = convert(params, RunContext(), external_over=0)  # as a 3.4 GB UNet would
+    assert torch.is_grad_enabled()  # the caller's autograd mode is left as it was
     folder = _model(info)
     assert (folder / "unet" / "model.onnx_data").stat().st_size > (
         folder / "unet" / "model.onnx"

@@ -365,6 +365,12 @@ def convert(params: ImportSDParams, ctx: RunContext, *, external_over: int = sd_
     """Convert ``params.source`` into ``params.models_dir``; the import's description."""
     import torch
 
+    with torch.no_grad():  # a context, not set_grad_enabled: the caller's mode stays as it was
+        return _convert(params, ctx, external_over)
+
+
+def _convert(params: ImportSDParams, ctx: RunContext, external_over: int) -> dict[str, Any]:
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     _quiet_libraries()
@@ -402,7 +408,6 @@ def convert(params: ImportSDParams, ctx: RunContext, *, external_over: int = sd_
         ctx.check_cancel()
         ctx.progress(stages[part], f"exporting the {words[part]} to ONNX")
 
-    torch.set_grad_enabled(False)
     try:
         ctx.check_cancel()
         ctx.progress(0.01, f"reading {src.name}")
