@@ -76,9 +76,9 @@ class ImageParams(GenParams):
     count: int = param(1, "Count", lo=1, hi=MAX_COUNT, unit=" images", group="Batch", ui_default=4)
     #: SD models only (the built-in model draws 64x64)
     width: int = param(512, "Width", lo=64, hi=2048, multiple_of=8, unit=" px", group="Size",
-                       help="Width in pixels, a multiple of 8 (Stable Diffusion models only)")  # fmt: skip
+                       help="Width in pixels, a multiple of 8 (Stable Diffusion models only; the built-in model always draws 64x64)")  # fmt: skip
     height: int = param(512, "Height", lo=64, hi=2048, multiple_of=8, unit=" px", group="Size",
-                        help="Height in pixels, a multiple of 8 (Stable Diffusion models only)")  # fmt: skip
+                        help="Height in pixels, a multiple of 8 (Stable Diffusion models only; the built-in model always draws 64x64)")  # fmt: skip
     #: img2img / inpaint source image (path)
     init: str = param(
         "", "Init image", max_len=4096, kind="path", ui=False, cli_metavar="FILE",
