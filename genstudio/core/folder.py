@@ -8,12 +8,14 @@ when a project is given, stored in it too, under the same asset id). It keeps no
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from genstudio.core.assets import new_asset_id
 from genstudio.core.atomic import atomic_write_bytes
+from genstudio.core.errors import GenStudioError
 from genstudio.core.project import OutputLike
 
 
@@ -63,3 +65,21 @@ class FolderSink:
         record = Written(asset_id, path, extra)
         self.written.append(record)
         return record
+
+
+def ensure_export_dir(folder: str | os.PathLike[str]) -> Path:
+    """``folder`` for exported files, created when missing; GenStudioError (with a hint) when
+    it cannot be made or written. The one check behind every export (sprites, images)."""
+    out = Path(folder)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GenStudioError(
+            f"Cannot create the export folder {out}: {e.strerror or e}",
+            hint="Pick a folder you can write to.",
+        ) from e
+    if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
+        raise GenStudioError(
+            f"The export folder {out} is not writable.", hint="Pick a folder you can write to."
+        )
+    return out

@@ -166,21 +166,11 @@ def planned_names(items: Iterable[ImageToExport], options: ExportOptions) -> lis
 
 def ensure_folder(folder: str | os.PathLike[str]) -> Path:
     """``folder``, created when missing; GenStudioError when it cannot be made or written."""
-    out = Path(folder)
+    from genstudio.core.folder import ensure_export_dir
+
     if not str(folder).strip():
         raise GenStudioError("Choose a folder to export to.")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise GenStudioError(
-            f"Cannot create the export folder {out}: {e.strerror or e}",
-            hint="Pick a folder you can write to.",
-        ) from e
-    if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
-        raise GenStudioError(
-            f"The export folder {out} is not writable.", hint="Pick a folder you can write to."
-        )
-    return out
+    return ensure_export_dir(folder)
 
 
 def _place(tmp: Path, path: Path) -> bool:

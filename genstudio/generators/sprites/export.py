@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from genstudio.core.atomic import atomic_write_bytes
-from genstudio.core.errors import GenStudioError, InvalidParamsError
+from genstudio.core.errors import InvalidParamsError
 from genstudio.generators.sprites import layout as layouts
 from genstudio.generators.sprites.layout import SheetLayout, Track
 
@@ -492,17 +492,9 @@ class _Txn:
 
 
 def _ensure_dir(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise GenStudioError(
-            f"Cannot create the export folder {out_dir}: {e.strerror or e}",
-            hint="Pick a folder you can write to.",
-        ) from e
-    if not out_dir.is_dir() or not os.access(out_dir, os.W_OK | os.X_OK):
-        raise GenStudioError(
-            f"The export folder {out_dir} is not writable.", hint="Pick a folder you can write to."
-        )
+    from genstudio.core.folder import ensure_export_dir
+
+    ensure_export_dir(out_dir)
 
 
 def _check_formats(formats: Iterable[str]) -> list[str]:
