@@ -885,9 +885,15 @@ def _train_images(what: str):
             )
         icfg = ImageConfig(what=what, threads=args.threads, seed=args.seed)
         if args.init:
-            if what != "diffusion":
-                raise GenStudioError("--init starts a diffusion run (ml train images) only.")
+            if what in ("judge", "clip"):
+                raise GenStudioError("--init starts an autoencoder or a diffusion run only.")
             icfg.init = str(args.init)
+        if args.decoder_only:
+            if what != "ae" or not args.init:
+                raise GenStudioError("--decoder-only fine-tunes the decoder of --init AE_RUN.")
+            icfg.freeze_encoder = True
+        icfg.edge_loss = args.edge_loss or 0.0
+        icfg.latent_noise = args.latent_noise or 0.0
         for name in ("steps", "batch", "lr"):
             if getattr(args, name):
                 setattr(icfg, name, getattr(args, name))
@@ -903,6 +909,7 @@ ML_TRAIN: dict[str, Callable[[argparse.Namespace], Any]] = {
     "images-ae": _train_images("ae"),
     "images": _train_images("diffusion"),
     "images-judge": _train_images("judge"),
+    "images-clip": _train_images("clip"),
 }
 
 
@@ -1227,7 +1234,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     mt.add_argument("what", choices=list(ML_TRAIN))
     mt.add_argument("--data", type=Path, help="music/images: the data cache folder")
     mt.add_argument("--ae", type=Path, help="images: the autoencoder run")
-    mt.add_argument("--init", type=Path, help="images: start from this diffusion run's weights")
+    mt.add_argument("--init", type=Path, help="images: start from this run's weights")
+    mt.add_argument(
+        "--decoder-only", action="store_true", help="images-ae: fine-tune the --init decoder"
+    )
+    mt.add_argument("--edge-loss", type=float, help="images-ae: weight of the image-gradient loss")
+    mt.add_argument("--latent-noise", type=float, help="images-ae --decoder-only: latent noise")
     mt.add_argument("--lr", type=float)
     mt.add_argument("--run", required=True, type=Path, help="run folder (resumes if present)")
     mt.add_argument(

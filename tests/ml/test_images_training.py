@@ -117,6 +117,15 @@ def cache(tmp_path_factory):
         npm / data._tarball_name(*data.TWEMOJI[:2]),
         {"icons.json": {"icons": tw, "width": 36, "height": 36}, "chars.json": {"1f986": "duck"}},
     )
+    game = {  # currentColor silhouettes, coloured at build time; numbered abstracts are left out
+        "broadsword": {"body": '<path fill="currentColor" d="M240 20h32v400h-32z"/>'},
+        "health-potion": {"body": '<circle fill="currentColor" cx="256" cy="300" r="150"/>'},
+        "abstract-001": {"body": '<circle fill="currentColor" cx="256" cy="256" r="90"/>'},
+    }
+    _tgz(
+        npm / data._tarball_name(*data.GAME_ICONS[:2]),
+        {"icons.json": {"icons": game, "width": 512, "height": 512}},
+    )
     _tgz(
         npm / data._tarball_name(*data.EMOJIBASE[:2]),
         {"en/data.json": EMOJIBASE, "meta/groups.json": GROUPS},
@@ -129,13 +138,24 @@ def cache(tmp_path_factory):
 def test_data_cache_joins_rasterises_captions_and_splits(cache):
     out, idx = cache
     items = idx["items"]
-    # the skin-tone variant is left out; two flags and one skin-tone swatch join
-    assert len(items) == 4 * len(data.ICON_SETS) + 3
+    # the skin-tone variant is left out; two flags, one skin-tone swatch and two game icons join
+    assert len(items) == 4 * len(data.ICON_SETS) + 3 + 2
     assert idx["skips"]["skin_tone_variant"] == len(data.ICON_SETS)
     assert idx["skips"]["no_codepoint"] == 2  # us-1x1 and arab-4x3
+    assert idx["skips"]["game_icon_abstract"] == 1
     assert idx["categories"] == [
-        "country-flag", "geometric", "heart", "skin-tone", "sky-weather", "subdivision-flag"
+        "country-flag", "game-potion", "game-weapon", "geometric", "heart", "skin-tone",
+        "sky-weather", "subdivision-flag",
     ]  # fmt: skip
+    game = {it["name"]: it for it in items if it["set"] == data.GAME_ICONS[0]}
+    # a broadsword is a (grey) sword, a health potion red: the colour word is in the captions
+    assert game["broadsword"]["captions"][:3] == [
+        "broadsword", "broadsword, game icon", "grey broadsword"
+    ]  # fmt: skip
+    assert game["health-potion"]["captions"][3] == "red health potion, potion, game-icons style"
+    assert game["broadsword"]["license"] == "CC-BY-3.0" and "game-icons.net" in data.attribution(
+        idx
+    )
     by_label = {it["label"]: it for it in items if it["set"] in (data.FLAG_SET[0], data.TWEMOJI[0])}
     assert set(by_label) == {"flag: United States", "flag: Scotland", "light skin tone"}
     assert by_label["light skin tone"]["license"] == "CC-BY-4.0"
@@ -145,6 +165,11 @@ def test_data_cache_joins_rasterises_captions_and_splits(cache):
     red = ds.rgba[[i for i, it in enumerate(items) if it["name"] == "red-circle"][0]]
     assert tuple(red[32, 32]) == (224, 32, 32, 255) and red[0, 0, 3] == 0
     assert ds.emb.shape == (len(items), data.N_CAPTIONS, 384)
+    sword = ds.rgba[[i for i, it in enumerate(items) if it["name"] == "broadsword"][0]]
+    inside, rim = sword[32, 32], sword[32, 29]  # the blade, and the outline just left of it
+    assert inside[3] == 255 and abs(int(inside[0]) - 130) < 30  # grey fill
+    assert rim[3] > 0 and rim[:3].max() < 60  # a dark outline
+    assert sword[2, 2, 3] == 0
     it = items[0]
     assert it["captions"][0] == it["label"] and it["captions"][2].endswith("style")
     for a in items:  # one emoji, one split, whatever the style
@@ -188,9 +213,9 @@ def test_training_resume_export_parity_eval_and_report(cache, tmp_path):
     par = export.parity(pack, diff_run, ae_run)
     assert par["unet_max_abs_diff"] < 1e-4 and par["decoder_max_abs_diff"] < 1e-4
     raw = json.loads((pack / "model.json").read_text())
-    assert raw["kind"] == "image" and len(raw["categories"]) == 6
+    assert raw["kind"] == "image" and len(raw["categories"]) == 8
     assert {s["license"] for s in raw["training"]["data"]["sources"]} == {
-        "MIT", "Apache-2.0", "CC-BY-4.0"
+        "MIT", "Apache-2.0", "CC-BY-4.0", "CC-BY-3.0"
     }  # fmt: skip
     assert "Twemoji" in raw["attribution"] and "CC BY 4.0" in raw["attribution"]
     img = IconModel(pack).generate(IconRequest("red circle", steps=3)).images[0]
@@ -198,8 +223,8 @@ def test_training_resume_export_parity_eval_and_report(cache, tmp_path):
     ev = evaluate.evaluate(out, judge_run, pack_dir=pack, per_category=1, steps=2)
     sweep = evaluate.guidance_sweep(out, judge_run, [1.0, 3.0], pack_dir=pack, steps=2)
     assert sweep["split"] == "train" and set(sweep["top5"]) == {"1", "3"}
-    assert sweep["best"] in (1.0, 3.0) and sweep["prompts"] <= 6
-    assert ev["n_generated"] == 6 and 0.0 <= ev["adherence"]["generated_top5"] <= 1.0
+    assert sweep["best"] in (1.0, 3.0) and sweep["prompts"] <= 8
+    assert ev["n_generated"] == 8 and 0.0 <= ev["adherence"]["generated_top5"] <= 1.0
     assert ev["frechet"]["generated_vs_heldout"] >= 0.0
     card = report.model_card(pack, ev, None)
     assert "judge top-5" in card and "Fluent" in card
@@ -250,7 +275,7 @@ def test_starting_from_an_older_run_keeps_its_function(tmp_path):
     (dst / "train_config.json").write_text(json.dumps(train.asdict(cfg_new)))
     chain = _init_chain(dst)
     assert [(c["run"], c["steps"]) for c in chain] == [(str(src), 7)]
-    with pytest.raises(ValueError, match="diffusion"):
+    with pytest.raises(ValueError, match="AE and diffusion"):
         train.train(train.TrainConfig(what="judge", init=str(src)), tmp_path, tmp_path / "j")
     bigger = UNetConfig(**{**old_net, "ch": 32})
     with pytest.raises(RuntimeError):
@@ -282,3 +307,81 @@ def test_bench_runs_the_product_loop_in_both_runtimes(tmp_path):
     assert row["onnxruntime"]["n"] == 2 and row["torch_eager"]["n"] == 2
     assert row["ort_vs_torch_speedup"] > 0 and row["pixels_ort_vs_torch"]["mean_abs_diff"] < 1
     assert out["sd_tiny_overhead"] == {"skipped": "not asked for"}
+
+
+def test_pack_seeds_runs_decoder_finetune_prompt_judge_and_known_prompts(cache, tmp_path):
+    """Training continues from a committed pack (its runs are gone); the decoder alone can be
+    fine-tuned for sharper edges without moving the latent space; the prompt judge trains and
+    scores; the pack carries the table of known prompts behind the far-from-training note."""
+    from genstudio.generators.images.icons import IconModel
+    from genstudio.ml.images import export, recognise, train
+
+    out, _ = cache
+    small_ae = {"ch": 8, "latent": 8}
+    ae_run, diff_run = tmp_path / "ae", tmp_path / "diff"
+    train.train(train.TrainConfig(what="ae", steps=2, batch=4, net=small_ae), out, ae_run)
+    dnet = {"ch": 16, "emb": 32}
+    train.train(train.TrainConfig(steps=2, batch=4, net=dnet), out, diff_run, ae_run=ae_run)
+    pack = export.export_pack(diff_run, ae_run, out, tmp_path / "pack")
+    model = IconModel(pack)
+    label, sim = model.nearest_caption("red circle")
+    assert label == "red circle" and sim > 0.95
+    assert model.familiarity_note("red circle") is None
+    note = model.familiarity_note("quarterly tax report for the accounting department")
+    assert note is not None and "knows nothing close" in note
+
+    seeded_ae, seeded_diff = train.runs_from_pack(pack, tmp_path / "seed")
+    cont = tmp_path / "cont"
+    cfg = train.TrainConfig(steps=1, batch=4, net=dnet, init=str(seeded_diff))
+    train.train(cfg, out, cont, ae_run=seeded_ae)
+    packed_scale = json.loads((pack / "model.json").read_text())["latent_scale"]
+    assert json.loads((cont / "latents.json").read_text())["latent_scale"] == packed_scale
+    ft = tmp_path / "ae-ft"
+    fcfg = train.TrainConfig(
+        what="ae", steps=2, batch=4, net=small_ae, init=str(seeded_ae), freeze_encoder=True,
+        edge_loss=1.0, latent_noise=0.05, lr=1e-2,
+    )  # fmt: skip
+    train.train(fcfg, out, ft)
+    before, _ = train.common.load_checkpoint(seeded_ae / "checkpoint.safetensors")
+    after, _ = train.common.load_checkpoint(ft / "checkpoint.safetensors")
+    enc = [k for k in before if k.startswith("model.encoder.")]
+    dec = [k for k in before if k.startswith("model.decoder.")]
+    assert enc and all(torch.equal(before[k], after[k]) for k in enc)  # latent space kept
+    assert any(not torch.allclose(before[k], after[k]) for k in dec)
+    pack2 = export.export_pack(cont, ft, out, tmp_path / "pack2")  # same latents: accepted
+    raw = json.loads((pack2 / "model.json").read_text())
+    assert raw["version"] == "1.3"  # 2 steps in the pack + 1 more
+    assert raw["training"]["diffusion"]["started_from"][0]["from_pack"] == "1.2"
+    with pytest.raises(RuntimeError, match="latents"):
+        export.export_pack(cont, ae_run, out, tmp_path / "pack3")  # another encoder: refused
+
+    clip = tmp_path / "clip"
+    train.train(train.TrainConfig(what="clip", steps=2, batch=4, net={"ch": 8}), out, clip)
+    judge, _, _ = train.load_run(clip, "clip")
+    images = recognise.generate(model, ["red circle", "green heart"], seeds=(0, 1), steps=2)
+    f, e = recognise.clip_features(judge, images)
+    assert f.shape[0] == 4 and e.shape == (4, 384)
+    assert np.allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-4)
+    ok = recognise.judge_recognised(e, recognise.text_embeddings(judge, ["a", "b"]), 2)
+    assert ok.shape == (4,) and ok.dtype == bool
+    sheet = recognise.contact_sheet(images, ["red circle", "green heart"], seeds=(0, 1))
+    assert sheet.width > 2 * 64 * 2 and sheet.height >= 64 * 2
+
+
+def test_recognisability_prompts_and_edge_sharpness():
+    from genstudio.ml.images import recognise
+
+    rows = recognise.load_prompts()
+    assert len(rows) == 60 and len({p for _, p in rows}) == 60
+    assert [d for d, _ in rows].count("emoji") == 30 and [d for d, _ in rows].count("game") == 30
+    crisp = np.zeros((1, 64, 64, 4), np.uint8)
+    crisp[0, 16:48, 16:48, 3] = 255
+    soft = crisp.astype(np.float32)
+    for _ in range(3):  # a box blur, three times
+        soft = (soft + np.roll(soft, 1, 1) + np.roll(soft, -1, 1)) / 3
+        soft = (soft + np.roll(soft, 1, 2) + np.roll(soft, -1, 2)) / 3
+    s_crisp, s_soft = (
+        recognise.edge_sharpness(crisp),
+        recognise.edge_sharpness(soft.astype(np.uint8)),
+    )
+    assert s_crisp > 0.9 and s_soft < 0.5 * s_crisp

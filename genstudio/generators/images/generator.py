@@ -300,7 +300,14 @@ class _BuiltinModel:
             mask=mask,
         )  # fmt: skip
         out = self.model.generate(req, progress=progress, cancel=cancel)
-        return out.images[0], {"prompt_truncated": out.prompt_truncated}
+        extra: dict[str, Any] = {"prompt_truncated": out.prompt_truncated}
+        if out.fragments_removed:
+            extra["fragments_removed"] = out.fragments_removed
+        if init is None:
+            note = self.model.familiarity_note(p.prompt)
+            if note:
+                extra["notes"] = [note]
+        return out.images[0], extra
 
 
 class _SDModel:

@@ -45,6 +45,9 @@ MAX_BATCH = 16
 DEFAULT_GUIDANCE = 7.5
 #: the sampling the built-in model is made for, in the shape of an SD folder's recommendation
 RECOMMENDED = {"steps": 20, "guidance_scale": DEFAULT_GUIDANCE, "scheduler": "dpmpp_2m"}
+#: below this cosine similarity between a prompt and the nearest training label (MiniLM),
+#: the prompt is far from what the model knows (calibrated in the model card)
+FAMILIAR = 0.5
 
 
 def default_pack_dir() -> Path:
@@ -79,6 +82,7 @@ class IconRequest:
     init: np.ndarray | None = None  # (64, 64, 4) uint8 RGBA: img2img / inpaint source
     strength: float = 0.75
     mask: np.ndarray | None = None  # (64, 64) float in [0, 1]: 1 = repaint
+    clean: bool = True  # text-to-image: remove loose fragments (cleanup.drop_fragments)
 
 
 @dataclass
@@ -86,6 +90,7 @@ class IconResult:
     images: list[np.ndarray]  # (64, 64, 4) uint8 RGBA each
     prompt_truncated: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    fragments_removed: int = 0
 
 
 class IconModel:
@@ -114,6 +119,7 @@ class IconModel:
         tok = root / str(raw.get("tokenizer", "tokenizer.json"))
         self.text = TextEncoder(tok)
         self._lock = threading.Lock()
+        self._captions: tuple[np.ndarray, list[str]] | None = None
 
     # --- pieces -----------------------------------------------------------------------------
     def encode_image(self, rgba: np.ndarray) -> np.ndarray:
@@ -225,8 +231,47 @@ class IconModel:
         if req.mask is not None and req.init is not None:
             repaint = (np.asarray(req.mask, np.float32) > 0.5)[..., None]
             images = np.where(repaint, images, np.asarray(req.init)[None]).astype(np.uint8)
+        removed = 0
+        if req.clean and not img2img:
+            from genstudio.generators.images.cleanup import drop_fragments
+
+            cleaned = [drop_fragments(im) for im in images]
+            images = np.stack([im for im, _ in cleaned])
+            removed = sum(k for _, k in cleaned)
         timings["total_s"] = time.perf_counter() - t0
-        return IconResult(list(images), any(enc.truncated[:1]), timings)
+        return IconResult(list(images), any(enc.truncated[:1]), timings, removed)
+
+    # --- what the model knows -----------------------------------------------------------------
+    def nearest_caption(self, prompt: str) -> tuple[str, float] | None:
+        """(the training label closest in meaning to ``prompt``, cosine similarity), or None
+        for a pack without ``captions.npz`` (packs before 1.2) or an empty prompt."""
+        if not prompt.strip():
+            return None
+        if self._captions is None:
+            path = self.pack.root / "captions.npz"
+            if not path.exists():
+                return None
+            with np.load(path, allow_pickle=False) as z:
+                emb = z["emb"].astype(np.float32) / 127.0
+                self._captions = (emb, [str(v) for v in z["labels"]])
+        emb, labels = self._captions
+        v = self.text.encode([prompt]).vectors[0].astype(np.float32)
+        sims = emb @ (v / max(float(np.linalg.norm(v)), 1e-8))
+        i = int(np.argmax(sims))
+        return labels[i], float(sims[i])
+
+    def familiarity_note(self, prompt: str) -> str | None:
+        """A sentence for the user when ``prompt`` is far from everything the model was trained
+        on (nearest-label similarity below :data:`FAMILIAR`), else None."""
+        got = self.nearest_caption(prompt)
+        if got is None or got[1] >= FAMILIAR:
+            return None
+        label, sim = got
+        return (
+            f"The built-in model knows nothing close to {prompt.strip()!r} (nearest thing it "
+            f"was trained on: {label!r}, similarity {sim:.2f}), so expect a guess; name a "
+            "common object, or fine-tune the model on your own images (Train mode)."
+        )
 
     def preview(self, denoised: np.ndarray | None) -> np.ndarray | None:
         """RGBA of a step's clean-latent estimate (for the live preview)."""

@@ -63,7 +63,7 @@ from genstudio.core.atomic import atomic_write_bytes, atomic_write_json, read_js
 log = logging.getLogger(__name__)
 
 FORMAT = "genstudio-image-data"
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 SIZE = 64
 N_CAPTIONS = 4
 SKIN_TONES = ("1f3fb", "1f3fc", "1f3fd", "1f3fe", "1f3ff")
@@ -94,7 +94,292 @@ TWEMOJI_ATTRIBUTION = (
     "Twemoji graphics (skin-tone and hair-style components in the image model's training data) "
     "Copyright Twitter, Inc and other contributors, CC BY 4.0"
 )
+#: monochrome game icons (weapons, potions, chests, creatures ...), coloured at build time
+GAME_ICONS = ("@iconify-json/game-icons", "1.2.4", "game-icons", "CC-BY-3.0", "game-icons/icons")
+GAME_ICONS_ATTRIBUTION = (
+    "Game icons from game-icons.net by Lorc, Delapouite and contributors, CC BY 3.0 "
+    "(coloured and outlined by GenStudio)"
+)
+#: names with no drawable meaning (numbered abstract shapes)
+_GAME_SKIP = re.compile(r"^(abstract|rank)-\d+$")
+#: (colour word, RGB) - the fill of a game icon whose name has none of the keywords below
+GAME_PALETTE: tuple[tuple[str, tuple[int, int, int]], ...] = (
+    ("red", (214, 48, 49)),
+    ("orange", (235, 130, 40)),
+    ("yellow", (240, 200, 40)),
+    ("green", (60, 170, 70)),
+    ("blue", (50, 110, 215)),
+    ("purple", (140, 70, 190)),
+    ("brown", (140, 90, 50)),
+    ("grey", (130, 138, 150)),
+)
+_PAL = dict(GAME_PALETTE)
+#: the colour a game icon is drawn in when its name says what it is made of (first match wins)
+GAME_COLOURS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("gold", "golden", "coin", "coins", "crown", "trophy", "key", "treasure", "sun"), "yellow"),
+    (("fire", "flame", "flaming", "burning", "lava", "torch", "carrot", "pumpkin"), "orange"),
+    (("health", "blood", "heart", "apple", "strawberry", "cherry", "rose", "meat", "ruby"), "red"),
+    (("mana", "ice", "frost", "frozen", "water", "wave", "drop", "sapphire", "crystal"), "blue"),
+    (
+        (
+            "tree",
+            "leaf",
+            "oak",
+            "pine",
+            "plant",
+            "herb",
+            "grass",
+            "forest",
+            "bush",
+            "cactus",
+            "frog",
+            "snake",
+            "emerald",
+            "slime",
+            "goblin",
+            "orc",
+            "clover",
+            "vine",
+        ),
+        "green",
+    ),
+    (
+        ("poison", "magic", "potion", "wizard", "mage", "witch", "spell", "amethyst", "ghost"),
+        "purple",
+    ),
+    (
+        (
+            "wood",
+            "wooden",
+            "chest",
+            "barrel",
+            "bow",
+            "staff",
+            "club",
+            "log",
+            "bread",
+            "boot",
+            "boots",
+            "leather",
+            "bag",
+            "sack",
+            "horse",
+            "bear",
+            "dog",
+            "door",
+            "crate",
+        ),
+        "brown",
+    ),
+    (
+        (
+            "sword",
+            "axe",
+            "dagger",
+            "blade",
+            "spear",
+            "mace",
+            "hammer",
+            "shield",
+            "armor",
+            "helmet",
+            "knight",
+            "iron",
+            "steel",
+            "anvil",
+            "gear",
+            "castle",
+            "tower",
+            "stone",
+            "rock",
+            "skull",
+            "robot",
+            "pickaxe",
+            "arrow",
+            "scythe",
+            "trident",
+            "halberd",
+            "lance",
+            "katana",
+        ),
+        "grey",
+    ),
+)
+#: coarse kinds of game icon (the eval judge's categories); first match wins
+GAME_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "weapon",
+        (
+            "sword",
+            "axe",
+            "dagger",
+            "blade",
+            "spear",
+            "mace",
+            "hammer",
+            "bow",
+            "arrow",
+            "gun",
+            "pistol",
+            "rifle",
+            "scythe",
+            "trident",
+            "halberd",
+            "lance",
+            "katana",
+            "flail",
+            "whip",
+            "club",
+            "saber",
+            "sabre",
+            "crossbow",
+            "knife",
+            "shuriken",
+        ),
+    ),
+    (
+        "armour",
+        ("shield", "armor", "helmet", "helm", "gauntlet", "boot", "boots", "breastplate", "mail"),
+    ),
+    ("potion", ("potion", "flask", "vial", "bottle", "elixir")),
+    (
+        "treasure",
+        (
+            "chest",
+            "coin",
+            "coins",
+            "gem",
+            "crown",
+            "treasure",
+            "jewel",
+            "ring",
+            "key",
+            "trophy",
+            "gold",
+        ),
+    ),
+    (
+        "creature",
+        (
+            "dragon",
+            "monster",
+            "wolf",
+            "bear",
+            "spider",
+            "snake",
+            "bird",
+            "fish",
+            "cat",
+            "dog",
+            "horse",
+            "beast",
+            "demon",
+            "skull",
+            "ghost",
+            "goblin",
+            "orc",
+            "troll",
+            "head",
+            "bat",
+            "insect",
+            "beetle",
+            "worm",
+        ),
+    ),
+    (
+        "plant",
+        (
+            "tree",
+            "leaf",
+            "oak",
+            "pine",
+            "plant",
+            "herb",
+            "flower",
+            "mushroom",
+            "grass",
+            "rose",
+            "bush",
+            "cactus",
+            "fruit",
+            "apple",
+        ),
+    ),
+    (
+        "building",
+        (
+            "castle",
+            "tower",
+            "house",
+            "church",
+            "temple",
+            "hut",
+            "wall",
+            "bridge",
+            "gate",
+            "door",
+            "fort",
+            "tent",
+            "village",
+            "windmill",
+        ),
+    ),
+    ("magic", ("magic", "spell", "wand", "staff", "orb", "rune", "scroll", "book")),
+)
+
 ALL_SETS = (*ICON_SETS, FLAG_SET, TWEMOJI)
+
+
+def _names_any(name: str, keys: tuple[str, ...]) -> bool:
+    """Whether a hyphenated icon name has one of ``keys`` as a word or, for keys of 4+ letters,
+    as a word's ending (``broadsword`` is a sword, ``monkey`` is not a key)."""
+    words = name.split("-")
+    return any(w == k or (len(k) >= 4 and w.endswith(k)) for w in words for k in keys)
+
+
+def game_colour(name: str, rng: np.random.Generator) -> tuple[str, tuple[int, int, int]]:
+    """The (colour word, RGB) a game icon is drawn in: from its name when the name says (gold
+    coin, oak tree, health potion), otherwise a seeded pick of :data:`GAME_PALETTE`."""
+    for keys, colour in GAME_COLOURS:
+        if _names_any(name, keys):
+            return colour, _PAL[colour]
+    word, rgb = GAME_PALETTE[int(rng.integers(len(GAME_PALETTE)))]
+    return word, rgb
+
+
+def game_kind(name: str) -> str:
+    for kind, keys in GAME_KINDS:
+        if _names_any(name, keys):
+            return f"game-{kind}"
+    return "game-other"
+
+
+def colour_game_icon(mask: np.ndarray, rgb: tuple[int, int, int]) -> np.ndarray:
+    """A monochrome icon (its rasterised alpha, (H, W) uint8) -> straight RGBA: filled with
+    ``rgb``, a 1-pixel dark outline of the same hue outside it, and a soft top-left highlight,
+    so it reads like a coloured game icon on any background rather than a flat stencil."""
+    a = mask.astype(np.float32) / 255.0
+    grown = a.copy()
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)):
+        grown = np.maximum(grown, np.roll(np.roll(a, dy, 0), dx, 1))
+    h, w = a.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    shade = 1.12 - 0.24 * (xx + yy) / (h + w - 2)  # lighter top-left, darker bottom-right
+    fill = np.clip(np.array(rgb, np.float32)[None, None] * shade[..., None], 0, 255)
+    dark = np.array(rgb, np.float32) * 0.3
+    # where the icon is, its fill; in the added rim, the dark outline
+    out_rgb = fill * a[..., None] + dark[None, None] * (grown - a)[..., None]
+    alpha = np.maximum(a, grown)
+    rgb_s = np.where(alpha[..., None] > 0, out_rgb / np.maximum(alpha, 1e-6)[..., None], 0)
+    return np.dstack([np.clip(rgb_s, 0, 255), alpha * 255]).round().astype(np.uint8)
+
+
+def game_captions(label: str, colour: str, kind: str) -> list[str]:
+    k = kind.removeprefix("game-")
+    coloured = label if colour in label.split() else f"{colour} {label}"
+    return [label, f"{label}, game icon", coloured, f"{coloured}, {k}, game-icons style"]
+
+
 EMOJIBASE = ("emojibase-data", "17.0.0", "MIT")
 _FLAG_NAME = re.compile(r"^([a-z]{2})(?:-(eng|sct|wls))?-4x3$")
 
@@ -107,7 +392,7 @@ def fetch(npm_dir: Path) -> dict[str, Path]:
     """The npm tarballs in ``npm_dir`` (``npm pack`` fetches a missing one; build time only)."""
     npm_dir.mkdir(parents=True, exist_ok=True)
     out = {}
-    for package, version, *_ in (*ALL_SETS, EMOJIBASE):
+    for package, version, *_ in (*ALL_SETS, GAME_ICONS, EMOJIBASE):
         path = npm_dir / _tarball_name(package, version)
         if not path.exists():
             log.info("npm pack %s@%s", package, version)
@@ -175,6 +460,7 @@ CREDITS = {
     "@iconify-json/fxemoji": "Mozilla FxEmoji (Apache-2.0)",
     FLAG_SET[0]: "flag-icons by Panayiotis Lipiridis (MIT)",
     TWEMOJI[0]: TWEMOJI_ATTRIBUTION,
+    GAME_ICONS[0]: GAME_ICONS_ATTRIBUTION,
 }
 
 
@@ -182,7 +468,7 @@ def attribution(index: dict[str, Any]) -> str:
     """One sentence crediting every source a data cache was built from."""
     arts = [CREDITS.get(s["package"], f"{s['package']} ({s['license']})") for s in index["sources"]]
     return (
-        f"Trained by GenStudio on emoji artwork: {'; '.join(arts)}; labels and tags from "
+        f"Trained by GenStudio on emoji and game-icon artwork: {'; '.join(arts)}; labels and tags from "
         "emojibase-data (MIT); text encoder all-MiniLM-L6-v2 (Apache-2.0)."
     )
 
@@ -323,6 +609,7 @@ def build(out: Path, npm_dir: Path | None = None, *, encoder=None, limit: int | 
             if limit and n_set >= limit:
                 break
         log.info("%s: %d icons", package, n_set)
+    sources.append(_add_game_icons(tarballs[GAME_ICONS[0]], items, images, skip, limit))
     rgba = np.stack(images)
     buf = io.BytesIO()
     np.savez_compressed(buf, rgba=rgba)
@@ -357,6 +644,67 @@ def build(out: Path, npm_dir: Path | None = None, *, encoder=None, limit: int | 
     }
     atomic_write_json(idx_path, idx)
     return idx
+
+
+def _add_game_icons(tgz: Path, items: list, images: list, skip, limit: int | None) -> dict:
+    """Append the game icons (coloured as :func:`colour_game_icon` says) to ``items``/``images``;
+    returns the source record. Captions come from the icon name (``health-potion`` -> "health
+    potion"), split by name like emoji (all on one side)."""
+    package, version, style, licence, upstream = GAME_ICONS
+    got = _members(tgz, ("icons.json",))["icons.json"]
+    w0, h0 = int(got.get("width", 512)), int(got.get("height", 512))
+    rng = np.random.Generator(np.random.PCG64(20261203))
+    n = 0
+    for name, icon in sorted(got["icons"].items()):
+        if _GAME_SKIP.match(name):
+            skip("game_icon_abstract")
+            continue
+        body = icon["body"].replace("currentColor", "#000")
+        svg = _svg(
+            body,
+            int(icon.get("width", w0)),
+            int(icon.get("height", h0)),
+            int(icon.get("left", 0)),
+            int(icon.get("top", 0)),
+        )
+        try:
+            mask = rasterize(svg)[..., 3]
+        except ValueError:
+            skip("svg_render_failed")
+            continue
+        if mask.max() == 0:
+            skip("empty_render")
+            continue
+        colour, rgb = game_colour(name, rng)
+        kind = game_kind(name)
+        label = name.replace("-", " ")
+        items.append(
+            {
+                "set": package,
+                "style": style,
+                "name": name,
+                "hexcode": f"game-icons:{name}",
+                "label": label,
+                "tags": [colour],
+                "group": "game-icons",
+                "subgroup": kind,
+                "license": licence,
+                "split": split_of(name),
+                "captions": game_captions(label, colour, kind),
+            }
+        )
+        images.append(colour_game_icon(mask, rgb))
+        n += 1
+        if limit and n >= limit:
+            break
+    log.info("%s: %d icons", package, n)
+    return {
+        "package": package,
+        "version": version,
+        "license": licence,
+        "upstream": upstream,
+        "tarball_sha256": hashlib.sha256(tgz.read_bytes()).hexdigest(),
+    }
 
 
 def default_encoder():

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from genstudio.core.atomic import read_json
+from genstudio.core.atomic import atomic_write_bytes, read_json
 from genstudio.ml import common
 
 PACK_ID = "images-icons"
@@ -40,7 +40,7 @@ def export_pack(
     unet, unet_cfg, meta = load_run(run, "diffusion")
     ae, ae_cfg, ae_meta = load_run(ae_run, "ae")
     lat = read_json(run / "latents.json")
-    if Path(lat["ae_run"]).resolve() != Path(ae_run).resolve():
+    if not _same_latents(Path(lat["ae_run"]), Path(ae_run)):
         raise RuntimeError(f"{run} was trained on the latents of {lat['ae_run']}, not {ae_run}")
     idx = read_json(data_dir / "index.json")
     chain = _init_chain(run)
@@ -72,7 +72,32 @@ def export_pack(
         unet, unet_cfg, ae, ae_cfg, float(lat["latent_scale"]), out,
         version=f"1.{total_steps}", training=training, metrics=metrics,
         categories=idx["categories"], attribution=data.attribution(idx),
+        captions=caption_table(idx),
     )  # fmt: skip
+
+
+def caption_table(idx: dict[str, Any], encoder=None) -> tuple[list[str], np.ndarray]:
+    """The labels of the training icons (each once) and their MiniLM embeddings as int8
+    (unit vectors x 127): what :meth:`IconModel.nearest_caption` compares a prompt with."""
+    from genstudio.ml.images.data import default_encoder
+
+    labels = sorted({it["label"] for it in idx["items"] if it["split"] == "train"})
+    enc = encoder or default_encoder()
+    v = np.concatenate(
+        [enc.encode(labels[i : i + 256]).vectors for i in range(0, len(labels), 256)]
+    )
+    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-8)
+    return labels, np.round(v * 127.0).astype(np.int8)
+
+
+def _same_latents(trained_on: Path, ae_run: Path) -> bool:
+    """Whether ``ae_run`` encodes as ``trained_on`` does: the same run, or a decoder fine-tune of
+    it (``freeze_encoder``, started from it) - the UNet's latents are the same either way."""
+    if trained_on.resolve() == ae_run.resolve():
+        return True
+    cfg = read_json(ae_run / "train_config.json")
+    init = cfg.get("init")
+    return bool(cfg.get("freeze_encoder") and init and Path(init).resolve() == trained_on.resolve())
 
 
 def _init_chain(run: Path) -> list[dict[str, Any]]:
@@ -92,6 +117,11 @@ def _init_chain(run: Path) -> list[dict[str, Any]]:
             {"run": str(src), "train_config": cfg, "steps": meta.get("step"),
              "wall_s": meta.get("wall_s")}
         )  # fmt: skip
+        prov = src / "provenance.json"  # a run seeded from a pack (train.runs_from_pack)
+        if prov.exists():
+            chain[-1]["from_pack"] = read_json(prov).get("pack")
+            chain.extend(read_json(prov).get("started_from", []))
+            break
     return chain
 
 
@@ -108,8 +138,10 @@ def write_image_pack(
     metrics: dict | None = None,
     categories: list[str] | None = None,
     attribution: str = "",
+    captions: tuple[list[str], np.ndarray] | None = None,
 ) -> Path:
-    """Export trained (or, in tests, random) networks as a pack folder ``out``."""
+    """Export trained (or, in tests, random) networks as a pack folder ``out``; ``captions``
+    (labels, int8 embeddings) become ``captions.npz``, the model's known-prompt table."""
     import torch
 
     from genstudio.generators import text_encoder as te
@@ -164,6 +196,14 @@ def write_image_pack(
     state.update({f"ae.{k}": v.half() for k, v in ae.state_dict().items()})
     common.save_checkpoint(out / "weights.safetensors", state, {"version": version})
     shutil.copyfile(te.default_tokenizer_path(), out / "tokenizer.json")
+    files = ["unet.onnx", "decoder.onnx", "encoder.onnx", "tokenizer.json", "weights.safetensors"]
+    if captions is not None:
+        import io
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, labels=np.array(captions[0]), emb=captions[1])
+        atomic_write_bytes(out / "captions.npz", buf.getvalue())
+        files.append("captions.npz")
     write_pack(
         out,
         id=PACK_ID,
@@ -171,13 +211,7 @@ def write_image_pack(
         version=version,
         license="MIT",
         attribution=attribution,
-        files=[
-            "unet.onnx",
-            "decoder.onnx",
-            "encoder.onnx",
-            "tokenizer.json",
-            "weights.safetensors",
-        ],
+        files=files,
         inputs=[{"name": "prompt"}],
         outputs=[{"name": "image", "shape": [64, 64, 4]}],
         training=training,

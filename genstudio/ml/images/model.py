@@ -307,3 +307,73 @@ def build_judge(cfg: JudgeConfig):
             return self.head(self.drop(self.body(x)))
 
     return IconJudge()
+
+
+@dataclass
+class ClipJudgeConfig:
+    ch: int = 32
+    feat: int = 256
+    text_dim: int = 384
+    size: int = 32  # the icon is averaged down to this size first (the 2-core budget)
+
+
+def build_clip_judge(cfg: ClipJudgeConfig):
+    """The prompt judge: a CNN (the icon on mid-grey, as :class:`IconJudge` sees it) whose
+    unit-length output lives in the MiniLM sentence space, trained contrastively against the
+    captions (CLIP's recipe on this data). It scores a drawing against any prompt - the
+    question "is this a sword?" - where the category judge only names an emoji subgroup."""
+    import math
+
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    c = cfg.ch
+
+    def block(cin: int, cout: int):
+        return nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, padding=1),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+
+    class ClipJudge(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cfg = cfg
+            self.body = nn.Sequential(
+                nn.AvgPool2d(64 // cfg.size) if cfg.size < 64 else nn.Identity(),
+                nn.Conv2d(3, c, 3, padding=1),
+                nn.BatchNorm2d(c),
+                nn.ReLU(),
+                block(c, 2 * c),  # /2
+                block(2 * c, 4 * c),  # /4
+                block(4 * c, 4 * c),  # /8
+                nn.AdaptiveAvgPool2d(1),
+                nn.Flatten(),
+                nn.Linear(4 * c, cfg.feat),
+                nn.ReLU(),
+            )
+            self.proj = nn.Linear(cfg.feat, cfg.text_dim)
+            self.txt = nn.Linear(cfg.text_dim, cfg.text_dim)  # adapts the frozen text vectors
+            with torch.no_grad():
+                self.txt.weight.copy_(torch.eye(cfg.text_dim))
+                self.txt.bias.zero_()
+            self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+
+        def embed_image(self, x):
+            return F.normalize(self.proj(self.body(x)), dim=-1)
+
+        def embed_text(self, t):
+            return F.normalize(self.txt(t), dim=-1)
+
+        def forward(self, x, t):
+            return (
+                self.logit_scale.exp().clamp(max=100) * self.embed_image(x) @ self.embed_text(t).T
+            )
+
+    return ClipJudge()

@@ -31,9 +31,11 @@ from genstudio.ml import common
 from genstudio.ml.images.data import Dataset
 from genstudio.ml.images.model import (
     AEConfig,
+    ClipJudgeConfig,
     JudgeConfig,
     UNetConfig,
     build_ae,
+    build_clip_judge,
     build_judge,
     build_unet,
 )
@@ -56,7 +58,7 @@ SCHEDULER_CONFIG: dict[str, Any] = {
 
 @dataclass
 class TrainConfig:
-    what: str = "diffusion"  # "ae", "diffusion", "judge"
+    what: str = "diffusion"  # "ae", "diffusion", "judge", "clip" (the prompt judge)
     seed: int = 1234
     batch: int = 64
     steps: int = 4000
@@ -69,7 +71,11 @@ class TrainConfig:
     p_uncond: float = 0.1  # diffusion: caption dropped -> learned null vector
     ema: float = 0.999  # diffusion: EMA of the weights (what ships)
     net: dict[str, Any] = field(default_factory=dict)
-    init: str = ""  # diffusion: a run whose weights (model and EMA) this run starts from
+    init: str = ""  # a run whose weights (model and EMA) this run starts from
+    latent_scale: float = 0.0  # diffusion: 0 = 1 / std of the training latents; else this value
+    freeze_encoder: bool = False  # ae: train the decoder only (the latent space stays the same)
+    edge_loss: float = 0.0  # ae: weight of the L1 loss on image gradients (sharp edges)
+    latent_noise: float = 0.0  # ae with frozen encoder: noise added to the latents (x their std)
 
 
 #: a new diffusion run's network settings (UNetConfig's own defaults are those of the first
@@ -103,11 +109,14 @@ def _net_config(cfg: TrainConfig, ds: Dataset):
         return AEConfig(**cfg.net)
     if cfg.what == "judge":
         return JudgeConfig(**{"n_classes": len(ds.categories), **cfg.net})
+    if cfg.what == "clip":
+        return ClipJudgeConfig(**cfg.net)
     return UNetConfig(**cfg.net)
 
 
 def _build(what: str, net_cfg):
-    return {"ae": build_ae, "judge": build_judge, "diffusion": build_unet}[what](net_cfg)
+    builders = {"ae": build_ae, "judge": build_judge, "clip": build_clip_judge}
+    return builders.get(what, build_unet)(net_cfg)
 
 
 def alphas_cumprod() -> np.ndarray:
@@ -143,8 +152,12 @@ def train(cfg: TrainConfig, data_dir: Path, run: Path, *, ae_run: Path | None = 
     run.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    if cfg.init and cfg.what != "diffusion":
-        raise ValueError("init (starting from another run's weights) is for the diffusion run")
+    if cfg.init and cfg.what == "judge":
+        raise ValueError(
+            "init (starting from another run's weights) is for the AE and diffusion runs"
+        )
+    if cfg.freeze_encoder and not (cfg.what == "ae" and cfg.init):
+        raise ValueError("freeze_encoder fine-tunes the decoder of an AE run given as init")
     ds = Dataset(data_dir)
     if cfg.what == "diffusion":
         cfg.net = {**UNET_NET, **cfg.net}
@@ -159,7 +172,11 @@ def train(cfg: TrainConfig, data_dir: Path, run: Path, *, ae_run: Path | None = 
     common.seed_everything(cfg.seed)
     device = common.pick_device()
     net = _build(cfg.what, net_cfg).to(device)
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.init and cfg.what == "ae":
+        src, _ = common.load_checkpoint(Path(cfg.init) / "checkpoint.safetensors")
+        common.restore_state(net, None, {k: v.float() for k, v in src.items()})
+    params = net.decoder.parameters() if cfg.freeze_encoder else net.parameters()
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     ema = copy.deepcopy(net).eval() if cfg.what == "diffusion" else None
     start, wall = 0, 0.0
     ck = run / "checkpoint.safetensors"
@@ -170,22 +187,36 @@ def train(cfg: TrainConfig, data_dir: Path, run: Path, *, ae_run: Path | None = 
             ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
         start, wall = int(meta["step"]), float(meta.get("wall_s", 0.0))
         log.info("resuming %s at step %d", run, start)
-    elif cfg.init:
+    elif cfg.init and cfg.what == "diffusion":
         _init_from(Path(cfg.init), net, ema, net_cfg)
     train_idx = ds.split("train")
     extra: dict[str, Any] = {}
     if cfg.what == "judge":
         x_all = torch.from_numpy(judge_input(ds.rgba[train_idx]))
         y_all = torch.from_numpy(ds.labels[train_idx]).long()
+    elif cfg.what == "clip":
+        x_all = torch.from_numpy(judge_input(ds.rgba[train_idx]))
+        emb_all = torch.from_numpy(ds.emb[train_idx].astype(np.float32))
+        names = [ds.items[i]["label"] for i in train_idx]
+        ids = {n: k for k, n in enumerate(sorted(set(names)))}
+        y_all = torch.tensor([ids[n] for n in names])  # same label = same thing (positives)
     elif cfg.what == "ae":
         x_all = torch.from_numpy(premultiplied(ds.rgba[train_idx]))
+        if cfg.freeze_encoder:  # the latents of every image and its mirror image, once
+            net.encoder.requires_grad_(False)
+            x_all = torch.cat([x_all, x_all.flip(-1)])
+            z_all = torch.from_numpy(encode_latents(net, x_all.numpy()))
+            z_std = float(z_all.std())
     else:
         if ae_run is None:
             raise ValueError("the diffusion run needs --ae RUN (a trained autoencoder)")
         ae, ae_meta = load_ae(ae_run)
         x = premultiplied(ds.rgba[train_idx])
         lat = np.concatenate([encode_latents(ae, x), encode_latents(ae, x[..., ::-1].copy())])
-        scale = float(1.0 / lat.std())
+        init_lat = Path(cfg.init) / "latents.json" if cfg.init else None
+        if not cfg.latent_scale and init_lat is not None and init_lat.exists():
+            cfg.latent_scale = float(read_json(init_lat)["latent_scale"])  # keep its inputs
+        scale = cfg.latent_scale or float(1.0 / lat.std())
         extra = {"latent_scale": scale, "ae_run": str(ae_run), "ae_step": ae_meta.get("step")}
         atomic_write_json(run / "latents.json", extra)
         x_all = torch.from_numpy(lat * scale)
@@ -200,12 +231,32 @@ def train(cfg: TrainConfig, data_dir: Path, run: Path, *, ae_run: Path | None = 
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         idx = torch.randint(0, n, (cfg.batch,), generator=g)
         xb = x_all[idx].to(device)
-        if cfg.what == "ae":
+        if cfg.what == "ae" and cfg.freeze_encoder:
+            z = z_all[idx].to(device)
+            if cfg.latent_noise:
+                z = z + cfg.latent_noise * z_std * torch.randn(z.shape, generator=g).to(device)
+            rec = net.decoder(z)
+            loss = _recon_loss(rec, xb, cfg.edge_loss)
+        elif cfg.what == "ae":
             flip = torch.rand(cfg.batch, generator=g) < 0.5
             xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
             rec, mean, logvar = net(xb)
             kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum((1, 2, 3)).mean()
-            loss = (rec - xb).abs().mean() + 0.5 * F.mse_loss(rec, xb) + net_cfg.kl * kl
+            loss = _recon_loss(rec, xb, cfg.edge_loss) + net_cfg.kl * kl
+        elif cfg.what == "clip":
+            flip = torch.rand(cfg.batch, generator=g) < 0.5
+            xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
+            dx, dy = (int(v) for v in torch.randint(-4, 5, (2,), generator=g))
+            xb = torch.roll(xb, shifts=(dy, dx), dims=(2, 3))
+            cap = torch.randint(0, emb_all.shape[1], (cfg.batch,), generator=g)
+            logits = net(xb, emb_all[idx, cap].to(device))
+            yb = y_all[idx].to(device)
+            pos = (yb[:, None] == yb[None]).float()
+            target = pos / pos.sum(1, keepdim=True)
+            loss = -0.5 * (
+                (target * F.log_softmax(logits, 1)).sum(1).mean()
+                + (target * F.log_softmax(logits.T, 1)).sum(1).mean()
+            )
         elif cfg.what == "judge":
             flip = torch.rand(cfg.batch, generator=g) < 0.5
             xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
@@ -246,6 +297,59 @@ def train(cfg: TrainConfig, data_dir: Path, run: Path, *, ae_run: Path | None = 
     return run
 
 
+def _recon_loss(rec, x, edge: float):
+    """L1 + MSE of a reconstruction; with ``edge`` > 0 also the L1 of the difference of the
+    horizontal and vertical image gradients, which punishes soft edges that L1 alone tolerates."""
+    from torch.nn import functional as F
+
+    loss = (rec - x).abs().mean() + 0.5 * F.mse_loss(rec, x)
+    if edge:
+        for dim in (-1, -2):
+            loss = loss + edge * (rec.diff(dim=dim) - x.diff(dim=dim)).abs().mean()
+    return loss
+
+
+def runs_from_pack(pack: Path, out: Path) -> tuple[Path, Path]:
+    """Run folders (``out/ae``, ``out/diffusion``) holding a shipped pack's weights, so training
+    can continue from the committed pack (``init``) after the original runs are gone. The
+    diffusion run's ``provenance.json`` keeps the pack's training history."""
+    import torch
+
+    raw = read_json(pack / "model.json", what="image model pack")
+    tensors, _ = common.load_checkpoint(pack / "weights.safetensors")
+    tr = raw["training"]
+    ae_run, diff_run = out / "ae", out / "diffusion"
+    for run in (ae_run, diff_run):
+        run.mkdir(parents=True, exist_ok=True)
+    ae = {f"model.{k[3:]}": v.to(torch.float32) for k, v in tensors.items() if k.startswith("ae.")}
+    unet = {k[5:]: v.to(torch.float32) for k, v in tensors.items() if k.startswith("unet.")}
+    atomic_write_json(ae_run / "train_config.json", tr["autoencoder"]["train_config"])
+    common.save_checkpoint(
+        ae_run / "checkpoint.safetensors", ae,
+        {"step": tr["autoencoder"]["steps"], "wall_s": tr["autoencoder"].get("wall_s"),
+         "pack": raw["version"]},
+    )  # fmt: skip
+    d = tr["diffusion"]
+    atomic_write_json(diff_run / "train_config.json", {**d["train_config"], "init": ""})
+    state = {
+        **{f"model.{k}": v for k, v in unet.items()},
+        **{f"ema.{k}": v.clone() for k, v in unet.items()},
+    }
+    common.save_checkpoint(
+        diff_run / "checkpoint.safetensors", state,
+        {"step": d["steps"], "wall_s": d.get("wall_s"), "pack": raw["version"]},
+    )  # fmt: skip
+    atomic_write_json(
+        diff_run / "latents.json", {"latent_scale": raw["latent_scale"], "ae_run": str(ae_run)}
+    )
+    atomic_write_json(
+        diff_run / "provenance.json",
+        {"pack": raw["version"], "started_from": d.get("started_from", []),
+         "train_config": d["train_config"]},
+    )  # fmt: skip
+    return ae_run, diff_run
+
+
 def _init_from(src: Path, net, ema, net_cfg: UNetConfig) -> None:
     """Start a diffusion run from another run's weights. Layers the source lacks (the
     cross-attention, zero-initialised) keep their fresh values; a different ``text_scale`` is
@@ -267,7 +371,8 @@ def load_run(run: Path, what: str):
     """The trained network of a run (the EMA weights for the diffusion UNet), eval mode."""
     tensors, meta = common.load_checkpoint(run / "checkpoint.safetensors")
     cfg = TrainConfig(**read_json(run / "train_config.json"))
-    net_cfg = {"ae": AEConfig, "judge": JudgeConfig, "diffusion": UNetConfig}[what](**cfg.net)
+    configs = {"ae": AEConfig, "judge": JudgeConfig, "clip": ClipJudgeConfig}
+    net_cfg = configs.get(what, UNetConfig)(**cfg.net)
     net = _build(what, net_cfg)
     if what == "diffusion":
         net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})

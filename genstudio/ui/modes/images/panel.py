@@ -233,6 +233,7 @@ class ImagesPanel(ResultsPanel):
         self._auto_select = False  # the first result of a batch is being selected (not a click)
         self._import_thread: threading.Thread | None = None
         self._import_jobs: dict[str, str] = {}  # models.import_sd job id -> its model folder
+        self._noted_jobs: set[str] = set()  # jobs whose notes (e.g. an unfamiliar prompt) showed
         self._export_dir: Path | None = None
         self.export_dialog: ExportDialog | None = None
         #: every ImageParams field <-> its control (range, choices, label, tooltip from the spec)
@@ -1279,6 +1280,10 @@ class ImagesPanel(ResultsPanel):
         item.setSizeHint(TILE)
         self.add_result_item(item, rec.id, job_id)
         self.export_button.setEnabled(True)
+        notes = [str(n) for n in (rec.extra or {}).get("notes") or []]
+        if notes and job_id not in self._noted_jobs:  # once per batch, not once per image
+            self._noted_jobs.add(job_id)
+            self.ctx.show_message(" ".join(notes), "warning")
 
     def _select_first_of_batch(self, item: QListWidgetItem) -> None:
         self._auto_select = True
